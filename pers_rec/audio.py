@@ -1,0 +1,255 @@
+"""Audio decoding: any file -> mono float32 blocks at the model's sample rate.
+
+Decoding sits behind one small interface, :data:`DECODERS`: a decoder is a
+function ``open(path) -> Source`` that opens the file eagerly (so that a file it
+cannot read fails at once and the next decoder is tried) and yields
+``(n, channels)`` float32 blocks lazily. Adding a decoder is adding one function
+to that list.
+
+- ``soundfile`` (libsndfile) reads WAV, FLAC, OGG/Vorbis, Opus, MP3, AIFF and more.
+- ``pyav`` (FFmpeg, bundled in the ``av`` wheels) reads what libsndfile cannot:
+  M4A (AAC, ALAC), WMA, ...
+
+:func:`stream` mixes to mono, checks the samples, and resamples block by block
+with ``soxr``'s streaming resampler, so memory stays bounded for any length
+(a 3-hour mix is never held in memory as samples; see ``features.extract``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import (
+    AudioFileNotFoundError,
+    CorruptFileError,
+    DecodeError,
+    EmptyFileError,
+    InvalidSamplesError,
+    NoAudioError,
+    NotAFileError,
+    SilentAudioError,
+)
+
+#: File extensions scanned as audio in a library folder (lower case, with dot).
+AUDIO_EXTENSIONS = frozenset(
+    ".wav .wave .flac .ogg .oga .opus .mp3 .aif .aiff .aifc .m4a .mp4 .aac .alac .wma .wv .ape .caf .w64".split()
+)
+
+#: Peak absolute sample value below which a file counts as silent (-90 dBFS).
+SILENCE_PEAK = 10 ** (-90 / 20)
+
+#: Native-rate frames read per block; 64 Ki frames is ~1.5 s at 44.1 kHz.
+BLOCK_FRAMES = 1 << 16
+
+#: libsndfile's log line for a WAV/AIFF audio chunk shorter than its header declares.
+_SHORT_CHUNK = re.compile(r"^\s*(?:data|SSND)\s*:\s*(\d+) \(should be (\d+)\)", re.MULTILINE)
+#: Chunk sizes that streaming writers leave as placeholders (not truncation).
+_PLACEHOLDER_SIZE = 0xFFFF0000
+
+
+@dataclass
+class Source:
+    """An opened audio file.
+
+    Attributes
+    ----------
+    sr : int
+        Native sample rate in Hz.
+    channels : int
+        Number of channels.
+    blocks : Iterator[np.ndarray [shape=(n, channels), dtype=float32]]
+        The samples, in order. Raises :class:`DecodeError` on corrupt data.
+    decoder : str
+        Which decoder opened the file.
+    """
+
+    sr: int
+    channels: int
+    blocks: Iterator[np.ndarray]
+    decoder: str
+
+
+def _open_soundfile(path: Path) -> Source:
+    import soundfile as sf
+
+    try:
+        f = sf.SoundFile(str(path))
+    except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
+        raise DecodeError(path, f"libsndfile cannot read it ({exc})") from None
+    short = _SHORT_CHUNK.search(f.extra_info)
+    if short and int(short[2]) < int(short[1]) < _PLACEHOLDER_SIZE:
+        f.close()
+        raise CorruptFileError(
+            path, f"truncated: the header declares {short[1]} bytes of audio but the file holds {short[2]}"
+        )
+
+    def blocks() -> Iterator[np.ndarray]:
+        try:
+            with f:
+                while True:
+                    try:
+                        block = f.read(BLOCK_FRAMES, dtype="float32", always_2d=True)
+                    except (sf.LibsndfileError, RuntimeError) as exc:
+                        raise CorruptFileError(path, f"corrupt data at {f.tell() / f.samplerate:.2f} s ({exc})") from None
+                    if not len(block):
+                        return
+                    yield block
+        finally:
+            f.close()
+
+    return Source(int(f.samplerate), int(f.channels), blocks(), "soundfile")
+
+
+def _open_pyav(path: Path) -> Source:
+    import av
+
+    try:
+        container = av.open(str(path), metadata_errors="ignore")
+    except (av.FFmpegError, OSError, UnicodeDecodeError) as exc:
+        raise DecodeError(path, f"FFmpeg cannot read it ({exc})") from None
+    if not container.streams.audio:
+        container.close()
+        raise DecodeError(path, "FFmpeg finds no audio stream in it")
+    stream = container.streams.audio[0]
+    sr = int(stream.rate or stream.codec_context.sample_rate or 0)
+    channels = int(stream.codec_context.channels or 0)
+    if sr <= 0:
+        container.close()
+        raise DecodeError(path, "FFmpeg reports no sample rate")
+    # 'fltp' gives planar float32 whatever the codec's native sample format is.
+    resampler = av.AudioResampler(format="fltp")
+
+    def blocks() -> Iterator[np.ndarray]:
+        try:
+            for packet_frame in container.decode(stream):
+                for frame in resampler.resample(packet_frame):
+                    if frame.sample_rate != sr:
+                        raise DecodeError(path, "sample rate changes mid-stream, which is not supported")
+                    yield np.ascontiguousarray(frame.to_ndarray().T, dtype=np.float32)
+        except av.FFmpegError as exc:
+            raise CorruptFileError(path, f"corrupt data ({exc})") from None
+        finally:
+            container.close()
+
+    return Source(sr, channels, blocks(), "pyav")
+
+
+#: Decoders in the order they are tried: ``(name, open)``.
+DECODERS: list[tuple[str, Callable[[Path], Source]]] = [
+    ("soundfile", _open_soundfile),
+    ("pyav", _open_pyav),
+]
+
+
+def _check_path(path: Path) -> None:
+    if not path.exists():
+        raise AudioFileNotFoundError(path, "no such file")
+    if not path.is_file():
+        raise NotAFileError(path, "not a regular file (a directory?)")
+    if path.stat().st_size == 0:
+        raise EmptyFileError(path, "the file is empty (0 bytes)")
+
+
+def open_audio(path: str | os.PathLike) -> Source:
+    """Open ``path`` with the first decoder of :data:`DECODERS` that can read it.
+
+    Raises
+    ------
+    AudioFileNotFoundError, NotAFileError, EmptyFileError
+        The path is not a non-empty regular file.
+    DecodeError
+        No decoder can read it; the message lists each decoder's reason.
+    CorruptFileError
+        A decoder recognised the format but found the file truncated; no
+        other decoder is tried.
+    """
+    path = Path(path)
+    _check_path(path)
+    reasons = []
+    for name, opener in DECODERS:
+        try:
+            return opener(path)
+        except CorruptFileError:
+            raise
+        except DecodeError as exc:
+            reasons.append(f"{name}: {exc.reason}")
+    raise DecodeError(path, "not a readable audio file; " + "; ".join(reasons))
+
+
+def stream(path: str | os.PathLike, sr: int) -> Iterator[np.ndarray]:
+    """Decode ``path`` to mono float32 blocks at ``sr`` Hz, block by block.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        Audio file in any format a decoder of :data:`DECODERS` reads, at any
+        sample rate, bit depth and channel count.
+    sr : int
+        Output sample rate in Hz. Resampling uses soxr's "HQ" streaming resampler.
+
+    Yields
+    ------
+    y : np.ndarray [shape=(n,), dtype=float32]
+        Consecutive blocks of the mono signal (channel mean).
+
+    Raises
+    ------
+    AudioError
+        A subclass naming the file and the reason: missing, not a file, empty,
+        undecodable (:class:`DecodeError`), truncated or corrupt
+        (:class:`CorruptFileError`: WAV/AIFF chunk sizes, FLAC sync; a
+        truncated MP3 or Ogg decodes to its readable part), NaN/Inf samples
+        (:class:`InvalidSamplesError`), no samples (:class:`NoAudioError`), or
+        silent (:class:`SilentAudioError`, raised after the last block).
+    """
+    import soxr
+
+    path = Path(path)
+    src = open_audio(path)
+    resampler = None if src.sr == sr else soxr.ResampleStream(src.sr, sr, 1, dtype="float32", quality="HQ")
+    n_read = 0
+    peak = 0.0
+    for block in src.blocks:
+        if not np.isfinite(block).all():
+            at = (n_read + int(np.argmin(np.isfinite(block).all(axis=1)))) / src.sr
+            raise InvalidSamplesError(path, f"NaN or infinite sample values at {at:.3f} s")
+        n_read += len(block)
+        mono = block.mean(axis=1, dtype=np.float32) if block.shape[1] > 1 else block[:, 0]
+        peak = max(peak, float(np.abs(mono).max(initial=0.0)))
+        out = mono if resampler is None else resampler.resample_chunk(mono, last=False)
+        if len(out):
+            yield out
+    if n_read == 0:
+        raise NoAudioError(path, "the file holds no audio samples (zero length)")
+    if peak < SILENCE_PEAK:
+        raise SilentAudioError(path, f"all samples are silent (peak {peak:.2e} < -90 dBFS)")
+    if resampler is not None:
+        tail = resampler.resample_chunk(np.zeros(0, np.float32), last=True)
+        if len(tail):
+            yield tail
+
+
+def load(path: str | os.PathLike, sr: int) -> np.ndarray:
+    """Decode a whole file to mono float32 at ``sr`` Hz (see :func:`stream`).
+
+    Holds the whole signal in memory: use :func:`stream` (or
+    ``features.extract``) for long files.
+
+    Returns
+    -------
+    y : np.ndarray [shape=(n,), dtype=float32]
+    """
+    blocks = list(stream(path, sr))
+    return np.concatenate(blocks) if blocks else np.zeros(0, np.float32)
+
+
+def is_audio_path(path: str | os.PathLike) -> bool:
+    """Whether ``path`` has one of :data:`AUDIO_EXTENSIONS` (case-insensitive)."""
+    return Path(path).suffix.lower() in AUDIO_EXTENSIONS
+

@@ -1,0 +1,44 @@
+"""pers_rec: learn one listener's taste from audio and rank their library."""
+
+import re
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+here = Path(__file__).parent
+version = re.search(r'__version__ = "([^"]+)"', (here / "pers_rec" / "__init__.py").read_text()).group(1)
+
+setup(
+    name="pers_rec",
+    version=version,
+    description="Learn one listener's taste from the audio itself (time-only CNN + LSTM) and rank their music library",
+    long_description=(here / "README.md").read_text(encoding="utf-8"),
+    long_description_content_type="text/markdown",
+    license="MIT",
+    python_requires=">=3.11",
+    packages=find_packages(include=["pers_rec", "pers_rec.*", "synth", "synth.*", "experiments", "experiments.*"]),
+    install_requires=[
+        "tensorflow>=2.16",  # default Keras backend (Keras 3 needs TF >= 2.16)
+        "keras>=3.3",  # the models, written with keras.ops only (runs on TF, JAX, PyTorch)
+        "numpy>=1.26",
+        "scipy>=1.11",  # DCT/filters in synth, signal utilities
+        "librosa>=0.10.2",  # STFT, mel filterbank, MFCC
+        "soundfile>=0.12.1",  # libsndfile: WAV, FLAC, OGG, Opus, MP3 decoding and synth's writer
+        "soxr>=0.3.7",  # high-quality streaming resampling
+        "av>=12",  # FFmpeg (bundled in the wheels) for M4A/AAC/ALAC/WMA and anything libsndfile lacks
+        "pandas>=2.0",  # metadata tables, ranking CSVs
+        "matplotlib>=3.7",  # training curves, explain plots, experiment figures
+        "scikit-learn>=1.3",  # stratified k-fold, ROC-AUC/AP, the logistic-regression baseline
+        "tqdm>=4.66",  # progress bars
+    ],
+    extras_require={
+        "gpu": ["tensorflow[and-cuda]>=2.16"],
+        "test": ["pytest>=8", "ruff>=0.5", "jax[cpu]>=0.4.30"],
+    },
+    entry_points={"console_scripts": ["pers-rec=pers_rec.cli:main"]},
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Topic :: Multimedia :: Sound/Audio :: Analysis",
+        "Intended Audience :: Science/Research",
+    ],
+)

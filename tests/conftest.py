@@ -1,0 +1,44 @@
+"""Shared fixtures: every test makes its own audio, a few seconds long, in a temp folder."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+
+def tone(freq: float, seconds: float, sr: int, amp: float = 0.5) -> np.ndarray:
+    t = np.arange(int(round(seconds * sr))) / sr
+    return (amp * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+def write_m4a(path, y: np.ndarray, sr: int) -> None:
+    """AAC in an MP4 container, through PyAV (libsndfile cannot write or read it)."""
+    import av
+
+    with av.open(str(path), "w", format="mp4") as c:
+        stream = c.add_stream("aac", rate=sr, layout="mono")
+        frame = av.AudioFrame.from_ndarray(y[None, :].astype(np.float32), format="fltp", layout="mono")
+        frame.sample_rate = sr
+        for packet in stream.encode(frame):
+            c.mux(packet)
+        for packet in stream.encode(None):
+            c.mux(packet)
+
+
+@pytest.fixture
+def write_audio(tmp_path):
+    """``write_audio(name, y, sr, **soundfile kwargs)`` -> path of a new file in tmp_path."""
+
+    def _write(name, y, sr, **kwargs):
+        path = tmp_path / name
+        if path.suffix == ".m4a":
+            write_m4a(path, y, sr)
+        else:
+            sf.write(path, y, sr, **kwargs)
+        return path
+
+    return _write

@@ -1,0 +1,184 @@
+import numpy as np
+import pytest
+from conftest import tone
+
+from pers_rec import audio
+from pers_rec.errors import (
+    AudioError,
+    AudioFileNotFoundError,
+    CorruptFileError,
+    DecodeError,
+    EmptyFileError,
+    InvalidSamplesError,
+    NoAudioError,
+    NotAFileError,
+    SilentAudioError,
+)
+
+SR = 24000
+
+
+def peak_hz(y, sr):
+    spectrum = np.abs(np.fft.rfft(y * np.hanning(len(y))))
+    return np.argmax(spectrum) * sr / len(y)
+
+
+@pytest.mark.parametrize(
+    "name, kwargs, decoder",
+    [
+        ("a.wav", {"subtype": "PCM_16"}, "soundfile"),
+        ("a24.wav", {"subtype": "PCM_24"}, "soundfile"),
+        ("afloat.wav", {"subtype": "FLOAT"}, "soundfile"),
+        ("a.flac", {}, "soundfile"),
+        ("a.ogg", {"format": "OGG", "subtype": "VORBIS"}, "soundfile"),
+        ("a.opus", {"format": "OGG", "subtype": "OPUS"}, "soundfile"),
+        ("a.mp3", {"format": "MP3"}, "soundfile"),
+        ("a.m4a", {}, "pyav"),
+    ],
+)
+def test_formats_decode_to_mono_at_model_rate(write_audio, name, kwargs, decoder):
+    src_sr = 48000
+    path = write_audio(name, tone(440.0, 2.0, src_sr), src_sr, **kwargs)
+    assert audio.open_audio(path).decoder == decoder
+    y = audio.load(path, SR)
+    assert y.dtype == np.float32 and y.ndim == 1
+    # codecs add priming/padding (AAC ~1024 samples at 48 kHz, MP3 ~1105): allow 60 ms
+    assert abs(len(y) - 2 * SR) < 0.06 * SR
+    assert abs(peak_hz(y, SR) - 440.0) < 2.0
+
+
+@pytest.mark.parametrize("src_sr", [8000, 11025, 22050, 44100, 96000, 192000])
+def test_any_sample_rate_is_resampled(write_audio, src_sr):
+    path = write_audio(f"r{src_sr}.wav", tone(330.0, 1.5, src_sr), src_sr)
+    y = audio.load(path, SR)
+    assert abs(len(y) - int(1.5 * SR)) <= 2
+    assert abs(peak_hz(y, SR) - 330.0) < 1.5
+    assert np.abs(y).max() == pytest.approx(0.5, abs=0.02)
+
+
+def test_channels_are_averaged(write_audio):
+    left, right = tone(440, 1.0, SR, 0.4), tone(880, 1.0, SR, 0.2)
+    path = write_audio("st.wav", np.stack([left, right], axis=1), SR, subtype="FLOAT")
+    np.testing.assert_allclose(audio.load(path, SR), (left + right) / 2, atol=1e-6)
+
+
+def test_six_channel_file(write_audio):
+    y = np.stack([tone(220 * (k + 1), 1.0, SR, 0.1) for k in range(6)], axis=1)
+    path = write_audio("six.wav", y, SR, subtype="FLOAT")
+    np.testing.assert_allclose(audio.load(path, SR), y.mean(axis=1), atol=1e-6)
+
+
+def test_long_files_stream_in_bounded_blocks(write_audio):
+    path = write_audio("long.wav", tone(100, 20.0, 44100), 44100)
+    blocks = list(audio.stream(path, SR))
+    assert len(blocks) > 5
+    assert max(len(b) for b in blocks) <= audio.BLOCK_FRAMES  # never the whole file at once
+    assert abs(sum(map(len, blocks)) - 20 * SR) <= 2
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(AudioFileNotFoundError, match="no such file") as e:
+        audio.load(tmp_path / "nope.wav", SR)
+    assert isinstance(e.value, FileNotFoundError) and str(tmp_path / "nope.wav") in str(e.value)
+
+
+def test_directory(tmp_path):
+    with pytest.raises(NotAFileError, match="not a regular file"):
+        audio.load(tmp_path, SR)
+
+
+def test_empty_file(tmp_path):
+    (tmp_path / "e.mp3").write_bytes(b"")
+    with pytest.raises(EmptyFileError, match="empty"):
+        audio.load(tmp_path / "e.mp3", SR)
+
+
+def test_zero_length_audio(write_audio):
+    path = write_audio("z.wav", np.zeros(0, np.float32), SR)
+    with pytest.raises(NoAudioError, match="zero length"):
+        audio.load(path, SR)
+
+
+def test_text_renamed_mp3(tmp_path):
+    path = tmp_path / "notes.mp3"
+    path.write_text("these are my shopping notes, not music\n" * 50)
+    with pytest.raises(DecodeError, match="not a readable audio file") as e:
+        audio.load(path, SR)
+    assert "soundfile:" in str(e.value) and "pyav:" in str(e.value) and "notes.mp3" in str(e.value)
+
+
+def test_random_bytes_unknown_extension(tmp_path):
+    path = tmp_path / "blob.xyz"
+    path.write_bytes(np.random.default_rng(0).integers(0, 256, 5000, dtype=np.uint8).tobytes())
+    with pytest.raises(DecodeError):
+        audio.load(path, SR)
+
+
+@pytest.mark.parametrize("name", ["t.wav", "t.aiff"])
+def test_truncated_file(write_audio, name):
+    path = write_audio(name, tone(440, 3.0, SR), SR)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CorruptFileError, match="truncated"):
+        audio.load(path, SR)
+
+
+def test_streamed_wav_with_placeholder_size_is_not_truncated(write_audio):
+    path = write_audio("streamed.wav", tone(440, 1.0, SR), SR)
+    data = bytearray(path.read_bytes())
+    data[40:44] = (0xFFFFFFFF).to_bytes(4, "little")  # 'data' size unknown, as pipes write it
+    path.write_bytes(bytes(data))
+    assert abs(len(audio.load(path, SR)) - SR) <= 1
+
+
+def test_corrupt_flac(write_audio):
+    path = write_audio("c.flac", tone(440, 3.0, SR) + 0.1 * np.random.default_rng(1).standard_normal(3 * SR).astype(np.float32), SR)
+    data = bytearray(path.read_bytes())
+    rng = np.random.default_rng(0)
+    body = rng.integers(len(data) // 4, len(data), 2000)
+    for i in body:
+        data[i] = rng.integers(0, 256)
+    path.write_bytes(bytes(data))
+    with pytest.raises(CorruptFileError):
+        audio.load(path, SR)
+
+
+def test_silent_audio(write_audio):
+    path = write_audio("s.wav", np.zeros(SR, np.float32), SR)
+    with pytest.raises(SilentAudioError, match="silent"):
+        audio.load(path, SR)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_nan_inf_samples(write_audio, bad):
+    y = tone(440, 1.0, SR)
+    y[SR // 2] = bad
+    path = write_audio("n.wav", y, SR, subtype="FLOAT")
+    with pytest.raises(InvalidSamplesError, match=r"at 0\.500 s"):
+        audio.load(path, SR)
+
+
+def test_every_error_is_an_audio_error_naming_the_file(tmp_path):
+    path = tmp_path / "x.ogg"
+    path.write_bytes(b"OggS" + b"\0" * 100)
+    with pytest.raises(AudioError) as e:
+        audio.load(path, SR)
+    assert e.value.path == str(path) and e.value.reason
+
+
+def test_a_new_decoder_is_one_function(monkeypatch, write_audio):
+    path = write_audio("a.wav", tone(440, 1.0, SR), SR)
+    calls = []
+
+    def fake(p):
+        calls.append(p)
+        return audio.Source(SR, 1, iter([np.full((SR, 1), 0.25, np.float32)]), "fake")
+
+    monkeypatch.setattr(audio, "DECODERS", [("fake", fake)])
+    y = audio.load(path, SR)
+    assert calls == [path] and np.all(y == 0.25)
+
+
+def test_is_audio_path():
+    assert audio.is_audio_path("x/Song.MP3") and audio.is_audio_path("a.m4a")
+    assert not audio.is_audio_path("cover.jpg") and not audio.is_audio_path("notes.txt")

@@ -1,0 +1,135 @@
+import librosa
+import numpy as np
+import pytest
+from conftest import tone
+
+from pers_rec import features as F
+from pers_rec.errors import ConfigMismatchError, ParameterError, TooShortError
+
+CFG = F.FeatureConfig()
+
+
+def noisy_music(seconds, sr=CFG.sr, seed=0):
+    """A signal with changing content, so that every window differs."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(int(seconds * sr)) / sr
+    f = 220 * 2 ** (np.floor(t) % 12 / 12)  # a new pitch every second
+    y = 0.3 * np.sin(2 * np.pi * np.cumsum(f) / sr) + 0.02 * rng.standard_normal(len(t))
+    return y.astype(np.float32)
+
+
+def test_defaults_are_whole_frames():
+    assert (CFG.fps, CFG.window_frames, CFG.hop_frames, CFG.n_features) == (64, 512, 64, 20)
+    assert CFG.sr / CFG.hop_length == CFG.fps
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{"hop_length": 512}, {"kind": "cqt"}, {"norm": "zscore"}, {"n_mfcc": 0}, {"window_s": 0}, {"min_s": 9}]
+)
+def test_invalid_configs_are_refused(kwargs):
+    with pytest.raises(ParameterError):
+        F.FeatureConfig(**kwargs)
+
+
+def test_config_roundtrip_key_and_mismatch():
+    assert F.FeatureConfig.from_dict(CFG.to_dict()) == CFG
+    assert CFG.key() == F.FeatureConfig().key() != F.FeatureConfig(n_mfcc=13).key()
+    with pytest.raises(ConfigMismatchError, match="n_mfcc: model has 20, asked for 13"):
+        CFG.check_matches(F.FeatureConfig(n_mfcc=13))
+    with pytest.raises(ParameterError, match="unknown"):
+        F.FeatureConfig.from_dict({**CFG.to_dict(), "bogus": 1})
+
+
+def test_mfcc_equals_librosa_reference():
+    y = noisy_music(6)
+    S = librosa.feature.melspectrogram(y=y, sr=CFG.sr, n_fft=CFG.n_fft, hop_length=CFG.hop_length, n_mels=CFG.n_mels)
+    ref = librosa.feature.mfcc(S=librosa.power_to_db(S, top_db=None), n_mfcc=CFG.n_mfcc).T
+    M = F.compute(y, CFG)
+    assert M.shape == ref.shape == (1 + len(y) // CFG.hop_length, CFG.n_mfcc)
+    np.testing.assert_allclose(M, ref, atol=1e-3)  # float32 vs float64 STFT; values reach ~500
+
+
+def test_logmel_kind():
+    cfg = F.FeatureConfig(kind="logmel")
+    y = noisy_music(3)
+    S = librosa.feature.melspectrogram(y=y, sr=cfg.sr, n_fft=cfg.n_fft, hop_length=cfg.hop_length, n_mels=cfg.n_mels)
+    np.testing.assert_allclose(F.compute(y, cfg), librosa.power_to_db(S, top_db=None).T, atol=1e-3)
+
+
+@pytest.mark.parametrize("n_blocks", [1, 3, 17, 200])
+def test_chunked_equals_one_piece(n_blocks, monkeypatch):
+    monkeypatch.setattr(F, "_CHUNK_SAMPLES", 20000)  # force many chunks on a short signal
+    y = noisy_music(7, seed=n_blocks)
+    whole = F.compute(y, CFG)
+    chunked = F.frames_from_blocks(np.array_split(y, n_blocks), CFG)
+    assert chunked.shape == whole.shape
+    np.testing.assert_allclose(chunked, whole, atol=1e-3)
+
+
+def test_windows_are_views_equal_to_per_window_recomputation():
+    """Each window equals MFCCs of its 8 s excerpt computed alone, away from the edges.
+
+    The first/last ``edge_frames`` frames differ because the excerpt's analysis
+    windows there see zero padding instead of the neighbouring audio. Elsewhere
+    the two differ only by float32 rounding of the STFT (values up to ~500,
+    so 1e-3 absolute is ~1e-6 relative).
+    """
+    y = noisy_music(20)
+    M = F.compute(y, CFG)
+    X = F.windows(M, CFG)
+    assert np.shares_memory(X, M)  # a view, not a copy
+    assert X.shape == (F.n_windows(M.shape[0], CFG), CFG.window_frames, CFG.n_features) == (13, 512, 20)
+    e = CFG.edge_frames
+    for k in range(len(X)):
+        excerpt = y[k * CFG.sr * CFG.hop_s : (k * CFG.hop_s + CFG.window_s) * CFG.sr]
+        alone = F.compute(excerpt, CFG)[: CFG.window_frames]
+        np.testing.assert_allclose(X[k, e:-e], alone[e:-e], atol=1e-3)
+        np.testing.assert_array_equal(X[k], M[k * 64 : k * 64 + 512])
+
+
+@pytest.mark.parametrize(
+    "seconds, expected", [(1.0, 1), (7.99, 1), (8.0, 1), (8.9, 1), (8.99, 2), (9.0, 2), (9.5, 2), (60.0, 53), (240.0, 233)]
+)
+def test_window_count_drops_trailing_audio(seconds, expected):
+    n_frames = 1 + int(seconds * CFG.sr) // CFG.hop_length
+    assert F.n_windows(n_frames, CFG) == expected
+    M = np.zeros((n_frames, CFG.n_features), np.float32)
+    assert len(F.windows(M, CFG)) == expected
+    np.testing.assert_array_equal(F.window_starts_s(expected, CFG), np.arange(expected))
+
+
+def test_short_track_is_looped_to_one_window():
+    M = np.arange(100 * 20, dtype=np.float32).reshape(100, 20)
+    X = F.windows(M, CFG)
+    assert X.shape == (1, 512, 20)
+    np.testing.assert_array_equal(X[0, :100], M)
+    np.testing.assert_array_equal(X[0, 100:200], M)
+    np.testing.assert_array_equal(X[0, 500:], M[:12])
+
+
+def test_too_short_track_is_rejected():
+    M = np.zeros((int(0.5 * CFG.fps), 20), np.float32)
+    with pytest.raises(TooShortError, match="shorter than the minimum 1.0 s"):
+        F.windows(M, CFG)
+
+
+@pytest.mark.parametrize("kind", ["mfcc", "logmel"])
+def test_gain_offset_matches_recomputation(kind):
+    cfg = F.FeatureConfig(kind=kind)
+    y = noisy_music(3)
+    gain_db = -9.0
+    shifted = F.compute(y * 10 ** (gain_db / 20), cfg)
+    np.testing.assert_allclose(shifted, F.compute(y, cfg) + F.gain_offset(cfg, gain_db), atol=2e-2)
+
+
+def test_extract_from_file_equals_compute(write_audio):
+    y = noisy_music(5)
+    path = write_audio("a.wav", y, CFG.sr, subtype="FLOAT")
+    np.testing.assert_allclose(F.extract(path, CFG), F.compute(y, CFG), atol=1e-4)
+    assert F.duration_s(F.extract(path, CFG), CFG) == pytest.approx(5.0, abs=1 / CFG.fps)
+
+
+def test_extract_resamples_from_44k(write_audio):
+    path = write_audio("b.wav", tone(440, 3.0, 44100), 44100)
+    M = F.extract(path, CFG)
+    assert M.shape == (1 + 3 * CFG.sr // CFG.hop_length, 20)
