@@ -1,0 +1,307 @@
+"""The networks: a time-only CNN trunk with an LSTM, flatten or global-pooling head.
+
+Written with Keras 3 layers and ``keras.ops`` only, so the same code (and the
+same saved file) runs on the TensorFlow (default), JAX and PyTorch backends;
+Keras places work on a GPU when the backend sees one. To force the CPU, hide
+the GPUs before Keras is imported: ``CUDA_VISIBLE_DEVICES= pers-rec ...`` or
+``pers-rec --cpu ...``.
+
+Every model has one layout, whatever its architecture::
+
+    input (window_frames, n_features)
+      -> member_i:  trunk_i  -> head_i      (i = 0 .. K-1)
+      -> average over members               (K > 1: an ensemble)
+
+``trunk_i``: optional per-coefficient standardisation, then ``n_blocks`` blocks
+of Conv1D (kernels span **time only**; the MFCCs are channels, never
+convolved across) -> BatchNorm -> ReLU -> MaxPool1D (along time only), all
+with ``valid`` padding. ``head_i`` is one of:
+
+- ``cnn_lstm``: LSTM over the trunk's time sequence -> sigmoid (the seed's model)
+- ``cnn``: flatten -> dense -> sigmoid (the seed's CNN; position-dependent)
+- ``cnn_gpool``: mean, max and L2 pooling over time -> dense -> sigmoid (Dieleman)
+
+Keeping trunk and head as separate sub-models is what lets ``scoring`` run the
+trunk once per track and the head once per window.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import zipfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+# TensorFlow's C++ logs (e.g. "failed call to cuInit" on machines without a GPU) are noise for users.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+from keras import layers, ops  # noqa: E402
+
+from . import __version__  # noqa: E402
+from .errors import ParameterError, PersRecError  # noqa: E402
+from .features import FeatureConfig  # noqa: E402
+
+if keras.backend.backend() == "tensorflow":  # retracing warnings for new batch shapes are expected here
+    import tensorflow as _tf
+
+    _tf.get_logger().setLevel("ERROR")
+
+ARCHS = ("cnn_lstm", "cnn", "cnn_gpool")
+_META_NAME = "pers_rec.json"
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Architecture hyper-parameters (saved with the model).
+
+    Parameters
+    ----------
+    arch : {"cnn_lstm", "cnn", "cnn_gpool"}
+    filters : tuple of int
+        Filters of each conv block; its length is the number of blocks. Four
+        blocks of max-pool 2 give a stride of 16 frames (1/4 s at 64 fps):
+        the 1 s hop is a multiple of it (exact shared-trunk scoring) and the
+        LSTM runs over 30 steps per 8 s window; with three blocks (62 steps)
+        the LSTM dominated ranking time (see results/bench_scoring.md).
+    kernel_size : int
+        Conv kernel length in frames (3: the seed's 1x3 filters).
+    pool_size : int
+        Max-pool length and stride in frames (2 in the seed).
+    lstm_units, dense_units : int
+        Width of the LSTM (``cnn_lstm``) or hidden dense layer (``cnn``, ``cnn_gpool``).
+    dropout : float
+        Dropout before each dense/sigmoid layer.
+    batchnorm : bool
+        Batch normalisation after each convolution.
+    """
+
+    arch: str = "cnn_lstm"
+    filters: tuple = (32, 32, 32, 32)
+    kernel_size: int = 3
+    pool_size: int = 2
+    lstm_units: int = 32
+    dense_units: int = 32
+    dropout: float = 0.25
+    batchnorm: bool = True
+
+    def __post_init__(self):
+        if self.arch not in ARCHS:
+            raise ParameterError(f"arch must be one of {ARCHS}, got {self.arch!r}")
+        object.__setattr__(self, "filters", tuple(int(f) for f in self.filters))
+        if not self.filters or min(self.filters) < 1 or self.kernel_size < 1 or self.pool_size < 1:
+            raise ParameterError(f"invalid trunk: filters={self.filters}, kernel_size={self.kernel_size}, pool_size={self.pool_size}")
+        if not 0 <= self.dropout < 1:
+            raise ParameterError(f"dropout must be in [0, 1), got {self.dropout}")
+
+    @property
+    def stride(self) -> int:
+        """Total time stride of the trunk in frames."""
+        return self.pool_size ** len(self.filters)
+
+    def trunk_length(self, n_frames: int) -> int:
+        """Trunk output steps for ``n_frames`` input frames (valid convolutions and pools)."""
+        n = n_frames
+        for _ in self.filters:
+            n = (n - self.kernel_size + 1) // self.pool_size
+        return n
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["filters"] = list(self.filters)
+        return d
+
+
+@keras.saving.register_keras_serializable(package="pers_rec")
+class GlobalTemporalPooling(layers.Layer):
+    """Mean, max and L2 norm over time, concatenated (Dieleman's global temporal pooling).
+
+    Input ``(batch, time, channels)`` -> output ``(batch, 3 * channels)``.
+    """
+
+    def call(self, x):
+        mean = ops.mean(x, axis=1)
+        peak = ops.max(x, axis=1)
+        l2 = ops.sqrt(ops.mean(ops.square(x), axis=1) + 1e-12)
+        return ops.concatenate([mean, peak, l2], axis=-1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], 3 * input_shape[-1])
+
+
+@keras.saving.register_keras_serializable(package="pers_rec")
+class Standardize(layers.Layer):
+    """``(x - mean) / sqrt(variance)`` per feature channel, with the statistics as (non-trainable) weights.
+
+    Being weights, the statistics are saved, loaded and copied with the rest of
+    the model (Keras' ``Normalization`` keeps constructor statistics in its
+    config instead, where ``set_weights`` cannot reach them).
+    """
+
+    def build(self, input_shape):
+        n = input_shape[-1]
+        self.mean = self.add_weight(shape=(n,), initializer="zeros", trainable=False, name="mean")
+        self.scale = self.add_weight(shape=(n,), initializer="ones", trainable=False, name="scale")
+
+    def call(self, x):
+        return (x - ops.cast(self.mean, x.dtype)) * ops.cast(self.scale, x.dtype)
+
+    def set_stats(self, mean: np.ndarray, variance: np.ndarray) -> None:
+        self.mean.assign(np.asarray(mean, "float32"))
+        self.scale.assign(1.0 / np.sqrt(np.maximum(np.asarray(variance, "float32"), 1e-8)))
+
+
+def _trunk(fcfg: FeatureConfig, mcfg: ModelConfig, name: str, stats) -> keras.Model:
+    inp = keras.Input((None, fcfg.n_features), name=f"{name}_frames")
+    x = inp
+    if fcfg.norm == "standardize":
+        standardize = Standardize(name="standardize")
+        x = standardize(x)
+        if stats is not None:
+            standardize.set_stats(*stats)
+    for i, n_filters in enumerate(mcfg.filters):
+        x = layers.Conv1D(n_filters, mcfg.kernel_size, padding="valid", use_bias=not mcfg.batchnorm, name=f"conv{i + 1}")(x)
+        if mcfg.batchnorm:
+            x = layers.BatchNormalization(name=f"bn{i + 1}")(x)
+        x = layers.ReLU(name=f"relu{i + 1}")(x)
+        x = layers.MaxPooling1D(mcfg.pool_size, padding="valid", name=f"pool{i + 1}")(x)
+    return keras.Model(inp, x, name=name)
+
+
+def _head(fcfg: FeatureConfig, mcfg: ModelConfig, name: str) -> keras.Model:
+    steps = mcfg.trunk_length(fcfg.window_frames)
+    inp = keras.Input((steps, mcfg.filters[-1]), name=f"{name}_steps")
+    if mcfg.arch == "cnn_lstm":
+        x = layers.LSTM(mcfg.lstm_units, name="lstm")(inp)
+    else:
+        x = layers.Flatten(name="flatten")(inp) if mcfg.arch == "cnn" else GlobalTemporalPooling(name="gpool")(inp)
+        x = layers.Dropout(mcfg.dropout)(x)
+        x = layers.Dense(mcfg.dense_units, activation="relu", name="dense")(x)
+    x = layers.Dropout(mcfg.dropout)(x)
+    out = layers.Dense(1, activation="sigmoid", name="like")(x)
+    return keras.Model(inp, out, name=name)
+
+
+def build(fcfg: FeatureConfig, mcfg: ModelConfig | None = None, *, members: int = 1, stats=None) -> keras.Model:
+    """Build an untrained model for windows of ``fcfg``.
+
+    Parameters
+    ----------
+    fcfg : FeatureConfig
+        Input length is ``fcfg.window_frames``, channels ``fcfg.n_features``.
+    mcfg : ModelConfig
+        Architecture; default ``ModelConfig()`` (``cnn_lstm``).
+    members : int
+        Number of independently initialised members whose outputs are averaged.
+    stats : (mean, variance) of np.ndarray [shape=(n_features,)] or None
+        Per-coefficient statistics for ``fcfg.norm == "standardize"``.
+
+    Returns
+    -------
+    keras.Model
+        ``(batch, window_frames, n_features)`` -> ``(batch, 1)`` like-probability.
+    """
+    mcfg = mcfg or ModelConfig()
+    if mcfg.trunk_length(fcfg.window_frames) < 1:
+        raise ParameterError(f"a {fcfg.window_s} s window is too short for {len(mcfg.filters)} conv blocks")
+    inp = keras.Input((fcfg.window_frames, fcfg.n_features), name="window")
+    outs = []
+    for i in range(members):
+        trunk, head = _trunk(fcfg, mcfg, f"trunk_{i}", stats), _head(fcfg, mcfg, f"head_{i}")
+        outs.append(head(trunk(inp)))
+    out = outs[0] if members == 1 else layers.Average(name="ensemble")(outs)
+    return keras.Model(inp, out, name=f"pers_rec_{mcfg.arch}")
+
+
+def members(model: keras.Model) -> list[tuple[keras.Model, keras.Model]]:
+    """The ``(trunk, head)`` sub-models of every member, in order."""
+    trunks = sorted((la for la in model.layers if la.name.startswith("trunk_")), key=lambda la: int(la.name[6:]))
+    heads = {la.name[5:]: la for la in model.layers if la.name.startswith("head_")}
+    return [(t, heads[t.name[6:]]) for t in trunks]
+
+
+def ensemble(models: list[keras.Model], fcfg: FeatureConfig, mcfg: ModelConfig) -> keras.Model:
+    """One model averaging several trained models' outputs (weights copied)."""
+    model = build(fcfg, mcfg, members=sum(len(members(m)) for m in models))
+    pairs = [p for m in models for p in members(m)]
+    for (trunk, head), (src_t, src_h) in zip(members(model), pairs):
+        trunk.set_weights(src_t.get_weights())
+        head.set_weights(src_h.get_weights())
+    return model
+
+
+@dataclass
+class SavedModel:
+    """A loaded model with everything saved beside it."""
+
+    model: keras.Model
+    feature_config: FeatureConfig
+    model_config: ModelConfig
+    info: dict = field(default_factory=dict)
+
+
+def save(path: str | os.PathLike, model: keras.Model, fcfg: FeatureConfig, mcfg: ModelConfig, info: dict | None = None) -> Path:
+    """Save to one ``.keras`` file that also carries the feature and model configs and ``info``.
+
+    The configs travel as an extra ``pers_rec.json`` member of the Keras zip
+    archive (Keras ignores it). Written to a temporary file and renamed, so an
+    interrupted save never leaves a half-written model.
+    """
+    path = Path(path)
+    if path.suffix != ".keras":
+        raise ParameterError(f"{path}: a model file must end in .keras")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp.keras")
+    model.save(tmp)
+    meta = {
+        "pers_rec_version": __version__,
+        "keras_version": keras.__version__,
+        "backend": keras.backend.backend(),
+        "feature_config": fcfg.to_dict(),
+        "model_config": mcfg.to_dict(),
+        "info": info or {},
+    }
+    with zipfile.ZipFile(tmp, "a") as zf:
+        zf.writestr(_META_NAME, json.dumps(meta, indent=2, default=_json_default))
+    os.replace(tmp, path)
+    return path
+
+
+def _json_default(o):
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def read_meta(path: str | os.PathLike) -> dict:
+    """The pers_rec metadata of a saved model, without loading Keras weights."""
+    path = Path(path)
+    if not path.is_file():
+        raise PersRecError(f"{path}: no such model file")
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return json.loads(zf.read(_META_NAME))
+    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError) as exc:
+        raise PersRecError(f"{path}: not a pers_rec model file ({exc})") from None
+
+
+def load(path: str | os.PathLike, expect: FeatureConfig | None = None) -> SavedModel:
+    """Load a model saved by :func:`save`, in Keras safe mode (no arbitrary code).
+
+    Parameters
+    ----------
+    expect : FeatureConfig or None
+        If given, the model's feature config must equal it, else
+        :class:`ConfigMismatchError` lists the differences.
+    """
+    meta = read_meta(path)
+    fcfg = FeatureConfig.from_dict(meta["feature_config"])
+    if expect is not None:
+        fcfg.check_matches(expect)
+    mcfg = ModelConfig(**meta["model_config"])
+    model = keras.saving.load_model(path, compile=False, safe_mode=True)
+    return SavedModel(model, fcfg, mcfg, meta.get("info", {}))
