@@ -64,15 +64,16 @@ def guitar(pitch, duration, sr, rng):
     beta = period - 0.5 - m
     h = np.array([0.5 * (1 - beta), 0.5, 0.5 * beta])
     rho = 0.996
-    x = np.zeros(n)
     burst = min(m, n)
-    x[:burst] = rng.uniform(-1, 1, burst)
-    x[:burst] -= x[:burst].mean()  # no DC: the loop passes DC with gain ~1 and it would never decay
+    x = rng.uniform(-1, 1, burst)
+    x -= x.mean()  # no DC: the loop passes DC with gain ~1 and it would never decay
     buf = np.zeros(n + m + 2)  # buf[i + m + 2] holds y[i]
-    for start in range(0, n, m):
+    buf[m + 2 : m + 2 + burst] = x[:burst]  # the first period is the excitation itself
+    taps = rho * h
+    for start in range(burst, n, m):
         end = min(start + m, n)
-        feedback = h[0] * buf[start + 2 : end + 2] + h[1] * buf[start + 1 : end + 1] + h[2] * buf[start:end]
-        buf[start + m + 2 : end + m + 2] = x[start:end] + rho * feedback
+        # taps[0] y[i-M] + taps[1] y[i-M-1] + taps[2] y[i-M-2] for the whole period at once
+        buf[start + m + 2 : end + m + 2] = np.convolve(buf[start:end + 2], taps, "valid")
     y = buf[m + 2 :] * adsr(n, sr, attack=0.0, decay=0.0, sustain=1.0, release=min(0.05, duration / 4))
     return normalize(y, 1.0)
 
