@@ -160,7 +160,7 @@ def main(argv=None) -> int:
         f"views {windows['view_s']:.3f} s; MFCC recomputed per window {windows['recompute_s']:.3f} s: "
         f"**{windows['ratio']:.1f}x** faster as views (measured in the same run). Recomputation processes "
         f"{windows['frame_ratio']:.2f}x as many frames, which bounds the ratio at equal cost per frame; runs here "
-        "measured between 7.5x and 8.0x, so the expected >= 8x is at the edge of what the geometry allows.",
+        "varied between 7.5x and 8.1x, so the expected >= 8x sits at the edge of what the geometry allows.",
     ]
     if memory:
         lines += [
