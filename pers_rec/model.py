@@ -36,7 +36,27 @@ from pathlib import Path
 # TensorFlow's C++ logs (e.g. "failed call to cuInit" on machines without a GPU) are noise for users.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import keras  # noqa: E402
+
+def _import_keras_quietly():
+    """Import Keras with file descriptor 2 silenced: TF >= 2.20 prints CUDA-probe lines before any log
+    setting applies. Python exceptions still propagate (and print after the restore).
+    ``PERS_REC_TF_LOGS=1`` keeps them."""
+    if os.environ.get("PERS_REC_TF_LOGS") or os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow":
+        import keras
+
+        return keras
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            import keras
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+    return keras
+
+
+keras = _import_keras_quietly()
 import numpy as np  # noqa: E402
 from keras import layers, ops  # noqa: E402
 
@@ -264,12 +284,12 @@ def save(path: str | os.PathLike, model: keras.Model, fcfg: FeatureConfig, mcfg:
         "info": info or {},
     }
     with zipfile.ZipFile(tmp, "a") as zf:
-        zf.writestr(_META_NAME, json.dumps(meta, indent=2, default=_json_default))
+        zf.writestr(_META_NAME, json.dumps(meta, indent=2, default=json_default))
     os.replace(tmp, path)
     return path
 
 
-def _json_default(o):
+def json_default(o):
     if isinstance(o, np.generic):
         return o.item()
     if isinstance(o, np.ndarray):
