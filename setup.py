@@ -30,6 +30,7 @@ setup(
         "matplotlib>=3.7",  # training curves, explain plots, experiment figures
         "scikit-learn>=1.3",  # stratified k-fold, ROC-AUC/AP, the logistic-regression baseline
         "tqdm>=4.66",  # progress bars
+        "threadpoolctl>=3.1",  # one BLAS thread per decoding worker (no oversubscription)
     ],
     extras_require={
         "gpu": ["tensorflow[and-cuda]>=2.16"],

@@ -284,7 +284,9 @@ def extract_many(
             yield finish(*_extract_one(str(path), cfg_dict), stat)
         return
     # forkserver: workers never inherit a parent that may already hold TensorFlow threads
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("forkserver")) as pool:
+    pool = ProcessPoolExecutor(max_workers=jobs, mp_context=get_context("forkserver"), initializer=_init_worker,
+                               initargs=(cfg_dict, *features.analysis_arrays(cfg)))
+    with pool:
         pending: dict[Future, os.stat_result | None] = {}
         queue = iter(todo)
         try:
@@ -303,6 +305,15 @@ def extract_many(
             for fut in pending:
                 fut.cancel()
             raise
+
+
+def _init_worker(cfg_dict: dict, mel: np.ndarray, window: np.ndarray) -> None:
+    """Each worker: one BLAS thread (the workers already fill the cores; with two threads each, two
+    workers on two cores ran extraction 1.9x slower), and the analysis arrays from the parent."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
+    features.prime(FeatureConfig.from_dict(cfg_dict), mel, window)
 
 
 def open_cache(cache_dir: str | os.PathLike | None, enabled: bool = True) -> FeatureCache | None:

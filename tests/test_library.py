@@ -134,5 +134,5 @@ def test_parallel_workers_equal_in_process(lib, tmp_path):
     one = {str(e.path): e.features for e in library.extract_many(library.scan(lib), CFG, jobs=1)}
     two = {str(e.path): e.features for e in library.extract_many(library.scan(lib), CFG, jobs=2)}
     assert one.keys() == two.keys()
-    for p in one:
-        np.testing.assert_array_equal(one[p], two[p])
+    for p in one:  # workers use one BLAS thread, so the mel product may sum in another order: float32 rounding
+        np.testing.assert_allclose(one[p], two[p], atol=1e-3, rtol=1e-5)

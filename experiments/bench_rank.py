@@ -1,0 +1,260 @@
+"""Benchmark: end-to-end ranking of a library of 4-minute MP3s, cold and warm cache, against decode-only floors.
+
+The library (default 50 stereo 44.1 kHz MP3s of 4 minutes, songs from
+``synth``) is generated once into ``experiments/.cache/rank_library`` and reused.
+All in one run, with the same number of worker processes (``--jobs``, default
+the CPU count):
+
+- decode-only floor: the workers read every file (libsndfile's MP3 decoder) and
+  do nothing else;
+- decode + resample floor: the workers decode, mix to mono and resample to 24 kHz;
+- cold: ``rank`` with an empty feature cache (decode, features, cache writes,
+  inference on the main process);
+- warm: ``rank`` again, everything from the cache.
+
+Peak memory is the main process's VmHWM and the largest worker's max RSS. A
+profile of one track splits the cold path into decode, mono mix + checks,
+resample, MFCC, trunk, LSTM head, and cache write/read.
+
+Writes ``results/bench_rank.{json,md}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+LIB = ROOT / "experiments" / ".cache" / "rank_library"
+SR_FILE = 44100
+
+
+def _make_track(i: int) -> str:
+    import synth
+    from synth.io import write
+
+    path = LIB / f"track_{i:03d}.mp3"
+    if path.exists():
+        return str(path)
+    rng = np.random.default_rng(1000 + i)
+    lead = ("flute", "clarinet", "strings", "piano")[i % 4]
+    tempo = float(rng.uniform(90, 140))
+    y, _ = synth.song(SR_FILE, rng, lead=lead, accompaniment="guitar" if lead == "piano" else "piano",
+                      key=("C", "D", "E", "F", "G", "A")[i % 6], tempo=tempo, bars=int(np.ceil(240 / (4 * 60 / tempo))), duration=240.0)
+    write(path, np.stack([y, np.roll(y, 23) * 0.9], axis=1) * 0.8, SR_FILE)
+    return str(path)
+
+
+def make_library(n: int, jobs: int) -> list[str]:
+    LIB.mkdir(parents=True, exist_ok=True)
+    with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
+        return sorted(pool.map(_make_track, range(n)))
+
+
+def _decode_only(path: str) -> int:
+    import soundfile as sf
+
+    n = 0
+    with sf.SoundFile(path) as f:
+        for block in f.blocks(1 << 16, dtype="float32", always_2d=True):
+            n += len(block)
+    return n
+
+
+def _decode_resample(path: str) -> int:
+    from pers_rec import audio
+
+    return sum(len(b) for b in audio.stream(path, 24000))
+
+
+def timed_pool(fn, paths, jobs) -> float:
+    """Wall time for ``jobs`` fresh worker processes to run ``fn`` over every path (pool start included)."""
+    t0 = time.perf_counter()
+    with ProcessPoolExecutor(jobs, mp_context=get_context("forkserver")) as pool:
+        list(pool.map(fn, paths))
+    return time.perf_counter() - t0
+
+
+def hwm_mb() -> float:
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def profile_one(path: str, saved) -> dict:
+    """Seconds per stage for one track, each stage run alone (best of 3)."""
+    import soundfile as sf
+    import soxr
+
+    from pers_rec import features as F
+    from pers_rec import library, scoring
+
+    cfg = saved.feature_config
+
+    def best(fn):
+        times = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            out = fn()
+            times.append(time.perf_counter() - t0)
+        return min(times), out
+
+    t_dec, blocks = best(lambda: [b for b in sf.SoundFile(path).blocks(1 << 16, dtype="float32", always_2d=True)])
+    w = np.full(2, 0.5, np.float32)
+    t_mono, mono = best(lambda: np.concatenate([(b @ w) for b in blocks if np.isfinite(b @ w).all()]))
+    t_res, y = best(lambda: soxr.resample(mono, SR_FILE, cfg.sr, quality="HQ"))
+    t_mfcc, M = best(lambda: F.compute(y, cfg))
+    scorer = scoring.Scorer(saved)
+    trunk, head = scorer.members[0]
+    X = np.zeros((1, scoring._bucket(len(M)), cfg.n_features), np.float32)
+    X[0, : len(M)] = M
+    trunk.predict_on_batch(X)
+    t_trunk, T = best(lambda: np.asarray(trunk.predict_on_batch(X))[0])
+    n = F.n_windows(len(M), cfg)
+    H = cfg.hop_frames // scorer.mcfg.stride
+    idx = (H * np.arange(n))[:, None] + np.arange(scorer.steps)[None, :]
+    scorer._predict(head, T[idx])
+    t_head, _ = best(lambda: scorer._predict(head, T[idx]))
+    with tempfile.TemporaryDirectory() as d:
+        cache = library.FeatureCache(Path(d) / "f.sqlite")
+        st = Path(path).stat()
+        t_put, _ = best(lambda: cache.put(Path(path), cfg, st, M, None))
+        t_get, _ = best(lambda: cache.get(Path(path), cfg, st))
+        cache.close()
+    return {"decode": t_dec, "mono_mix_and_checks": t_mono, "resample": t_res, "mfcc": t_mfcc, "trunk": t_trunk,
+            "lstm_head": t_head, "cache_write": t_put, "cache_read": t_get}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--tracks", type=int, default=50)
+    p.add_argument("--jobs", type=int, default=os.cpu_count())
+    p.add_argument("--out", default=str(ROOT / "results"))
+    args = p.parse_args(argv)
+
+    t0 = time.perf_counter()
+    paths = make_library(args.tracks, args.jobs)
+    t_make = time.perf_counter() - t0
+    print(f"library: {len(paths)} files ready in {t_make:.0f} s", flush=True)
+
+    floor = timed_pool(_decode_only, paths, args.jobs)
+    print(f"decode-only floor: {floor:.2f} s", flush=True)
+    floor_rs = timed_pool(_decode_resample, paths, args.jobs)
+    print(f"decode + resample floor: {floor_rs:.2f} s", flush=True)
+
+    t0 = time.perf_counter()
+    from pers_rec import library, rank
+    from pers_rec import model as Mo
+    from pers_rec.device import describe
+    from pers_rec.features import FeatureConfig
+
+    cfg, mcfg = FeatureConfig(), Mo.ModelConfig()
+    with tempfile.TemporaryDirectory() as d:
+        model_path = Mo.save(Path(d) / "m.keras", Mo.build(cfg, mcfg), cfg, mcfg)
+        saved = Mo.load(model_path)
+        t_load = time.perf_counter() - t0
+        cache = library.open_cache(Path(d) / "cache")
+        t0 = time.perf_counter()
+        cold_df = rank.rank(paths, saved, cache=cache, jobs=args.jobs)
+        cold = time.perf_counter() - t0
+        print(f"cold: {cold:.2f} s", flush=True)
+        t0 = time.perf_counter()
+        warm_df = rank.rank(paths, saved, cache=cache, jobs=args.jobs)
+        warm = time.perf_counter() - t0
+        print(f"warm: {warm:.2f} s", flush=True)
+        cache_mb = (Path(d) / "cache" / "features.sqlite").stat().st_size / 2**20
+        cache.close()
+    assert (cold_df["status"] == "ok").all() and np.allclose(cold_df["score"], warm_df["score"])
+    main_hwm = hwm_mb()
+    child_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    prof = profile_one(paths[0], saved)
+    n = len(paths)
+    res = {
+        "env": {"python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count(),
+                "backend": Mo.keras.backend.backend(), "device": describe()},
+        "tracks": n, "track_s": 240, "jobs": args.jobs,
+        "decode_only_s": floor, "decode_resample_s": floor_rs, "cold_s": cold, "warm_s": warm,
+        "cold_over_decode": cold / floor, "cold_over_decode_resample": cold / floor_rs,
+        "cold_tracks_per_s": n / cold, "warm_tracks_per_s": n / warm, "decode_tracks_per_s": n / floor,
+        "tf_import_and_model_load_s": t_load, "cache_mb": cache_mb,
+        "peak_main_mb": main_hwm, "peak_worker_mb": child_mb, "profile_one_track_s": prof,
+    }
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "bench_rank.json").write_text(json.dumps(res, indent=2))
+    cold_ok = res["cold_over_decode"] <= 1.5
+    warm_ok = res["warm_tracks_per_s"] >= 20
+    total = sum(prof.values())
+    lines = [
+        "# Ranking benchmark",
+        "",
+        f"Written by `experiments/bench_rank.py`, all rows measured in one run on this machine ({res['env']['cpus']} CPUs, "
+        f"{res['env']['machine']}, Python {res['env']['python']}, Keras backend {res['env']['backend']} on {res['env']['device']}). "
+        f"Library: {n} stereo 44.1 kHz MP3s of 4 minutes generated by `synth` (songs). {args.jobs} worker processes "
+        "in every row; each row starts its own workers, and the times include that. The model is the default "
+        "`cnn_lstm` (untrained: the cost does not depend on the weights).",
+        "",
+        "| run | wall time (s) | tracks/s | vs decode-only |",
+        "|---|---|---|---|",
+        f"| decode only (libsndfile MP3 -> float32, nothing else) | {floor:.2f} | {n / floor:.1f} | 1.00x |",
+        f"| decode + mono + resample to 24 kHz (soxr HQ) | {floor_rs:.2f} | {n / floor_rs:.1f} | {floor_rs / floor:.2f}x |",
+        f"| **rank, cold cache** (decode, MFCC, cache write, scoring) | {cold:.2f} | {n / cold:.1f} | **{cold / floor:.2f}x** |",
+        f"| **rank, warm cache** (features from SQLite, scoring) | {warm:.2f} | **{n / warm:.1f}** | {warm / floor:.2f}x |",
+        "",
+        f"Not in the rows: importing TensorFlow and loading the model took {t_load:.1f} s once per run. "
+        f"Peak memory: main process {main_hwm:.0f} MB (VmHWM, TensorFlow included), largest worker {child_mb:.0f} MB. "
+        f"Feature cache: {cache_mb:.0f} MB for {n} tracks ({cache_mb / n:.2f} MB per 4-minute track).",
+        "",
+        f"Targets on this 2-core CPU: cold within 1.5x of decode-only: **{'met' if cold_ok else 'missed'}** "
+        f"({cold / floor:.2f}x); warm >= 20 tracks/s: **{'met' if warm_ok else 'missed'}** ({n / warm:.1f}).",
+        "",
+        "## Where one track's time goes",
+        "",
+        "Each stage of one 4-minute track run alone, best of 3, single thread of work (seconds):",
+        "",
+        "| stage | seconds | share |",
+        "|---|---|---|",
+    ]
+    lines += [f"| {k.replace('_', ' ')} | {v:.4f} | {v / total:.0%} |" for k, v in prof.items()]
+    extra = prof["mono_mix_and_checks"] + prof["resample"] + prof["mfcc"] + prof["cache_write"]
+    bound = (prof["decode"] + extra) / prof["decode"]
+    lines += [
+        "",
+        f"Decoding is {prof['decode'] / total:.0%} of a cold track. On top of it the cold path must mix to mono, check, "
+        f"resample, compute MFCCs and write the cache: {extra:.3f} s, {extra / prof['decode']:.0%} of the decode. So even with "
+        f"no other overhead the cold path costs **{bound:.2f}x** the decode-only floor; the rest of the measured "
+        f"{cold / floor:.2f}x is starting the workers (~1 s per run: a fresh interpreter each, importing numpy, scipy.fft, "
+        "soundfile, soxr) and the main process's scoring and first-batch graph tracing, which share the two cores with the "
+        "workers. Inference itself (trunk + head) is a few milliseconds per track.",
+    ]
+    if not cold_ok:
+        lines += [
+            "",
+            "What would close the gap, largest first: (1) decode MP3 straight to a lower rate (mpg123 can synthesise at half "
+            "rate, 22.05 kHz, at about half the synthesis cost, but neither libsndfile nor FFmpeg's decoder exposes it), "
+            "or resample inside the decoder's pass; (2) a cheaper soxr quality (`MQ`/`LQ`: 25-55 % less resampling time, "
+            "passband ending below 12 kHz), which we decline for the features' fidelity; (3) keep a warm worker pool "
+            "across runs (a daemon) to drop the start-up. The warm-cache path, what a listener re-ranking after "
+            "retraining pays, is far above its target.",
+        ]
+    (out / "bench_rank.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

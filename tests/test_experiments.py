@@ -1,0 +1,29 @@
+"""The staged experiments run end to end on tiny settings, and their tables come from their own numbers."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_quick_run_writes_every_table_and_figure(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "experiments", "all", "--quick", "--out", str(tmp_path)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    for name in ["stages.md", "stages.json", "exp1.md", "exp1_filters.png", "exp1_activations.png",
+                 "exp1_tone_response.png", "exp2.md", "exp2.json", "exp2_tolerance.png", "settings.md"]:
+        assert (tmp_path / name).stat().st_size > 0, name
+    stages = json.loads((tmp_path / "stages.json").read_text())
+    assert sorted(stages, key=int) == [str(k) for k in range(1, 9)]
+    table = (tmp_path / "stages.md").read_text()
+    acc = stages["8"]["cnn_lstm"]["acc"]
+    assert f"{np.mean(acc):.3f} ± {np.std(acc):.3f}" in table.splitlines()[-1]
+    exp2 = json.loads((tmp_path / "exp2.json").read_text())
+    row = next(line for line in (tmp_path / "exp2.md").read_text().splitlines() if line.startswith("| B->A |"))
+    assert row.startswith("| B->A | 0.000 | 0.002 |")  # the seed's columns beside ours
+    assert f"{np.mean(exp2['cnn_gpool']['rows']['B->A']):.3f}" in row
+    assert "Run time" in (tmp_path / "settings.md").read_text()
