@@ -216,7 +216,7 @@ def main(argv=None) -> int:
         f"| **rank, warm cache** (features from SQLite, scoring) | {warm:.2f} | **{n / warm:.1f}** | {warm / floor:.2f}x |",
         "",
         f"Not in the rows: importing TensorFlow and loading the model took {t_load:.1f} s once per run. "
-        f"Peak memory: main process {main_hwm:.0f} MB (VmHWM, TensorFlow included), largest worker {child_mb:.0f} MB. "
+        f"Peak memory: main process {main_hwm:.0f} MB (VmHWM, TensorFlow included); largest child process of the run {child_mb:.0f} MB (any pool here, the library generator included, so an upper bound for a decoding worker). "
         f"Feature cache: {cache_mb:.0f} MB for {n} tracks ({cache_mb / n:.2f} MB per 4-minute track).",
         "",
         f"Targets on this 2-core CPU: cold within 1.5x of decode-only: **{'met' if cold_ok else 'missed'}** "

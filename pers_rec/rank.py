@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 import pandas as pd
+from tqdm import tqdm
 
 from . import features as F
 from . import scoring
@@ -61,11 +62,7 @@ def rank(
     rows: list[dict] = []
     batch: list[Extracted] = []
     frames = 0
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(todo), unit="track", desc="ranking", leave=False)
+    bar = tqdm(total=len(todo), unit="track", desc="ranking", leave=False, disable=not progress)
 
     def flush():
         for item, s in zip(batch, scorer.score_many([b.features for b in batch])):
@@ -73,7 +70,7 @@ def rank(
             rows.append(_row(item.path, summary, F.duration_s(item.features, cfg)))
         batch.clear()
 
-    for item in extract_many(todo, cfg, cache=cache, jobs=jobs, progress=bar.update if bar else None):
+    for item in extract_many(todo, cfg, cache=cache, jobs=jobs, progress=bar.update):
         if not item.ok:
             rows.append({"path": str(item.path), "status": "error", "error": item.error})
             continue
@@ -83,8 +80,7 @@ def rank(
             flush()
             frames = 0
     flush()
-    if bar:
-        bar.close()
+    bar.close()
     df = pd.DataFrame(rows, columns=COLUMNS)
     ok = df["status"] == "ok"
     df = pd.concat([df[ok].sort_values(["score", "path"], ascending=[False, True]), df[~ok].sort_values("path")])

@@ -34,6 +34,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from . import __version__
 from . import features as F
@@ -133,20 +134,15 @@ def gather(
             labelled[str(p)], sources[str(p)] = 0, "unlabelled"
     if not any(v == 0 for v in labelled.values()):
         raise ParameterError("no negatives: give --dislikes, a CSV with 0 labels, or --library with tracks you have not liked")
-    bar = None
-    if progress:
-        from tqdm import tqdm
-
-        bar = tqdm(total=len(labelled), unit="track", desc="features", leave=False)
+    bar = tqdm(total=len(labelled), unit="track", desc="features", leave=False, disable=not progress)
     tracks, failed = [], []
-    for item in extract_many(sorted(labelled), cfg, cache=cache, jobs=jobs, progress=bar.update if bar else None):
+    for item in extract_many(sorted(labelled), cfg, cache=cache, jobs=jobs, progress=bar.update):
         p = str(item.path)
         if item.ok:
             tracks.append(Track(p, labelled[p], sources[p], item.features))
         else:
             failed.append({"path": p, "label": labelled[p], "error": item.error})
-    if bar:
-        bar.close()
+    bar.close()
     tracks.sort(key=lambda t: t.path)  # completion order varies; training must not
     return tracks, failed
 
@@ -418,10 +414,7 @@ def _deterministic(seed: int) -> None:
     if keras.backend.backend() == "tensorflow":
         import tensorflow as tf
 
-        try:
-            tf.config.experimental.enable_op_determinism()
-        except Exception:  # older TF: best effort
-            pass
+        tf.config.experimental.enable_op_determinism()
 
 
 def _versions() -> dict:
@@ -436,26 +429,8 @@ def _versions() -> dict:
             "python": platform.python_version()}
 
 
-class _NoBar:
-    def update(self, n=1):
-        pass
-
-    def set_postfix(self, **kw):
-        pass
-
-    def set_description(self, s):
-        pass
-
-    def close(self):
-        pass
-
-
 def _bar(enabled: bool, **kw):
-    if not enabled:
-        return _NoBar()
-    from tqdm import tqdm
-
-    return tqdm(**kw, unit="epoch", leave=False)
+    return tqdm(**kw, unit="epoch", leave=False, disable=not enabled)
 
 
 def plot_curves(report: dict, path: str | os.PathLike) -> Path:
