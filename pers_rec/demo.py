@@ -21,6 +21,10 @@ import numpy as np
 LEADS = ("flute", "clarinet", "strings", "piano")
 
 
+def _fmt(x: float | None, digits: int = 3) -> str:
+    return "n/a" if x is None else f"{x:.{digits}f}"
+
+
 def make_library(out: Path, n_tracks: int, seconds: float, seed: int) -> list[dict]:
     """Write ``n_tracks`` songs under ``out``; a quarter have a flute lead. Returns one dict per song."""
     import synth
@@ -113,7 +117,7 @@ def run(out: str = "demo_out", *, n_tracks: int = 48, seconds: float = 12.0, see
     }
     (out / "demo_summary.json").write_text(json.dumps(summary, indent=2))
     say("")
-    say(f"Held-out: the {k} hidden flute songs vs the rest: ROC-AUC {auc:.3f}, precision at {k} {precision:.2f}")
+    say(f"Held-out: the {k} hidden flute songs vs the rest: ROC-AUC {_fmt(auc)}, precision at {k} {_fmt(precision, 2)}")
     say(f"Done in {summary['seconds']:.0f} s. Outputs in {out}/: model.keras (+ model.json report, model.png curves), "
         "ranking.csv, top.m3u, explain_top.png")
     return summary

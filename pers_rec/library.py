@@ -40,7 +40,10 @@ def default_cache_dir() -> Path:
 
 
 def scan(folder: str | os.PathLike) -> list[Path]:
-    """Audio files below ``folder`` (recursive, by extension, hidden files skipped), sorted.
+    """Audio files below ``folder`` (recursive, by extension, hidden files skipped), sorted, as absolute paths.
+
+    Absolute, so that rankings, caches and the liked tracks recorded in a model
+    refer to a file the same way whatever the working directory.
 
     Raises
     ------
@@ -50,6 +53,7 @@ def scan(folder: str | os.PathLike) -> list[Path]:
     folder = Path(folder)
     if not folder.is_dir():
         raise ParameterError(f"{folder}: not a folder")
+    folder = folder.resolve()
     found = []
     for root, dirs, files in os.walk(folder, followlinks=True):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))

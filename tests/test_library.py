@@ -26,6 +26,12 @@ def test_scan_is_recursive_sorted_and_skips_hidden_and_non_audio(lib):
         library.scan(lib / "three.WAV")
 
 
+def test_scan_returns_absolute_paths_for_a_relative_folder(lib, monkeypatch):
+    monkeypatch.chdir(lib.parent)
+    found = library.scan("music")
+    assert all(p.is_absolute() for p in found) and found == library.scan(lib)
+
+
 def test_m3u_relative_absolute_comments_and_urls(lib, tmp_path):
     pl = tmp_path / "likes.m3u8"
     pl.write_text(
