@@ -13,7 +13,6 @@ leave open. Run ``python -m experiments all`` (or one of them; ``--quick`` for t
 from __future__ import annotations
 
 import json
-import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -23,6 +22,7 @@ import numpy as np
 import synth
 from pers_rec import features as F
 from pers_rec import model as Mo
+from pers_rec.fileio import write_text
 from pers_rec.scoring import Scorer
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
@@ -117,12 +117,7 @@ def _pm(values, digits=3) -> str:
 
 
 def _write(name: str, text: str) -> Path:
-    RESULTS.mkdir(exist_ok=True)
-    path = RESULTS / name
-    tmp = path.with_name(f".{name}.part")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-    return path
+    return write_text(RESULTS / name, text)
 
 
 # ---- stages 1-8 ----------------------------------------------------------------

@@ -47,6 +47,8 @@ def _cmd_synth(args) -> int:
     import synth
     from synth.io import write
 
+    from .fileio import write_text
+
     out = Path(args.out)
     if args.stage == "exp1":
         ds = synth.exp1(seed=args.seed)
@@ -58,7 +60,7 @@ def _cmd_synth(args) -> int:
     for clip, name in zip(ds.clips, ds.meta["clip"]):
         write(out / f"{name}.wav", clip, ds.sr)
     meta = ds.meta.assign(path=[f"{c}.wav" for c in ds.meta["clip"]])
-    _atomic_csv(meta, out / "labels.csv")
+    write_text(out / "labels.csv", meta.to_csv(index=False))
     print(f"wrote {len(ds)} clips ({ds.labels.sum()} labelled 1: {ds.rule}) and labels.csv to {out}")
     return EXIT_OK
 
@@ -163,12 +165,6 @@ def _cmd_demo(args) -> int:
 
     demo.run(args.out, n_tracks=args.tracks, seed=args.seed, jobs=args.jobs, quiet=args.quiet)
     return EXIT_OK
-
-
-def _atomic_csv(df, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.part")
-    df.to_csv(tmp, index=False)
-    tmp.replace(path)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -63,6 +63,7 @@ from keras import layers, ops  # noqa: E402
 from . import __version__  # noqa: E402
 from .errors import ParameterError, PersRecError  # noqa: E402
 from .features import FeatureConfig  # noqa: E402
+from .fileio import atomic_path  # noqa: E402
 
 if keras.backend.backend() == "tensorflow":  # retracing warnings for new batch shapes are expected here
     import tensorflow as _tf
@@ -272,9 +273,6 @@ def save(path: str | os.PathLike, model: keras.Model, fcfg: FeatureConfig, mcfg:
     path = Path(path)
     if path.suffix != ".keras":
         raise ParameterError(f"{path}: a model file must end in .keras")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.keras")
-    model.save(tmp)
     meta = {
         "pers_rec_version": __version__,
         "keras_version": keras.__version__,
@@ -283,9 +281,10 @@ def save(path: str | os.PathLike, model: keras.Model, fcfg: FeatureConfig, mcfg:
         "model_config": mcfg.to_dict(),
         "info": info or {},
     }
-    with zipfile.ZipFile(tmp, "a") as zf:
-        zf.writestr(_META_NAME, json.dumps(meta, indent=2, default=json_default))
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        model.save(tmp)
+        with zipfile.ZipFile(tmp, "a") as zf:
+            zf.writestr(_META_NAME, json.dumps(meta, indent=2, default=json_default))
     return path
 
 

@@ -17,6 +17,7 @@ from tqdm import tqdm
 
 from . import features as F
 from . import scoring
+from .fileio import atomic_path, write_text
 from .library import Extracted, FeatureCache, extract_many
 from .model import SavedModel
 
@@ -102,18 +103,9 @@ def _row(path: Path, s: scoring.TrackScore, duration: float) -> dict:
     }
 
 
-def _atomic_write_text(path: Path, text: str) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.part")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-    return path
-
-
 def write_csv(df: pd.DataFrame, path: str | os.PathLike) -> Path:
     """Write the ranking CSV atomically (a temporary file renamed into place)."""
-    return _atomic_write_text(Path(path), df.to_csv(index=False))
+    return write_text(path, df.to_csv(index=False))
 
 
 def write_m3u(df: pd.DataFrame, path: str | os.PathLike, top: int | None = None) -> Path:
@@ -124,7 +116,7 @@ def write_m3u(df: pd.DataFrame, path: str | os.PathLike, top: int | None = None)
     lines = ["#EXTM3U"]
     for r in ok.itertuples():
         lines += [f"#EXTINF:{int(round(r.duration_s))},{Path(r.path).stem} (score {r.score:.3f})", str(Path(r.path).resolve())]
-    return _atomic_write_text(Path(path), "\n".join(lines) + "\n")
+    return write_text(path, "\n".join(lines) + "\n")
 
 
 def explain(path: str | os.PathLike, saved: SavedModel, out: str | os.PathLike, *, cache: FeatureCache | None = None) -> scoring.TrackScore:
@@ -164,11 +156,8 @@ def explain(path: str | os.PathLike, saved: SavedModel, out: str | os.PathLike, 
     a2.axvspan(s.best_start_s, s.best_end_s, color="C1", alpha=0.15, lw=0, label="best segment")
     a2.set(xlabel="time (s)", ylabel="like", ylim=(-0.02, 1.02), xlim=(0, max(dur, cfg.window_s)))
     a2.legend(loc="upper right", fontsize=8)
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.stem}.tmp{out.suffix}")
-    fig.savefig(tmp, dpi=90)
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, dpi=90)
     plt.close(fig)
-    os.replace(tmp, out)
     return s
 

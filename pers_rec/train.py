@@ -40,6 +40,7 @@ from . import __version__
 from . import features as F
 from . import model as Mo
 from .errors import ParameterError
+from .fileio import atomic_path, write_text
 from .scoring import Scorer
 
 
@@ -461,12 +462,10 @@ def plot_curves(report: dict, path: str | os.PathLike) -> Path:
         a2.plot(np.arange(1, len(report["final"]["train_loss"]) + 1), report["final"]["train_loss"], color="C2", label="final model")
     a2.set(xlabel="epoch", ylabel="weighted binary cross-entropy", title="training loss")
     a2.legend(fontsize=8)
-    path = Path(path)
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp, dpi=90)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=90)
     plt.close(fig)
-    os.replace(tmp, path)
-    return path
+    return Path(path)
 
 
 def run(likes, dislikes, library_dir, model_path, cfg: F.FeatureConfig, mcfg: Mo.ModelConfig, tcfg: TrainConfig, *,
@@ -482,9 +481,6 @@ def run(likes, dislikes, library_dir, model_path, cfg: F.FeatureConfig, mcfg: Mo
     tracks, failed = gather(likes, dislikes, library_dir, cfg, tcfg, cache=cache, jobs=jobs, progress=progress)
     result = train(tracks, cfg, mcfg, tcfg, progress=progress, extra_info={"failed": failed})
     Mo.save(model_path, result.saved.model, cfg, mcfg, result.report)
-    report_path = Path(report_path) if report_path else model_path.with_suffix(".json")
-    tmp = report_path.with_name(f".{report_path.name}.part")
-    tmp.write_text(json.dumps(result.report, indent=2, default=Mo.json_default))
-    os.replace(tmp, report_path)
+    write_text(report_path or model_path.with_suffix(".json"), json.dumps(result.report, indent=2, default=Mo.json_default))
     plot_curves(result.report, curve_path or model_path.with_suffix(".png"))
     return result
