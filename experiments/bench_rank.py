@@ -120,7 +120,7 @@ def profile_one(path: str, saved) -> dict:
     t_mfcc, M = best(lambda: F.compute(y, cfg))
     scorer = scoring.Scorer(saved)
     trunk, head = scorer.members[0]
-    X = np.zeros((1, scoring._bucket(len(M)), cfg.n_features), np.float32)
+    X = np.zeros((1, scoring._pow2(len(M), scoring._MIN_BUCKET), cfg.n_features), np.float32)
     X[0, : len(M)] = M
     trunk.predict_on_batch(X)
     t_trunk, T = best(lambda: np.asarray(trunk.predict_on_batch(X))[0])

@@ -24,6 +24,7 @@ from pers_rec import features as F
 from pers_rec import model as Mo
 from pers_rec.fileio import write_text
 from pers_rec.scoring import Scorer
+from pers_rec.train import feature_stats
 
 RESULTS = Path(__file__).resolve().parents[1] / "results"
 
@@ -82,17 +83,12 @@ def windows_of(Ms) -> tuple[np.ndarray, np.ndarray]:
     return np.concatenate(X).astype(np.float32), np.array(owner)
 
 
-def stats(Ms):
-    allf = np.concatenate(Ms)
-    return allf.mean(0), allf.var(0)
-
-
 def train_model(arch: str, Ms, labels, s: Settings, seed: int, epochs: int | None = None):
     import keras
 
     keras.utils.set_random_seed(seed)
     mcfg = Mo.ModelConfig(arch=arch, filters=s.filters, lstm_units=s.units, dense_units=s.units, dropout=s.dropout)
-    model = Mo.build(CFG, mcfg, stats=stats(Ms))
+    model = Mo.build(CFG, mcfg, stats=feature_stats(Ms))
     model.compile(optimizer=keras.optimizers.Adam(s.learning_rate), loss="binary_crossentropy", run_eagerly=s.run_eagerly)
     X, owner = windows_of(Ms)
     y = np.asarray(labels, np.float32)[owner]
@@ -102,7 +98,7 @@ def train_model(arch: str, Ms, labels, s: Settings, seed: int, epochs: int | Non
 
 def clip_scores(saved, Ms) -> np.ndarray:
     """Each clip's score: the mean of its window scores (a clip of 8 s is one window)."""
-    return np.array([s.mean() for s in Scorer(saved).score_many(Ms)])
+    return Scorer(saved).mean_scores(Ms)
 
 
 def _auc(y, p):

@@ -67,8 +67,8 @@ def rank(
 
     def flush():
         for item, s in zip(batch, scorer.score_many([b.features for b in batch])):
-            summary = scoring.summarize(s, cfg, F.duration_s(item.features, cfg))
-            rows.append(_row(item.path, summary, F.duration_s(item.features, cfg)))
+            duration = F.duration_s(item.features, cfg)
+            rows.append(_row(item.path, scoring.summarize(s, cfg, duration), duration))
         batch.clear()
 
     for item in extract_many(todo, cfg, cache=cache, jobs=jobs, progress=bar.update):

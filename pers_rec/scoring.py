@@ -76,8 +76,10 @@ def summarize(window_scores: np.ndarray, cfg: FeatureConfig, duration_s: float) 
     return TrackScore(s, starts, float(s.mean()), float(starts[best]), float(min(starts[best] + cfg.window_s, max(duration_s, 0.0))), float(s[best]))
 
 
-def _bucket(n: int) -> int:
-    return max(_MIN_BUCKET, 1 << int(np.ceil(np.log2(max(n, 1)))))
+def _pow2(n: int, lo: int, hi: int | None = None) -> int:
+    """The power of two at or above ``n``, clamped to ``[lo, hi]``: padded sizes repeat, so compiled graphs are reused."""
+    size = max(lo, 1 << int(np.ceil(np.log2(max(n, 1)))))
+    return size if hi is None else min(size, hi)
 
 
 class Scorer:
@@ -114,8 +116,7 @@ class Scorer:
     # ---- reference path -------------------------------------------------
     def window_scores_naive(self, M: np.ndarray) -> np.ndarray:
         """Scores of every window of one track, each window run through the whole model."""
-        X = windows(M, self.cfg)
-        return np.concatenate([self._predict(self.model, X[i : i + self.head_batch]) for i in range(0, len(X), self.head_batch)])
+        return self._predict(self.model, windows(M, self.cfg))
 
     # ---- fast path ------------------------------------------------------
     def window_scores(self, M: np.ndarray) -> np.ndarray:
@@ -149,30 +150,35 @@ class Scorer:
             pieces.append(M if not pad else np.pad(M, ((0, pad), (0, 0))))
             at += len(M) + pad
         X = np.concatenate(pieces)
-        X = np.pad(X, ((0, _bucket(len(X)) - len(X)), (0, 0)))[None]
+        X = np.pad(X, ((0, _pow2(len(X), _MIN_BUCKET) - len(X)), (0, 0)))[None]
         counts = [n_windows(len(M), self.cfg) for M in group]
-        total = np.zeros(sum(counts))
+        starts = np.concatenate([off + H * np.arange(c) for off, c in zip(offsets, counts)])
+        idx = starts[:, None] + np.arange(self.steps)[None, :]  # each window's steps of the shared trunk output
+        total = np.zeros(len(starts))
         for trunk, head in self.members:
             T = np.asarray(trunk.predict_on_batch(X))[0]
-            starts = np.concatenate([off + H * np.arange(c) for off, c in zip(offsets, counts)])
-            # gather each window's L steps of the shared trunk output: (n_windows, L, channels)
-            idx = starts[:, None] + np.arange(self.steps)[None, :]
-            scores = [self._predict(head, T[idx[i : i + self.head_batch]]) for i in range(0, len(idx), self.head_batch)]
-            total += np.concatenate(scores)
+            total += self._predict(head, T[idx])
         total /= len(self.members)
         return np.split(total, np.cumsum(counts)[:-1])
 
-    def _predict(self, model, x: np.ndarray) -> np.ndarray:
-        """``model`` on a batch of windows -> ``(n,)`` scores.
+    def _predict(self, model, X: np.ndarray) -> np.ndarray:
+        """``model`` on windows (or trunk steps) -> ``(n,)`` scores, in batches of at most ``head_batch``.
 
-        The batch is padded to a power of two (at least 32, at most
-        ``head_batch``) so that compiled graphs (tf.function, jax.jit) are reused.
+        Each batch is padded to a power of two (at least 32) so that compiled
+        graphs (tf.function, jax.jit) are reused.
         """
-        n = len(x)
-        size = min(self.head_batch, max(32, 1 << int(np.ceil(np.log2(n))))) if n else 0
-        if size > n:
-            x = np.concatenate([x, np.zeros((size - n,) + x.shape[1:], x.dtype)])
-        return np.asarray(model.predict_on_batch(x)).reshape(len(x), -1)[:n, 0]
+        out = []
+        for i in range(0, len(X), self.head_batch):
+            x = X[i : i + self.head_batch]
+            n, size = len(x), _pow2(len(x), 32, self.head_batch)
+            if size > n:
+                x = np.concatenate([x, np.zeros((size - n,) + x.shape[1:], x.dtype)])
+            out.append(np.asarray(model.predict_on_batch(x)).reshape(size, -1)[:n, 0])
+        return np.concatenate(out) if out else np.zeros(0)
+
+    def mean_scores(self, tracks: Iterable[np.ndarray]) -> np.ndarray:
+        """Each track's score, the mean of its window scores: ``(n_tracks,)``."""
+        return np.array([s.mean() for s in self.score_many(tracks)])
 
     def score_track(self, M: np.ndarray, duration_s: float) -> TrackScore:
         """Window timeline, track score and best segment of one track."""

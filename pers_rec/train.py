@@ -183,11 +183,11 @@ def _track_weights(tracks, tcfg: TrainConfig) -> np.ndarray:
     return w
 
 
-def _stats(tracks) -> tuple[np.ndarray, np.ndarray]:
-    """Per-coefficient mean and variance over every frame of the training tracks."""
-    n = sum(len(t.features) for t in tracks)
-    mean = sum(t.features.sum(0, dtype=np.float64) for t in tracks) / n
-    var = sum(((t.features - mean) ** 2).sum(0, dtype=np.float64) for t in tracks) / n
+def feature_stats(matrices) -> tuple[np.ndarray, np.ndarray]:
+    """Per-coefficient mean and variance over every frame of the training feature matrices (for ``Standardize``)."""
+    n = sum(len(M) for M in matrices)
+    mean = sum(M.sum(0, dtype=np.float64) for M in matrices) / n
+    var = sum(((M - mean) ** 2).sum(0, dtype=np.float64) for M in matrices) / n
     return mean.astype(np.float32), var.astype(np.float32)
 
 
@@ -195,14 +195,9 @@ def _new_model(cfg, mcfg, tcfg, tracks, seed):
     import keras
 
     keras.utils.set_random_seed(seed)
-    model = Mo.build(cfg, mcfg, stats=_stats(tracks))
+    model = Mo.build(cfg, mcfg, stats=feature_stats([t.features for t in tracks]))
     model.compile(optimizer=keras.optimizers.Adam(tcfg.learning_rate), loss="binary_crossentropy", weighted_metrics=[])
     return model
-
-
-def _track_scores(model, cfg, mcfg, tracks) -> np.ndarray:
-    scorer = Scorer(Mo.SavedModel(model, cfg, mcfg))
-    return np.array([s.mean() for s in scorer.score_many([t.features for t in tracks])])
 
 
 def _metrics(labels, scores) -> dict:
@@ -301,7 +296,7 @@ def train(
             X, y, w = _sample_windows(train_tracks, cfg, tcfg, rng, weights[tr])
             hist = model.fit(X, y, sample_weight=w, batch_size=tcfg.batch_size, epochs=1, verbose=0, shuffle=True)
             loss[f, e] = hist.history["loss"][-1]
-            scores = _track_scores(model, cfg, mcfg, val_tracks)
+            scores = Scorer(Mo.SavedModel(model, cfg, mcfg)).mean_scores([t.features for t in val_tracks])
             oof[e, va] = scores
             m = _metrics(labels[va], scores)
             auc[f, e], ap[f, e] = (np.nan if m["roc_auc"] is None else m["roc_auc"]), (np.nan if m["ap"] is None else m["ap"])
