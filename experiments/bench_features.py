@@ -20,7 +20,6 @@ import json
 import platform
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -29,6 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import synth  # noqa: E402
+from experiments.timing import best_of  # noqa: E402
 from pers_rec import audio  # noqa: E402
 from pers_rec import features as F  # noqa: E402
 from synth.io import cached  # noqa: E402
@@ -44,15 +44,6 @@ def make_song(seconds: float, seed: int = 0) -> np.ndarray:
     y, _ = synth.song(SR_FILE, rng, lead="flute", tempo=120, bars=bars, duration=seconds)
     right = np.roll(y, 17) * 0.9
     return np.stack([y, right], axis=1) * 0.8
-
-
-def best_of(fn, repeats):
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return min(times), out
 
 
 _MEMORY_PROBE = """

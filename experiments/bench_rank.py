@@ -38,6 +38,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from experiments.timing import best_of  # noqa: E402
+
 LIB = ROOT / "experiments" / ".cache" / "rank_library"
 SR_FILE = 44100
 
@@ -105,35 +107,27 @@ def profile_one(path: str, saved) -> dict:
 
     cfg = saved.feature_config
 
-    def best(fn):
-        times = []
-        for _ in range(3):
-            t0 = time.perf_counter()
-            out = fn()
-            times.append(time.perf_counter() - t0)
-        return min(times), out
-
-    t_dec, blocks = best(lambda: [b for b in sf.SoundFile(path).blocks(1 << 16, dtype="float32", always_2d=True)])
+    t_dec, blocks = best_of(lambda: [b for b in sf.SoundFile(path).blocks(1 << 16, dtype="float32", always_2d=True)])
     w = np.full(2, 0.5, np.float32)
-    t_mono, mono = best(lambda: np.concatenate([(b @ w) for b in blocks if np.isfinite(b @ w).all()]))
-    t_res, y = best(lambda: soxr.resample(mono, SR_FILE, cfg.sr, quality="HQ"))
-    t_mfcc, M = best(lambda: F.compute(y, cfg))
+    t_mono, mono = best_of(lambda: np.concatenate([(b @ w) for b in blocks if np.isfinite(b @ w).all()]))
+    t_res, y = best_of(lambda: soxr.resample(mono, SR_FILE, cfg.sr, quality="HQ"))
+    t_mfcc, M = best_of(lambda: F.compute(y, cfg))
     scorer = scoring.Scorer(saved)
     trunk, head = scorer.members[0]
     X = np.zeros((1, scoring._pow2(len(M), scoring._MIN_BUCKET), cfg.n_features), np.float32)
     X[0, : len(M)] = M
     trunk.predict_on_batch(X)
-    t_trunk, T = best(lambda: np.asarray(trunk.predict_on_batch(X))[0])
+    t_trunk, T = best_of(lambda: np.asarray(trunk.predict_on_batch(X))[0])
     n = F.n_windows(len(M), cfg)
     H = cfg.hop_frames // scorer.mcfg.stride
     idx = (H * np.arange(n))[:, None] + np.arange(scorer.steps)[None, :]
     scorer._predict(head, T[idx])
-    t_head, _ = best(lambda: scorer._predict(head, T[idx]))
+    t_head, _ = best_of(lambda: scorer._predict(head, T[idx]))
     with tempfile.TemporaryDirectory() as d:
         cache = library.FeatureCache(Path(d) / "f.sqlite")
         st = Path(path).stat()
-        t_put, _ = best(lambda: cache.put(Path(path), cfg, st, M, None))
-        t_get, _ = best(lambda: cache.get(Path(path), cfg, st))
+        t_put, _ = best_of(lambda: cache.put(Path(path), cfg, st, M, None))
+        t_get, _ = best_of(lambda: cache.get(Path(path), cfg, st))
         cache.close()
     return {"decode": t_dec, "mono_mix_and_checks": t_mono, "resample": t_res, "mfcc": t_mfcc, "trunk": t_trunk,
             "lstm_head": t_head, "cache_write": t_put, "cache_read": t_get}

@@ -19,26 +19,17 @@ import os
 import platform
 import resource
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from experiments.timing import best_of  # noqa: E402
 from pers_rec import features as F  # noqa: E402
 from pers_rec import model as Mo  # noqa: E402
 from pers_rec import scoring as S  # noqa: E402
 from pers_rec.device import describe  # noqa: E402
-
-
-def _time(fn, repeats: int) -> float:
-    best = np.inf
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def bench(arch: str, n_tracks: int, repeats: int, seconds: float = 240.0) -> dict:
@@ -59,7 +50,7 @@ def bench(arch: str, n_tracks: int, repeats: int, seconds: float = 240.0) -> dic
 
     a, b = fast(), naive()  # warm-up: traces/compiles every shape both paths use
     max_diff = max(float(np.abs(x - y).max()) for x, y in zip(a, b))
-    t_fast, t_naive = _time(fast, repeats), _time(naive, repeats)
+    t_fast, t_naive = best_of(fast, repeats)[0], best_of(naive, repeats)[0]
     return {
         "arch": arch,
         "params": int(model.count_params()),
