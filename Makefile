@@ -24,9 +24,9 @@ test: lint
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
-	$(BIN)/python experiments/bench_features.py
-	$(BIN)/python experiments/bench_synth.py
-	$(BIN)/python experiments/bench_scoring.py
+	$(BIN)/python -m experiments.bench_features
+	$(BIN)/python -m experiments.bench_synth
+	$(BIN)/python -m experiments.bench_scoring
 
 experiments: $(STAMP)
 	$(BIN)/python -m experiments all

@@ -16,10 +16,10 @@ setup(
     long_description_content_type="text/markdown",
     license="MIT",
     python_requires=">=3.11",
-    packages=find_packages(include=["pers_rec", "pers_rec.*", "synth", "synth.*", "experiments", "experiments.*"]),
+    packages=find_packages(include=["pers_rec", "pers_rec.*", "synth", "synth.*"]),  # experiments/ are scripts of the repo
     install_requires=[
         "tensorflow>=2.16",  # default Keras backend (Keras 3 needs TF >= 2.16)
-        "keras>=3.3",  # the models, written with keras.ops only (runs on TF, JAX, PyTorch)
+        "keras>=3.11.3",  # the models (keras.ops only: TF, JAX, PyTorch); >= 3.11.3 closes known safe_mode bypasses
         "numpy>=1.26",
         "scipy>=1.11",  # DCT/filters in synth, signal utilities
         "librosa>=0.10.2",  # STFT, mel filterbank, MFCC

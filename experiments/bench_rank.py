@@ -22,11 +22,8 @@ Writes ``results/bench_rank.{json,md}``.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import resource
-import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -35,12 +32,9 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from experiments.common import CACHE, RESULTS, best_of, environment, write_results
 
-from experiments.timing import best_of  # noqa: E402
-
-LIB = ROOT / "experiments" / ".cache" / "rank_library"
+LIB = CACHE / "rank_library"
 SR_FILE = 44100
 
 
@@ -51,11 +45,7 @@ def _make_track(i: int) -> str:
     path = LIB / f"track_{i:03d}.mp3"
     if path.exists():
         return str(path)
-    rng = np.random.default_rng(1000 + i)
-    lead = ("flute", "clarinet", "strings", "piano")[i % 4]
-    tempo = float(rng.uniform(90, 140))
-    y, _ = synth.song(SR_FILE, rng, lead=lead, accompaniment="guitar" if lead == "piano" else "piano",
-                      key=("C", "D", "E", "F", "G", "A")[i % 6], tempo=tempo, bars=int(np.ceil(240 / (4 * 60 / tempo))), duration=240.0)
+    y, _ = synth.random_song(SR_FILE, np.random.default_rng(1000 + i), ("flute", "clarinet", "strings", "piano")[i % 4], 240.0)
     write(path, np.stack([y, np.roll(y, 23) * 0.9], axis=1) * 0.8, SR_FILE)
     return str(path)
 
@@ -103,9 +93,10 @@ def profile_one(path: str, saved) -> dict:
     import soxr
 
     from pers_rec import features as F
-    from pers_rec import library, scoring
+    from pers_rec import scoring
+    from pers_rec.cache import FeatureCache
 
-    cfg = saved.feature_config
+    cfg = saved.cfg
 
     t_dec, blocks = best_of(lambda: [b for b in sf.SoundFile(path).blocks(1 << 16, dtype="float32", always_2d=True)])
     w = np.full(2, 0.5, np.float32)
@@ -114,17 +105,16 @@ def profile_one(path: str, saved) -> dict:
     t_mfcc, M = best_of(lambda: F.compute(y, cfg))
     scorer = scoring.Scorer(saved)
     trunk, head = scorer.members[0]
-    X = np.zeros((1, scoring._pow2(len(M), scoring._MIN_BUCKET), cfg.n_features), np.float32)
-    X[0, : len(M)] = M
-    trunk.predict_on_batch(X)
-    t_trunk, T = best_of(lambda: np.asarray(trunk.predict_on_batch(X))[0])
+    X = np.pad(M, ((0, (-len(M)) % scorer.mcfg.stride), (0, 0)))
+    scorer.trunk_steps(trunk, X)
+    t_trunk, T = best_of(lambda: scorer.trunk_steps(trunk, X))
     n = F.n_windows(len(M), cfg)
     H = cfg.hop_frames // scorer.mcfg.stride
     idx = (H * np.arange(n))[:, None] + np.arange(scorer.steps)[None, :]
-    scorer._predict(head, T[idx])
-    t_head, _ = best_of(lambda: scorer._predict(head, T[idx]))
+    scorer.predict(head, T[idx])
+    t_head, _ = best_of(lambda: scorer.predict(head, T[idx]))
     with tempfile.TemporaryDirectory() as d:
-        cache = library.FeatureCache(Path(d) / "f.sqlite")
+        cache = FeatureCache(Path(d) / "f.sqlite")
         st = Path(path).stat()
         t_put, _ = best_of(lambda: cache.put(Path(path), cfg, st, M, None))
         t_get, _ = best_of(lambda: cache.get(Path(path), cfg, st))
@@ -137,7 +127,7 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--tracks", type=int, default=50)
     p.add_argument("--jobs", type=int, default=os.cpu_count())
-    p.add_argument("--out", default=str(ROOT / "results"))
+    p.add_argument("--out", default=str(RESULTS))
     args = p.parse_args(argv)
 
     t0 = time.perf_counter()
@@ -151,17 +141,17 @@ def main(argv=None) -> int:
     print(f"decode + resample floor: {floor_rs:.2f} s", flush=True)
 
     t0 = time.perf_counter()
-    from pers_rec import library, rank
+    from pers_rec import checkpoint, rank
     from pers_rec import model as Mo
-    from pers_rec.device import describe
+    from pers_rec.cache import open_cache
     from pers_rec.features import FeatureConfig
 
     cfg, mcfg = FeatureConfig(), Mo.ModelConfig()
     with tempfile.TemporaryDirectory() as d:
-        model_path = Mo.save(Path(d) / "m.keras", Mo.build(cfg, mcfg), cfg, mcfg)
-        saved = Mo.load(model_path)
+        model_path = checkpoint.save(Path(d) / "m.keras", checkpoint.SavedModel(Mo.build(cfg, mcfg), cfg, mcfg))
+        saved = checkpoint.load(model_path)
         t_load = time.perf_counter() - t0
-        cache = library.open_cache(Path(d) / "cache")
+        cache = open_cache(Path(d) / "cache")
         t0 = time.perf_counter()
         cold_df = rank.rank(paths, saved, cache=cache, jobs=args.jobs)
         cold = time.perf_counter() - t0
@@ -178,8 +168,7 @@ def main(argv=None) -> int:
     prof = profile_one(paths[0], saved)
     n = len(paths)
     res = {
-        "env": {"python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count(),
-                "backend": Mo.keras.backend.backend(), "device": describe()},
+        "env": environment(keras=True),
         "tracks": n, "track_s": 240, "jobs": args.jobs,
         "decode_only_s": floor, "decode_resample_s": floor_rs, "cold_s": cold, "warm_s": warm,
         "cold_over_decode": cold / floor, "cold_over_decode_resample": cold / floor_rs,
@@ -187,16 +176,13 @@ def main(argv=None) -> int:
         "tf_import_and_model_load_s": t_load, "cache_mb": cache_mb,
         "peak_main_mb": main_hwm, "peak_worker_mb": child_mb, "profile_one_track_s": prof,
     }
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "bench_rank.json").write_text(json.dumps(res, indent=2))
     cold_ok = res["cold_over_decode"] <= 1.5
     warm_ok = res["warm_tracks_per_s"] >= 20
     total = sum(prof.values())
     lines = [
         "# Ranking benchmark",
         "",
-        f"Written by `experiments/bench_rank.py`, all rows measured in one run on this machine ({res['env']['cpus']} CPUs, "
+        f"Written by `python -m experiments.bench_rank`, all rows measured in one run on this machine ({res['env']['cpus']} CPUs, "
         f"{res['env']['machine']}, Python {res['env']['python']}, Keras backend {res['env']['backend']} on {res['env']['device']}). "
         f"Library: {n} stereo 44.1 kHz MP3s of 4 minutes generated by `synth` (songs). {args.jobs} worker processes "
         "in every row; each row starts its own workers, and the times include that. The model is the default "
@@ -245,10 +231,10 @@ def main(argv=None) -> int:
             "across runs (a daemon) to drop the start-up. The warm-cache path, what a listener re-ranking after "
             "retraining pays, is far above its target.",
         ]
-    (out / "bench_rank.md").write_text("\n".join(lines) + "\n")
+    write_results("bench_rank", res, lines, args.out)
     print("\n".join(lines))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

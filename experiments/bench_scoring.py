@@ -5,7 +5,7 @@ For each architecture, both paths score the same set of 4-minute tracks
 warm-up pass, so graph tracing/compilation is excluded from both. Writes
 ``results/bench_scoring.{json,md}``.
 
-    python experiments/bench_scoring.py [--tracks 16] [--repeats 3] [--out results]
+    python -m experiments.bench_scoring [--tracks 16] [--repeats 3] [--out results]
 
 Run with ``KERAS_BACKEND=jax`` (or ``torch``) to measure another backend; the
 backend and device are recorded in the output.
@@ -15,28 +15,23 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import resource
 import sys
-from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from experiments.timing import best_of  # noqa: E402
-from pers_rec import features as F  # noqa: E402
-from pers_rec import model as Mo  # noqa: E402
-from pers_rec import scoring as S  # noqa: E402
-from pers_rec.device import describe  # noqa: E402
+from experiments.common import RESULTS, best_of, environment, write_results
+from pers_rec import features as F
+from pers_rec import model as Mo
+from pers_rec import scoring as S
+from pers_rec.checkpoint import SavedModel
 
 
 def bench(arch: str, n_tracks: int, repeats: int, seconds: float = 240.0) -> dict:
     cfg = F.FeatureConfig()
     mcfg = Mo.ModelConfig(arch=arch)
     model = Mo.build(cfg, mcfg)
-    scorer = S.Scorer(Mo.SavedModel(model, cfg, mcfg))
+    scorer = S.Scorer(SavedModel(model, cfg, mcfg))
     rng = np.random.default_rng(0)
     n_frames = 1 + int(seconds * cfg.sr) // cfg.hop_length
     tracks = [rng.normal(size=(n_frames, cfg.n_features)).astype(np.float32) for _ in range(n_tracks)]
@@ -75,7 +70,7 @@ def main(argv=None) -> int:
     p.add_argument("--tracks", type=int, default=16)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--archs", nargs="+", default=list(Mo.ARCHS))
-    p.add_argument("--out", default=str(Path(__file__).resolve().parents[1] / "results"))
+    p.add_argument("--out", default=str(RESULTS))
     p.add_argument("--tag", default="", help="suffix for the output files (e.g. _gpu)")
     args = p.parse_args(argv)
     rows = []
@@ -83,18 +78,7 @@ def main(argv=None) -> int:
         rows.append(bench(arch, args.tracks, args.repeats))
         print(json.dumps(rows[-1]), flush=True)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    env = {
-        "backend": Mo.keras.backend.backend(),
-        "device": describe(),
-        "keras": Mo.keras.__version__,
-        "python": platform.python_version(),
-        "machine": platform.machine(),
-        "cpus": os.cpu_count(),
-        "peak_rss_mb": peak_mb,
-    }
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / f"bench_scoring{args.tag}.json").write_text(json.dumps({"env": env, "rows": rows}, indent=2))
+    env = {**environment(keras=True), "peak_rss_mb": peak_mb}
     lines = [
         f"# Scoring benchmark{args.tag.replace('_', ' ')}",
         "",
@@ -114,7 +98,7 @@ def main(argv=None) -> int:
             f"{r['fast_windows_per_s']:,.0f} | {r['naive_tracks_per_s']:.1f} | {r['fast_tracks_per_s']:.1f} | "
             f"**{r['speedup']:.2f}x** | {r['max_abs_diff']:.1e} |"
         )
-    (out / f"bench_scoring{args.tag}.md").write_text("\n".join(lines) + "\n")
+    write_results(f"bench_scoring{args.tag}", {"env": env, "rows": rows}, lines, args.out)
     print("\n".join(lines))
     return 0
 

@@ -5,17 +5,13 @@ Writes ``results/bench_synth.{json,md}``.
 
 from __future__ import annotations
 
-import json
 import os
-import sys
 import time
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import synth  # noqa: E402
+from experiments.common import environment, write_results  # noqa: E402
 
 GENERATORS = {f"stage {k}": (lambda n, k=k: synth.stage(k, n=n)) for k in range(1, 9)}
 GENERATORS["experiment 1"] = lambda n: synth.exp1(per_pitch=max(1, n // 10))
@@ -32,13 +28,10 @@ def main() -> int:
         audio_s = sum(len(c) for c in ds.clips) / ds.sr
         rows.append({"generator": name, "clips": len(ds), "audio_s": audio_s, "wall_s": dt, "s_per_audio_min": dt / audio_s * 60})
         print(rows[-1], flush=True)
-    out = ROOT / "results"
-    out.mkdir(exist_ok=True)
-    (out / "bench_synth.json").write_text(json.dumps(rows, indent=2))
     lines = [
         "# Synth benchmark",
         "",
-        "Written by `experiments/bench_synth.py`: wall time to generate each dataset (16 clips, or 20 for",
+        "Written by `python -m experiments.bench_synth`: wall time to generate each dataset (16 clips, or 20 for",
         "experiment 1) in one process with one thread, after a warm-up call, at 24 kHz.",
         "",
         "| generator | clips | audio (s) | wall (s) | seconds per minute of audio |",
@@ -47,10 +40,10 @@ def main() -> int:
     lines += [f"| {r['generator']} | {r['clips']} | {r['audio_s']:.0f} | {r['wall_s']:.2f} | **{r['s_per_audio_min']:.2f}** |" for r in rows]
     worst = max(rows, key=lambda r: r["s_per_audio_min"])
     lines += ["", f"Slowest: {worst['generator']} at {worst['s_per_audio_min']:.2f} s per minute of audio."]
-    (out / "bench_synth.md").write_text("\n".join(lines) + "\n")
+    write_results("bench_synth", {"env": environment(), "rows": rows}, lines)
     print("\n".join(lines))
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
 import synth  # noqa: E402
+from experiments.common import RESULTS  # noqa: E402
 from pers_rec import features as F  # noqa: E402
+from pers_rec.fileio import atomic_path  # noqa: E402
 
 
 def main() -> int:
@@ -36,12 +32,12 @@ def main() -> int:
         ax.set_xlabel("time (s)")
         ax.set_ylabel("mel band")
     fig.suptitle("synth probe clips: log-mel spectrograms (64 bands, 0-12 kHz, 80 dB range)")
-    out = ROOT / "results" / "synth_stages.png"
-    out.parent.mkdir(exist_ok=True)
-    fig.savefig(out, dpi=80)
+    out = RESULTS / "synth_stages.png"
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, dpi=80)
     print(f"wrote {out}")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    raise SystemExit(main())

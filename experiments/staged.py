@@ -14,19 +14,20 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 import synth
+from experiments.common import RESULTS
 from pers_rec import features as F
 from pers_rec import model as Mo
+from pers_rec.checkpoint import SavedModel
+from pers_rec.dataset import feature_stats
 from pers_rec.fileio import write_text
 from pers_rec.scoring import Scorer
-from pers_rec.train import feature_stats
-
-RESULTS = Path(__file__).resolve().parents[1] / "results"
+from pers_rec.train import TrainConfig
 
 #: The seed's experiment 2 table (mean outputs), rows as in ``synth.stages.EXP2_TEST_ROWS``.
 SEED_EXP2 = {
@@ -47,12 +48,8 @@ class Settings:
     seeds: int = 5
     n_train: int = 40  # clips per class for training
     n_test: int = 20  # clips per class (stages) or per row (exp 2) for testing
-    epochs: int = 30
-    batch_size: int = 16
-    learning_rate: float = 1e-3
-    filters: tuple = (32, 32, 32, 32)
-    units: int = 32  # LSTM units / dense units
-    dropout: float = 0.25
+    model: Mo.ModelConfig = Mo.ModelConfig()  # the arch is set per run; every other field is used as it is
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(max_epochs=30, batch_size=16))  # epochs, batch, rate
     exp2_n_train: int = 200  # clips per class: with 40, every architecture over-fitted (see results/README.md)
     exp2_epochs: int = 40
     tolerance_step: int = 5  # frames at 50 fps between points of the tolerance curve
@@ -62,38 +59,37 @@ class Settings:
     @classmethod
     def quick(cls) -> Settings:
         """Tiny settings that run every experiment end to end in well under a minute (numbers meaningless)."""
-        return cls(seeds=1, n_train=4, n_test=3, epochs=2, filters=(8, 8, 8, 8), units=8, exp2_n_train=4,
-                   exp2_epochs=2, tolerance_step=30, run_eagerly=True)
+        return cls(seeds=1, n_train=4, n_test=3, model=Mo.ModelConfig(filters=(8, 8, 8, 8), lstm_units=8, dense_units=8),
+                   train=TrainConfig(max_epochs=2, batch_size=16), exp2_n_train=4, exp2_epochs=2, tolerance_step=30,
+                   run_eagerly=True)
 
 
-CFG = F.FeatureConfig()
+cfg = F.FeatureConfig()
 
 
 def clip_features(clips) -> list[np.ndarray]:
-    return [F.compute(c, CFG) for c in clips]
+    return [F.compute(c, cfg) for c in clips]
 
 
 def windows_of(Ms) -> tuple[np.ndarray, np.ndarray]:
     """Every window of every clip, and the clip each belongs to."""
     X, owner = [], []
     for i, M in enumerate(Ms):
-        w = F.windows(M, CFG)
+        w = F.windows(M, cfg)
         X.append(w)
         owner += [i] * len(w)
     return np.concatenate(X).astype(np.float32), np.array(owner)
 
 
-def train_model(arch: str, Ms, labels, s: Settings, seed: int, epochs: int | None = None):
-    import keras
-
-    keras.utils.set_random_seed(seed)
-    mcfg = Mo.ModelConfig(arch=arch, filters=s.filters, lstm_units=s.units, dense_units=s.units, dropout=s.dropout)
-    model = Mo.build(CFG, mcfg, stats=feature_stats(Ms))
-    model.compile(optimizer=keras.optimizers.Adam(s.learning_rate), loss="binary_crossentropy", run_eagerly=s.run_eagerly)
+def train_model(arch: str, Ms, labels, s: Settings, seed: int, epochs: int | None = None) -> SavedModel:
+    """A model of ``arch`` trained on every window of the clips (the seed's set-up: no cross-validation)."""
+    mcfg = replace(s.model, arch=arch)
+    model = Mo.build_compiled(cfg, mcfg, learning_rate=s.train.learning_rate, stats=feature_stats(Ms), seed=seed,
+                              run_eagerly=s.run_eagerly)
     X, owner = windows_of(Ms)
     y = np.asarray(labels, np.float32)[owner]
-    model.fit(X, y, batch_size=s.batch_size, epochs=epochs or s.epochs, verbose=0, shuffle=True)
-    return Mo.SavedModel(model, CFG, mcfg)
+    model.fit(X, y, batch_size=s.train.batch_size, epochs=epochs or s.train.max_epochs, verbose=0, shuffle=True)
+    return SavedModel(model, cfg, mcfg)
 
 
 def clip_scores(saved, Ms) -> np.ndarray:
@@ -139,7 +135,7 @@ def run_stages(s: Settings, log=print) -> dict:
         "",
         f"Written by `python -m experiments stages`. Each stage: {s.n_train} training clips per class and "
         f"{s.n_test} test clips per class, both freshly generated per seed (test clips from other seeds); "
-        f"{s.seeds} seeds (data and initialisation); {s.epochs} epochs; MFCC features (20 x 64 fps). "
+        f"{s.seeds} seeds (data and initialisation); {s.train.max_epochs} epochs; MFCC features (20 x 64 fps). "
         "A clip's score is the mean of its window scores. Accuracy at threshold 0.5. Mean ± std over seeds.",
         "",
         "| stage | content | label 1 iff | cnn accuracy | cnn ROC-AUC | cnn_lstm accuracy | cnn_lstm ROC-AUC |",
@@ -201,7 +197,7 @@ def run_exp1(s: Settings, log=print) -> dict:
         acts = probe.predict_on_batch(Mtr[idx][None])
         for r, a in enumerate(acts):
             axes[r, col].imshow(np.asarray(a)[0].T, aspect="auto", origin="lower", cmap="magma",
-                                extent=(0, len(Mtr[idx]) / CFG.fps, 0, a.shape[-1]))
+                                extent=(0, len(Mtr[idx]) / cfg.fps, 0, a.shape[-1]))
             axes[r, col].set_title(f"{name} ({train.meta.iloc[idx]['pitch']}): conv layer {r + 1} after ReLU", fontsize=9)
             axes[r, col].set_ylabel("filter")
     for ax in axes[-1]:
@@ -212,7 +208,7 @@ def run_exp1(s: Settings, log=print) -> dict:
 
     # (c) filter responses to pure tones across frequency
     freqs = np.geomspace(100, 4000, 40)
-    tones = [F.compute(synth.sine(f"{f:.2f}Hz", 2.0, CFG.sr) * 0.5, CFG) for f in freqs]
+    tones = [F.compute(synth.sine(f"{f:.2f}Hz", 2.0, cfg.sr) * 0.5, cfg) for f in freqs]
     resp = [[np.asarray(a)[0].mean(0) for a in probe.predict_on_batch(M[None])] for M in tones]
     fig, axes = plt.subplots(1, 3, figsize=(14, 4), constrained_layout=True)
     for layer, ax in enumerate(axes):
@@ -231,7 +227,7 @@ def run_exp1(s: Settings, log=print) -> dict:
         "# Experiment 1: what the CNN learns (flute = 1, guitar = 0)",
         "",
         f"Written by `python -m experiments exp1`. The seed's CNN (`cnn`) trained on 10 flute and 10 guitar clips at "
-        f"{', '.join(synth.stages.EXP1_PITCHES)} (notes repeated every 2 s, 8 s clips), {s.epochs} epochs, "
+        f"{', '.join(synth.stages.EXP1_PITCHES)} (notes repeated every 2 s, 8 s clips), {s.train.max_epochs} epochs, "
         f"{s.seeds} seeds; tested on both instruments at the 10 pitches it never saw: {', '.join(synth.stages.EXP1_HELDOUT)}.",
         "",
         "| | mean ± std over seeds |",
@@ -266,7 +262,7 @@ def run_exp2(s: Settings, log=print) -> dict:
     rows = [r[0] for r in synth.stages.EXP2_TEST_ROWS]
     tests = {r: clip_features(synth.exp2_test(r, n=s.n_test).clips) for r in rows}
     shifts = list(range(-s.tolerance_max, s.tolerance_max + 1, s.tolerance_step))
-    sweep = {d: clip_features(synth.exp2_test(gap_shift_frames=d, n=s.n_test, seed=20_000).clips) for d in shifts}
+    sweep = {d: clip_features(synth.exp2_test(gap_shift_probe_frames=d, n=s.n_test, seed=20_000).clips) for d in shifts}
     out = {a: {"rows": {r: [] for r in rows}, "sweep": {d: [] for d in shifts}} for a in archs}
     for seed in range(s.seeds):
         train = synth.exp2(n=s.exp2_n_train, seed=seed)
@@ -326,11 +322,11 @@ def write_settings(s: Settings, seconds: dict) -> None:
         "|---|---|---|",
         "| input features | STFT power spectrum for the probes (MFCC for songs) | MFCC, 20 coefficients, 64 fps (the project's features) |",
         "| frame rate | 50 frames = 1 s | 64 fps; gaps are specified in the seed's 50-fps frames and converted to seconds |",
-        f"| conv layers | 1x3 filters, max-pool 2, time only; at least 3 layers | {len(s.filters)} blocks Conv1D(k=3, valid) -> BatchNorm -> ReLU -> MaxPool(2), filters {list(s.filters)} |",
-        f"| LSTM | one LSTM after the CNN | LSTM({s.units}) over the trunk's steps, then a sigmoid |",
-        f"| CNN-only head | not described | flatten -> dense({s.units}, ReLU) -> sigmoid |",
-        f"| dropout | not given | {s.dropout} |",
-        f"| optimiser, epochs, batch | not given | Adam {s.learning_rate}, {s.epochs} epochs (exp. 2: {s.exp2_epochs}), batch {s.batch_size}, binary cross-entropy |",
+        f"| conv layers | 1x3 filters, max-pool 2, time only; at least 3 layers | {len(s.model.filters)} blocks Conv1D(k=3, valid) -> BatchNorm -> ReLU -> MaxPool(2), filters {list(s.model.filters)} |",
+        f"| LSTM | one LSTM after the CNN | LSTM({s.model.lstm_units}) over the trunk's steps, then a sigmoid |",
+        f"| CNN-only head | not described | flatten -> dense({s.model.dense_units}, ReLU) -> sigmoid |",
+        f"| dropout | not given | {s.model.dropout} |",
+        f"| optimiser, epochs, batch | not given | Adam {s.train.learning_rate}, {s.train.max_epochs} epochs (exp. 2: {s.exp2_epochs}), batch {s.train.batch_size}, binary cross-entropy |",
         "| clip length | not given | 8 s (one window); songs 10 s (3 windows, clip score = mean) |",
         f"| data size | 10 flute + 10 guitar (exp. 1); not given otherwise | stages: {s.n_train} training and {s.n_test} test clips per class; exp. 2: {s.exp2_n_train} training clips per class, {s.n_test} test clips per row |",
         "| exp. 2 instruments | A, B unnamed | A = flute, B = guitar, C = piano for the negatives |",

@@ -17,9 +17,11 @@ with ``soxr``'s streaming resampler, so memory stays bounded for any length
 
 from __future__ import annotations
 
+import errno
 import os
 import re
-from collections.abc import Callable, Iterator
+import stat as stat_mod
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,8 +46,19 @@ AUDIO_EXTENSIONS = frozenset(
 #: Peak absolute sample value below which a file counts as silent (-90 dBFS).
 SILENCE_PEAK = 10 ** (-90 / 20)
 
+#: Peak absolute sample value above which samples are nonsense, not audio (+80 dB over full scale):
+#: their squares would overflow float32 in the features.
+ABSURD_PEAK = 1e4
+
 #: Native-rate frames read per block; 64 Ki frames is ~1.5 s at 44.1 kHz.
 BLOCK_FRAMES = 1 << 16
+
+#: Most output samples one resampler call may make (~11 s at 24 kHz): memory stays bounded even when a
+#: header claims an absurdly low rate (a 1 Hz WAV once made a worker allocate 8.5 GB for one block).
+MAX_RESAMPLED = 1 << 18
+
+#: Sample rates outside this range (Hz) are not audio: a header that says otherwise is broken.
+SR_RANGE = (1000, 1_000_000)
 
 #: libsndfile's log line for a WAV/AIFF audio chunk shorter than its header declares.
 _SHORT_CHUNK = re.compile(r"^\s*(?:data|SSND)\s*:\s*(\d+) \(should be (\d+)\)", re.MULTILINE)
@@ -79,9 +92,9 @@ def _open_soundfile(path: Path) -> Source:
     import soundfile as sf
 
     try:
-        f = sf.SoundFile(str(path))
+        f = sf.SoundFile(os.fsencode(path))  # bytes: any file name, even one that is not valid UTF-8
     except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
-        raise DecodeError(path, f"libsndfile cannot read it ({exc})") from None
+        raise DecodeError(path, f"libsndfile cannot read it ({_sndfile_reason(exc)})") from None
     short = _SHORT_CHUNK.search(f.extra_info)
     if short and int(short[2]) < int(short[1]) < _PLACEHOLDER_SIZE:
         f.close()
@@ -106,11 +119,23 @@ def _open_soundfile(path: Path) -> Source:
     return Source(int(f.samplerate), int(f.channels), blocks(), "soundfile")
 
 
+def _sndfile_reason(exc: Exception) -> str:
+    """libsndfile's reason without the file name, and without its misleading "does not exist" text.
+
+    libsndfile says "File does not exist or is not a regular file (possibly a
+    pipe?)" for an existing regular file whose content it cannot parse.
+    """
+    text = str(getattr(exc, "error_string", "") or exc).strip()
+    if "does not exist or is not a regular file" in text:
+        return "format not recognised"
+    return text.rsplit(": ", 1)[-1] if text.startswith("Error opening") else text
+
+
 def _open_pyav(path: Path) -> Source:
     import av
 
     try:
-        container = av.open(str(path), metadata_errors="ignore")
+        container = av.open(os.fsdecode(path), metadata_errors="ignore")
     except (av.FFmpegError, OSError, UnicodeDecodeError) as exc:
         raise DecodeError(path, f"FFmpeg cannot read it ({exc})") from None
     if not container.streams.audio:
@@ -148,11 +173,17 @@ DECODERS: list[tuple[str, Callable[[Path], Source]]] = [
 
 
 def _check_path(path: Path) -> None:
-    if not path.exists():
-        raise AudioFileNotFoundError(path, "no such file")
-    if not path.is_file():
-        raise NotAFileError(path, "not a regular file (a directory?)")
-    if path.stat().st_size == 0:
+    try:
+        st = path.stat()
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise AudioFileNotFoundError(path, "a symlink loop") from None
+        raise AudioFileNotFoundError(path, "no such file" if exc.errno == errno.ENOENT else exc.strerror) from None
+    if not stat_mod.S_ISREG(st.st_mode):
+        kind = ("a directory" if stat_mod.S_ISDIR(st.st_mode) else "a FIFO (named pipe)" if stat_mod.S_ISFIFO(st.st_mode)
+                else "a device" if stat_mod.S_ISCHR(st.st_mode) or stat_mod.S_ISBLK(st.st_mode) else "a socket")
+        raise NotAFileError(path, f"not a regular file ({kind})")
+    if st.st_size == 0:
         raise EmptyFileError(path, "the file is empty (0 bytes)")
 
 
@@ -174,11 +205,15 @@ def open_audio(path: str | os.PathLike) -> Source:
     reasons = []
     for name, opener in DECODERS:
         try:
-            return opener(path)
+            src = opener(path)
         except CorruptFileError:
             raise
         except DecodeError as exc:
             reasons.append(f"{name}: {exc.reason}")
+            continue
+        if not SR_RANGE[0] <= src.sr <= SR_RANGE[1]:
+            raise CorruptFileError(path, f"the header claims a sample rate of {src.sr} Hz, which no audio has")
+        return src
     raise DecodeError(path, "not a readable audio file; " + "; ".join(reasons))
 
 
@@ -213,9 +248,10 @@ def stream(path: str | os.PathLike, sr: int) -> Iterator[np.ndarray]:
     path = Path(path)
     src = open_audio(path)
     resampler = None if src.sr == sr else soxr.ResampleStream(src.sr, sr, 1, dtype="float32", quality="HQ")
+    step = max(1, MAX_RESAMPLED * src.sr // sr)  # input samples per resampler call
     n_read = 0
-    peak = 0.0
-    for block in src.blocks:
+    lo, hi = np.inf, -np.inf
+    for block in split_blocks(src.blocks, step):
         # a matrix-vector product: 20x faster than block.mean(axis=1), a strided reduction
         mono = block @ np.full(block.shape[1], 1 / block.shape[1], np.float32) if block.shape[1] > 1 else block[:, 0]
         finite = np.isfinite(mono)  # NaN or +-inf in any channel reaches the mix as NaN or +-inf
@@ -223,18 +259,30 @@ def stream(path: str | os.PathLike, sr: int) -> Iterator[np.ndarray]:
             at = (n_read + int(np.argmin(finite))) / src.sr
             raise InvalidSamplesError(path, f"NaN or infinite sample values at {at:.3f} s")
         n_read += len(block)
-        peak = max(peak, float(np.abs(mono).max(initial=0.0)))
+        lo, hi = min(lo, float(mono.min(initial=np.inf))), max(hi, float(mono.max(initial=-np.inf)))
+        if max(-lo, hi) > ABSURD_PEAK:
+            raise InvalidSamplesError(path, f"sample values up to {max(-lo, hi):.3g}, far outside the [-1, 1] of audio")
         out = mono if resampler is None else resampler.resample_chunk(mono, last=False)
         if len(out):
             yield out
     if n_read == 0:
         raise NoAudioError(path, "the file holds no audio samples (zero length)")
-    if peak < SILENCE_PEAK:
-        raise SilentAudioError(path, f"all samples are silent (peak {peak:.2e} < -90 dBFS)")
+    # half the peak-to-peak range: the peak once any DC offset is removed, so a constant is silence too
+    swing = (hi - lo) / 2
+    if swing < SILENCE_PEAK:
+        what = "silent" if max(-lo, hi) < SILENCE_PEAK else f"a constant (DC at {(hi + lo) / 2:.3g})"
+        raise SilentAudioError(path, f"all samples are {what}: no sound above -90 dBFS")
     if resampler is not None:
         tail = resampler.resample_chunk(np.zeros(0, np.float32), last=True)
         if len(tail):
             yield tail
+
+
+def split_blocks(blocks: Iterable[np.ndarray], size: int) -> Iterator[np.ndarray]:
+    """The same samples in blocks of at most ``size`` frames."""
+    for block in blocks:
+        for i in range(0, len(block), size):
+            yield block[i : i + size]
 
 
 def load(path: str | os.PathLike, sr: int) -> np.ndarray:

@@ -1,249 +1,337 @@
-"""The ``pers-rec`` command line: wires the modules together, nothing more.
+"""The ``pers-rec`` command line: parses and checks arguments, then calls a body in ``commands``.
 
-Heavy libraries (TensorFlow, librosa) are imported inside the subcommands
-that need them, so ``pers-rec --help`` and ``--version`` answer at once.
-
-Exit codes: 0 success; 1 some files failed (the run still finished, see the
-``status``/``error`` columns); 2 bad arguments or input; 3 nothing could be
-ranked or trained; 130 interrupted (Ctrl-C; finished work is kept).
+Every mistake a user can make in the arguments (a number out of range, an
+output path that cannot be written, a missing input, a model file that is
+not a safe pers_rec model) is found here, before TensorFlow is imported and
+before any audio is decoded, and reported in one line with exit code 2.
+Heavy libraries are imported only by the commands that need them, so
+``--help`` and ``--version`` answer at once.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
-import time
 from pathlib import Path
 
 from . import __version__
+from .errors import (
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_NOTHING,
+    EXIT_OK,
+    EXIT_SOME_FAILED,
+    EXIT_USAGE,
+    ParameterError,
+    PersRecError,
+)
 
-EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_NOTHING, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+EXIT_CODES = f"""exit codes:
+  {EXIT_OK}    everything worked
+  {EXIT_SOME_FAILED}    some files failed (their rows say why); the outputs are complete for the rest
+  {EXIT_USAGE}    bad arguments or bad input (a likes list, a model file, a path)
+  {EXIT_NOTHING}    nothing could be ranked
+  {EXIT_INTERNAL}    internal error (a bug): run with PERS_REC_DEBUG=1 for the traceback
+  {EXIT_INTERRUPTED}  interrupted (Ctrl-C); finished work is kept in the feature cache"""
 
 
-def _cmd_features(args) -> int:
-    from . import features
-    from .errors import AudioError
+class _Formatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """Descriptions and epilogs as written, and every option's default in its help."""
 
-    cfg = features.FeatureConfig()
-    failed = 0
-    for path in args.files:
-        t0 = time.perf_counter()
+
+def _int_at_least(lo: int):
+    def parse(text: str) -> int:
         try:
-            M = features.extract(path, cfg)
-        except AudioError as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            failed += 1
-            continue
-        dt = time.perf_counter() - t0
-        dur = features.duration_s(M, cfg)
-        print(
-            f"{path}: {dur:.1f} s -> {cfg.kind} {M.shape[0]} frames x {M.shape[1]} at {cfg.fps} fps, "
-            f"{features.n_windows(M.shape[0], cfg)} windows of {cfg.window_s} s; {dt:.3f} s ({dur / dt:.0f}x real time)"
-        )
-    return EXIT_SOME_FAILED if failed else EXIT_OK
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if v < lo:
+            raise argparse.ArgumentTypeError(f"must be at least {lo}, got {v}")
+        return v
+
+    parse.__name__ = f"integer >= {lo}"
+    return parse
 
 
-def _cmd_synth(args) -> int:
-    import synth
-    from synth.io import write
-
-    from .fileio import write_text
-
-    out = Path(args.out)
-    if args.stage == "exp1":
-        ds = synth.exp1(seed=args.seed)
-    elif args.stage == "exp2":
-        ds = synth.exp2(args.n, seed=args.seed)
-    else:
-        ds = synth.stage(int(args.stage), args.n, seed=args.seed)
-    out.mkdir(parents=True, exist_ok=True)
-    for clip, name in zip(ds.clips, ds.meta["clip"]):
-        write(out / f"{name}.wav", clip, ds.sr)
-    meta = ds.meta.assign(path=[f"{c}.wav" for c in ds.meta["clip"]])
-    write_text(out / "labels.csv", meta.to_csv(index=False))
-    print(f"wrote {len(ds)} clips ({ds.labels.sum()} labelled 1: {ds.rule}) and labels.csv to {out}")
-    return EXIT_OK
+def _ensemble(text: str) -> int:
+    v = _int_at_least(0)(text)
+    if v == 1:
+        raise argparse.ArgumentTypeError("an ensemble needs at least 2 fold models (0 turns it off)")
+    return v
 
 
-def _cache_args(p) -> None:
-    p.add_argument("--cache", metavar="DIR", help="feature cache folder (default: ~/.cache/pers_rec)")
-    p.add_argument("--no-cache", action="store_true", help="do not read or write the feature cache")
-    p.add_argument("--jobs", "-j", type=int, default=None, help="decoding worker processes (default: one per CPU core)")
-    p.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
-
-
-def _open_cache(args):
-    from .library import open_cache
-
-    return open_cache(args.cache, enabled=not args.no_cache)
-
-
-def _cmd_train(args) -> int:
-    from . import features, train
-    from . import model as Mo
-
-    cfg = features.FeatureConfig()
-    mcfg = Mo.ModelConfig(arch=args.arch)
-    tcfg = train.TrainConfig(max_epochs=args.epochs, folds=args.ensemble or args.folds, ensemble=bool(args.ensemble),
-                             windows_per_track=args.windows_per_track, seed=args.seed)
-    cache = _open_cache(args)
+def _seconds(text: str) -> float:
     try:
-        result = train.run(args.likes, args.dislikes, args.library, args.model, cfg, mcfg, tcfg, cache=cache,
-                           jobs=args.jobs, progress=not args.quiet)
-    finally:
-        if cache:
-            cache.close()
-    rep = result.report
-    cv = rep["cross_validation"]
-    t = rep["tracks"]
-    for f in rep["failed"]:
-        print(f"skipped {f['path']}: {f['error']}", file=sys.stderr)
-    print(f"trained {args.arch} on {t['total']} tracks ({t['liked']} liked, {t['not_liked']} not: "
-          f"{t['by_source']['dislike']} disliked, {t['by_source']['unlabelled']} unlabelled) in {rep['seconds']:.0f} s")
-    m, b = cv["model"], cv["baseline"]
-    print(f"{cv['folds']}-fold cross-validated track ROC-AUC {m['roc_auc_mean']:.3f} +- {m['roc_auc_std']:.3f}, "
-          f"AP {m['ap_mean']:.3f} (at {m['epochs']} epochs, chosen by this figure)")
-    print(f"baseline (MFCC statistics + logistic regression): ROC-AUC {b['roc_auc_mean']:.3f} +- {b['roc_auc_std']:.3f}, "
-          f"AP {b['ap_mean']:.3f}")
-    model_path = Path(args.model)
-    print(f"wrote {model_path}, {model_path.with_suffix('.json')}, {model_path.with_suffix('.png')}")
-    return EXIT_SOME_FAILED if rep["failed"] else EXIT_OK
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if not 0 <= v < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be 0 or more seconds, got {text}")
+    return v
 
 
-def _cmd_rank(args) -> int:
-    from . import model as Mo
-    from . import rank
-    from .library import scan
-
-    saved = Mo.load(args.model)
-    paths = scan(args.library)
-    if not paths:
-        print(f"pers-rec: no audio files found under {args.library}", file=sys.stderr)
-        return EXIT_NOTHING
-    exclude = set() if args.include_liked else rank.liked_paths(saved)
-    cache = _open_cache(args)
-    try:
-        df = rank.rank(paths, saved, cache=cache, jobs=args.jobs, exclude=exclude, progress=not args.quiet)
-    finally:
-        if cache:
-            cache.close()
-    rank.write_csv(df, args.out)
-    ok = df[df["status"] == "ok"]
-    if args.m3u:
-        rank.write_m3u(df, args.m3u, top=args.top)
-    n_err = len(df) - len(ok)
-    print(f"ranked {len(ok)} tracks ({len(paths) - len(df)} liked tracks left out, {n_err} failed) -> {args.out}"
-          + (f", top {min(args.top, len(ok))} -> {args.m3u}" if args.m3u else ""))
-    for r in ok.head(10).itertuples():
-        print(f"{r.rank:>4}  {r.score:.3f}  best {r.best_start_s:.0f}-{r.best_end_s:.0f} s  {r.path}")
-    for r in df[df["status"] != "ok"].itertuples():
-        print(f"error: {r.path}: {r.error}", file=sys.stderr)
-    if ok.empty:
-        return EXIT_NOTHING
-    return EXIT_SOME_FAILED if n_err else EXIT_OK
+def _common(cache: bool, jobs: bool) -> argparse.ArgumentParser:
+    """Options subcommands share (``--cpu`` in every one, so it works before or after the subcommand)."""
+    p = argparse.ArgumentParser(add_help=False)
+    p.add_argument("--cpu", action="store_true", default=argparse.SUPPRESS,
+                   help="never use a GPU (hides GPUs from the Keras backend)")
+    if cache:
+        p.add_argument("--cache", metavar="DIR", help="feature cache folder (default: ~/.cache/pers_rec)")
+        p.add_argument("--no-cache", action="store_true", help="do not read or write the feature cache")
+    if jobs:
+        p.add_argument("--jobs", "-j", type=_int_at_least(1), default=None,
+                       help="decoding worker processes (default: one per CPU core)")
+        p.add_argument("--quiet", "-q", action="store_true", help="no progress bars or stage summaries")
+    return p
 
 
-def _cmd_explain(args) -> int:
-    from . import model as Mo
-    from . import rank
-
-    saved = Mo.load(args.model)
-    out = args.out or f"{Path(args.track).stem}.explain.png"
-    cache = _open_cache(args)
-    try:
-        s = rank.explain(args.track, saved, out, cache=cache)
-    finally:
-        if cache:
-            cache.close()
-    print(f"{args.track}: score {s.score:.3f} over {s.n_windows} windows; best {s.best_start_s:.0f}-{s.best_end_s:.0f} s "
-          f"({s.best_score:.3f}); plot -> {out}")
-    return EXIT_OK
-
-
-def _cmd_demo(args) -> int:
-    from . import demo
-
-    demo.run(args.out, n_tracks=args.tracks, seed=args.seed, jobs=args.jobs, quiet=args.quiet)
-    return EXIT_OK
+def _sub(sub, name: str, help: str, example: str, cache: bool = False, jobs: bool = False) -> argparse.ArgumentParser:
+    return sub.add_parser(name, help=help, description=f"{help[0].upper()}{help[1:]}.\n\nexample:\n  {example}",
+                          epilog=EXIT_CODES, formatter_class=_Formatter, parents=[_common(cache, jobs)])
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="pers-rec",
-        description="Learn one listener's taste from the audio itself and rank their music library.",
-    )
+    p = argparse.ArgumentParser(prog="pers-rec", formatter_class=_Formatter, epilog=EXIT_CODES,
+                                description="Learn one listener's taste from the audio itself and rank their music library.")
     p.add_argument("--version", action="version", version=f"pers-rec {__version__}")
     p.add_argument("--cpu", action="store_true", help="never use a GPU (hides GPUs from the Keras backend)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    f = sub.add_parser("features", help="decode files and print their feature shapes and timing")
-    f.add_argument("files", nargs="+", help="audio files")
-    f.set_defaults(func=_cmd_features)
-
-    s = sub.add_parser("synth", help="write a staged probe dataset as WAV files plus labels.csv")
-    s.add_argument("stage", choices=[str(i) for i in range(1, 9)] + ["exp1", "exp2"], help="stage 1-8, exp1 or exp2")
-    s.add_argument("--out", required=True, help="output folder")
-    s.add_argument("--n", type=int, default=10, help="clips per class (default 10; exp1 always has 10 pitches)")
-    s.add_argument("--seed", type=int, default=0)
-    s.set_defaults(func=_cmd_synth)
-
-    t = sub.add_parser("train", help="learn a listener's taste from liked (and disliked or unlabelled) tracks")
+    t = _sub(sub, "train", "learn a listener's taste from liked (and disliked or unlabelled) tracks",
+             "pers-rec train --likes liked.m3u8 --library ~/Music --model taste.keras", cache=True, jobs=True)
     t.add_argument("--likes", required=True, help="liked tracks: M3U/M3U8 playlist, text list, CSV (path,label) or folder")
     t.add_argument("--dislikes", help="disliked tracks, same formats")
     t.add_argument("--library", help="folder of the whole library: tracks not liked serve as unlabelled negatives")
-    t.add_argument("--model", required=True, help="output model file (.keras); report and curves go beside it")
-    t.add_argument("--arch", choices=["cnn_lstm", "cnn", "cnn_gpool"], default="cnn_lstm")
-    t.add_argument("--epochs", type=int, default=20, help="maximum epochs per cross-validation fold (default 20)")
-    t.add_argument("--folds", type=int, default=5, help="cross-validation folds over tracks (default 5)")
-    t.add_argument("--ensemble", type=int, metavar="K", help="keep the K fold models and average them (implies --folds K)")
-    t.add_argument("--windows-per-track", type=int, default=8, help="random 8 s windows per track per epoch (default 8)")
-    t.add_argument("--seed", type=int, default=0)
-    _cache_args(t)
-    t.set_defaults(func=_cmd_train)
+    t.add_argument("--model", required=True, help="output model file (.keras); the report (.json) and curves (.png) go beside it")
+    t.add_argument("--arch", choices=["cnn_lstm", "cnn", "cnn_gpool"], default="cnn_lstm", help="network architecture")
+    t.add_argument("--epochs", type=_int_at_least(1), default=20, help="maximum epochs per cross-validation fold")
+    t.add_argument("--folds", type=_int_at_least(2), default=5, help="cross-validation folds over tracks")
+    t.add_argument("--ensemble", type=_ensemble, default=0, metavar="K",
+                   help="keep the K fold models and average them (implies --folds K; 0: one model on all tracks)")
+    t.add_argument("--windows-per-track", type=_int_at_least(1), default=8, help="random 8 s windows per track per epoch")
+    t.add_argument("--seed", type=int, default=0, help="random seed")
+    t.set_defaults(run=_train)
 
-    r = sub.add_parser("rank", help="score every track of a folder and write the ranking")
+    r = _sub(sub, "rank", "score every track of a folder and write the ranking",
+             "pers-rec rank ~/Music --model taste.keras --out ranking.csv --m3u top50.m3u8", cache=True, jobs=True)
     r.add_argument("library", help="music folder (scanned recursively)")
-    r.add_argument("--model", required=True)
-    r.add_argument("--out", default="ranking.csv", help="ranking CSV (default ranking.csv)")
-    r.add_argument("--m3u", help="also write an M3U playlist of the top tracks")
-    r.add_argument("--top", type=int, default=50, help="tracks in the M3U (default 50)")
+    r.add_argument("--model", required=True, help="a model written by pers-rec train (.keras)")
+    r.add_argument("--out", default="ranking.csv", help="ranking CSV")
+    r.add_argument("--m3u", help="also write an M3U8 playlist of the top tracks (.m3u8 or .m3u, UTF-8)")
+    r.add_argument("--top", type=_int_at_least(1), default=50, help="tracks in the M3U8")
+    r.add_argument("--min-track-s", type=_seconds, default=30.0,
+                   help="leave tracks shorter than this out of the M3U8 (jingles, effects); 0 keeps them")
     r.add_argument("--include-liked", action="store_true", help="also rank the tracks the model was trained on as likes")
-    _cache_args(r)
-    r.set_defaults(func=_cmd_rank)
+    r.set_defaults(run=_rank)
 
-    e = sub.add_parser("explain", help="plot a track's window-score timeline over its MFCCs")
-    e.add_argument("track")
-    e.add_argument("--model", required=True)
-    e.add_argument("--out", help="PNG path (default TRACK.explain.png in the current folder)")
-    _cache_args(e)
-    e.set_defaults(func=_cmd_explain)
+    e = _sub(sub, "explain", "plot a track's window-score timeline over its MFCCs",
+             "pers-rec explain song.flac --model taste.keras --out why.png", cache=True)
+    e.add_argument("track", help="an audio file")
+    e.add_argument("--model", required=True, help="a model written by pers-rec train (.keras)")
+    e.add_argument("--out", help="PNG path (default: TRACK.explain.png in the current folder)")
+    e.set_defaults(run=_explain)
 
-    d = sub.add_parser("demo", help="generate a synthetic library and listener, train, rank, and report (no music needed)")
-    d.add_argument("--out", default="demo_out", help="output folder (default demo_out)")
-    d.add_argument("--tracks", type=int, default=48, help="songs in the synthetic library (default 48)")
-    d.add_argument("--seed", type=int, default=0)
-    d.add_argument("--jobs", "-j", type=int, default=None)
-    d.add_argument("--quiet", "-q", action="store_true")
-    d.set_defaults(func=_cmd_demo)
+    c = _sub(sub, "cache", "show, prune or clear the feature cache", "pers-rec cache info")
+    c.add_argument("action", choices=["info", "prune", "clear"],
+                   help="info: entries, failures, stale entries, size; prune: drop entries of gone or changed files; "
+                        "clear: drop everything")
+    c.add_argument("--cache", metavar="DIR", help="feature cache folder (default: ~/.cache/pers_rec)")
+    c.set_defaults(run=_cache)
+
+    f = _sub(sub, "features", "decode files and print their feature shapes and timing", "pers-rec features a.mp3 b.flac")
+    f.add_argument("files", nargs="+", help="audio files")
+    f.set_defaults(run=_features)
+
+    s = _sub(sub, "synth", "write a staged probe dataset as WAV files plus labels.csv",
+             "pers-rec synth 8 --out /tmp/songs --n 5")
+    s.add_argument("stage", choices=[str(i) for i in range(1, 9)] + ["exp1", "exp2"], help="stage 1-8, exp1 or exp2")
+    s.add_argument("--out", required=True, help="output folder")
+    s.add_argument("--n", type=_int_at_least(1), default=10, help="clips per class (exp1 always has 10 pitches)")
+    s.add_argument("--seed", type=int, default=0, help="random seed")
+    s.set_defaults(run=_synth)
+
+    d = _sub(sub, "demo", "generate a synthetic library and listener, train, rank, and report (no music needed)",
+             "pers-rec demo --out demo_out", jobs=True)
+    d.add_argument("--out", default="demo_out", help="output folder")
+    d.add_argument("--tracks", type=_int_at_least(8), default=48, help="songs in the synthetic library")
+    d.add_argument("--seed", type=int, default=0, help="random seed")
+    d.set_defaults(run=_demo)
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    from .errors import PersRecError
+# ---- checks and command wiring (checks first: nothing heavy is imported before they pass) ----------
 
-    args = build_parser().parse_args(argv)
-    if args.cpu:
+def _need_dir(path, what: str) -> None:
+    if not os.path.isdir(path):
+        raise ParameterError(f"{what} {path}: no such folder")
+
+
+def _need_input(path, what: str) -> None:
+    if path is not None and not os.path.exists(path):
+        raise ParameterError(f"{what} {path}: no such file or folder")
+
+
+def _open_cache(args):
+    from .cache import open_cache
+
+    return open_cache(args.cache, enabled=not args.no_cache)
+
+
+def _load_model(path):
+    _check_backend()
+    from . import checkpoint
+
+    return checkpoint.load(path)
+
+
+def _train(args) -> int:
+    from .fileio import check_output
+
+    for name in ("likes", "dislikes"):
+        _need_input(getattr(args, name), f"--{name}")
+    if args.library is not None:
+        _need_dir(args.library, "--library")
+    check_output(args.model, (".keras",), "--model")
+    _check_backend()
+    from . import commands, features
+    from . import model as Mo
+    from .train import TrainConfig
+
+    tcfg = TrainConfig(max_epochs=args.epochs, folds=args.folds, ensemble=args.ensemble,
+                       windows_per_track=args.windows_per_track, seed=args.seed)
+    out = commands.TrainOutputs.beside(args.model)
+    cache = _open_cache(args)
+    try:
+        saved = commands.train(args.likes, args.dislikes, args.library, out, features.FeatureConfig(),
+                               Mo.ModelConfig(arch=args.arch), tcfg, cache=cache, jobs=args.jobs, progress=not args.quiet)
+    finally:
+        if cache:
+            cache.close()
+    return commands.print_train_summary(saved, out)
+
+
+def _rank(args) -> int:
+    from .fileio import check_output
+
+    _need_dir(args.library, "library")
+    check_output(args.out, (".csv",), "--out")
+    if args.m3u:
+        check_output(args.m3u, (".m3u8", ".m3u"), "--m3u")
+    from .checkpoint import check_file
+
+    check_file(args.model)
+    saved = _load_model(args.model)
+    from . import commands
+    from .library import scan
+
+    paths = scan(args.library)
+    if not paths:
+        print(f"pers-rec: no audio files found under {args.library}", file=sys.stderr)
+        return EXIT_NOTHING
+    cache = _open_cache(args)
+    try:
+        df = commands.rank(saved, paths, out_csv=args.out, m3u=args.m3u, top=args.top, min_track_s=args.min_track_s,
+                           include_liked=args.include_liked, cache=cache, jobs=args.jobs, progress=not args.quiet)
+    finally:
+        if cache:
+            cache.close()
+    return commands.print_rank_summary(df, len(paths), args.out, args.m3u, args.top)
+
+
+def _explain(args) -> int:
+    from .fileio import check_output
+
+    _need_input(args.track, "track")
+    out = args.out or f"{Path(args.track).stem}.explain.png"
+    check_output(out, (".png",), "--out")
+    from .checkpoint import check_file
+
+    check_file(args.model)
+    saved = _load_model(args.model)
+    from . import commands
+
+    cache = _open_cache(args)
+    try:
+        return commands.explain(args.track, saved, out, cache=cache)
+    finally:
+        if cache:
+            cache.close()
+
+
+def _cache(args) -> int:
+    from . import commands
+
+    return commands.cache_command(args.action, args.cache)
+
+
+def _features(args) -> int:
+    from . import commands
+
+    return commands.features(args.files)
+
+
+def _synth(args) -> int:
+    from . import commands
+
+    return commands.synth_dataset(args.stage, args.out, args.n, args.seed)
+
+
+def _demo(args) -> int:
+    _check_backend()
+    from . import demo
+
+    summary = demo.run(args.out, n_tracks=args.tracks, seed=args.seed, jobs=args.jobs, quiet=args.quiet)
+    return EXIT_OK if summary["heldout_roc_auc"] is not None else EXIT_SOME_FAILED
+
+
+def _check_backend() -> None:
+    """A Keras backend that is not installed is a one-line error, not an ImportError traceback."""
+    import importlib.util
+
+    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
+    module = {"tensorflow": "tensorflow", "jax": "jax", "torch": "torch", "numpy": "numpy"}.get(backend)
+    if module is None:
+        raise ParameterError(f"KERAS_BACKEND={backend!r} is not a Keras backend (tensorflow, jax or torch)")
+    if importlib.util.find_spec(module) is None:
+        raise ParameterError(f"KERAS_BACKEND={backend} but {module} is not installed (pip install {module})")
+
+
+def _on_sigterm(signum, frame):
+    raise KeyboardInterrupt  # the same clean-up as Ctrl-C: temporary files removed, finished work kept
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "cpu", False):
         from .device import force_cpu
 
         force_cpu()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        return args.func(args)
+        return args.run(args)
     except PersRecError as exc:
-        print(f"pers-rec: error: {exc}", file=sys.stderr)
+        print(f"pers-rec: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
-        print("pers-rec: interrupted; finished work is kept", file=sys.stderr)
+        kept = "; finished work is kept in the feature cache" if not getattr(args, "no_cache", True) else ""
+        print(f"\npers-rec: interrupted{kept}", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except Exception as exc:  # a bug: one line, the traceback on request
+        if os.environ.get("PERS_REC_DEBUG"):
+            raise
+        print(f"pers-rec: internal error: {type(exc).__name__}: {_one_line(exc)} "
+              "(run with PERS_REC_DEBUG=1 for the traceback)", file=sys.stderr)
+        return EXIT_INTERNAL
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 if __name__ == "__main__":

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .fileio import write_text
+
 LEADS = ("flute", "clarinet", "strings", "piano")
 
 
@@ -25,27 +27,22 @@ def _fmt(x: float | None, digits: int = 3) -> str:
     return "n/a" if x is None else f"{x:.{digits}f}"
 
 
-def make_library(out: Path, n_tracks: int, seconds: float, seed: int) -> list[dict]:
+def make_library(out: Path, n_tracks: int, duration_s: float, seed: int) -> list[dict]:
     """Write ``n_tracks`` songs under ``out``; a quarter have a flute lead. Returns one dict per song."""
     import synth
     from synth.io import write
 
     rng = np.random.default_rng(seed)
-    keys = ["C", "D", "E", "F", "G", "A", "Bb"]
     songs = []
     for i in range(n_tracks):
         lead = LEADS[i % len(LEADS)]
-        key, mode = keys[int(rng.integers(len(keys)))], ("major", "minor")[int(rng.integers(2))]
-        tempo = float(rng.uniform(90, 140))
-        acc = "guitar" if lead == "piano" else ("piano", "guitar")[int(rng.integers(2))]
-        bars = int(np.ceil(seconds / (4 * 60 / tempo)))
-        y, _ = synth.song(synth.stages.SR, rng, lead=lead, accompaniment=acc, key=key, mode=mode, tempo=tempo,
-                          bars=bars, duration=seconds)
+        y, meta = synth.random_song(synth.stages.SR, rng, lead, duration_s)
         gain = float(10 ** (rng.uniform(-9, 0) / 20))  # drawn whether or not the file exists: same songs every run
+        key, mode = meta["key"].split()
         path = out / f"song_{i:03d}_{lead}_{key.lower()}_{mode}.wav"
         if not path.exists():
             write(path, y * gain, synth.stages.SR)
-        songs.append({"path": str(path.resolve()), "lead": lead, "key": f"{key} {mode}", "tempo": round(tempo)})
+        songs.append({"path": str(path.resolve()), "lead": lead, "key": meta["key"], "tempo": round(meta["tempo"])})
     keep = {Path(s["path"]).name for s in songs}
     for stale in out.glob("song_*.wav"):  # from an earlier demo with other settings
         if stale.name not in keep:
@@ -53,44 +50,46 @@ def make_library(out: Path, n_tracks: int, seconds: float, seed: int) -> list[di
     return songs
 
 
-def run(out: str = "demo_out", *, n_tracks: int = 48, seconds: float = 12.0, seed: int = 0, max_epochs: int = 12,
+def run(out: str = "demo_out", *, n_tracks: int = 48, duration_s: float = 12.0, seed: int = 0, max_epochs: int = 12,
         folds: int = 4, jobs: int | None = None, quiet: bool = False) -> dict:
     """Run the whole demo under ``out``; print and return its summary."""
     from sklearn.metrics import roc_auc_score
 
+    from . import checkpoint, commands, library
     from . import features as F
-    from . import library, rank, train
     from . import model as Mo
+    from .cache import open_cache
+    from .train import TrainConfig
 
     say = (lambda *a: None) if quiet else print
     t0 = time.time()
     out = Path(out)
     lib_dir = out / "library"
     lib_dir.mkdir(parents=True, exist_ok=True)
-    say(f"1/4 generating a library of {n_tracks} synthetic songs ({seconds:.0f} s each) in {lib_dir}")
-    songs = make_library(lib_dir, n_tracks, seconds, seed)
+    say(f"1/4 generating a library of {n_tracks} synthetic songs ({duration_s:.0f} s each) in {lib_dir}")
+    songs = make_library(lib_dir, n_tracks, duration_s, seed)
     flute = [s for s in songs if s["lead"] == "flute"]
     rng = np.random.default_rng(seed)
     told = set(rng.choice([s["path"] for s in flute], size=len(flute) // 2, replace=False))
     likes = out / "likes.m3u"
-    likes.write_text("#EXTM3U\n" + "".join(f"library/{Path(p).name}\n" for p in sorted(told)))
+    write_text(likes, "#EXTM3U\n" + "".join(f"library/{Path(p).name}\n" for p in sorted(told)))
     say(f"   the listener likes flute-lead songs and has liked {len(told)} of the {len(flute)}: {likes}")
 
     say("2/4 training (track-level cross-validation, then the final model)")
-    cache = library.open_cache(out / "cache")
+    cache = open_cache(out / "cache")
     cfg, mcfg = F.FeatureConfig(), Mo.ModelConfig()
-    tcfg = train.TrainConfig(max_epochs=max_epochs, folds=folds, seed=seed)
-    result = train.run(likes, None, lib_dir, out / "model.keras", cfg, mcfg, tcfg, cache=cache, jobs=jobs, progress=not quiet)
-    cv = result.report["cross_validation"]
-    say(f"   cross-validated track ROC-AUC {cv['model']['roc_auc_mean']:.3f} +- {cv['model']['roc_auc_std']:.3f} "
-        f"at {cv['model']['epochs']} epochs; baseline (MFCC statistics + logistic regression) "
-        f"{cv['baseline']['roc_auc_mean']:.3f} +- {cv['baseline']['roc_auc_std']:.3f}")
+    tcfg = TrainConfig(max_epochs=max_epochs, folds=folds, seed=seed)
+    outputs = commands.TrainOutputs.beside(out / "model.keras")
+    saved = commands.train(likes, None, lib_dir, outputs, cfg, mcfg, tcfg, cache=cache, jobs=jobs, progress=not quiet)
+    cv = saved.report.cross_validation
+    say(f"   cross-validated track ROC-AUC {cv.model.roc_auc_mean:.3f} +- {cv.model.roc_auc_std:.3f} "
+        f"at {cv.model.epochs} epochs; baseline (MFCC statistics + logistic regression) "
+        f"{cv.baseline.roc_auc_mean:.3f} +- {cv.baseline.roc_auc_std:.3f}")
 
     say("3/4 ranking the library (liked tracks left out)")
-    saved = Mo.load(out / "model.keras", expect=cfg)
-    df = rank.rank(library.scan(lib_dir), saved, cache=cache, jobs=jobs, exclude=rank.liked_paths(saved))
-    rank.write_csv(df, out / "ranking.csv")
-    rank.write_m3u(df, out / "top.m3u", top=10)
+    saved = checkpoint.load(outputs.model, expect=cfg)
+    df = commands.rank(saved, library.scan(lib_dir), out_csv=out / "ranking.csv", m3u=out / "top.m3u8", top=10,
+                       min_track_s=0, cache=cache, jobs=jobs)
     hidden = {s["path"] for s in flute} - told
     y = df["path"].isin(hidden).to_numpy()
     auc = float(roc_auc_score(y, df["score"])) if 0 < y.sum() < len(y) else None
@@ -98,8 +97,12 @@ def run(out: str = "demo_out", *, n_tracks: int = 48, seconds: float = 12.0, see
     precision = float(y[:k].mean()) if k else None
 
     say("4/4 explaining the top track")
+    from .rank import explain
+    from .report import plot_explain
+
     top = df.iloc[0]
-    rank.explain(top["path"], saved, out / "explain_top.png", cache=cache)
+    M, s = explain(top["path"], saved, cache=cache)
+    plot_explain(M, s, cfg, Path(top["path"]).name, out / "explain_top.png")
     cache.close()
 
     say("")
@@ -111,13 +114,13 @@ def run(out: str = "demo_out", *, n_tracks: int = 48, seconds: float = 12.0, see
     summary = {
         "tracks": len(songs), "liked": len(told), "hidden_likes": k, "ranked": len(df),
         "heldout_roc_auc": auc, f"precision_at_{k}": precision,
-        "cv_roc_auc": cv["model"]["roc_auc_mean"], "baseline_cv_roc_auc": cv["baseline"]["roc_auc_mean"],
-        "epochs": cv["model"]["epochs"], "seconds": round(time.time() - t0, 1),
-        "outputs": {n: str(out / n) for n in ("model.keras", "model.json", "model.png", "ranking.csv", "top.m3u", "explain_top.png")},
+        "cv_roc_auc": cv.model.roc_auc_mean, "baseline_cv_roc_auc": cv.baseline.roc_auc_mean,
+        "epochs": cv.model.epochs, "seconds": round(time.time() - t0, 1),
+        "outputs": {n: str(out / n) for n in ("model.keras", "model.json", "model.png", "ranking.csv", "top.m3u8", "explain_top.png")},
     }
-    (out / "demo_summary.json").write_text(json.dumps(summary, indent=2))
+    write_text(out / "demo_summary.json", json.dumps(summary, indent=2))
     say("")
     say(f"Held-out: the {k} hidden flute songs vs the rest: ROC-AUC {_fmt(auc)}, precision at {k} {_fmt(precision, 2)}")
     say(f"Done in {summary['seconds']:.0f} s. Outputs in {out}/: model.keras (+ model.json report, model.png curves), "
-        "ranking.csv, top.m3u, explain_top.png")
+        "ranking.csv, top.m3u8, explain_top.png")
     return summary

@@ -1,12 +1,26 @@
-"""Typed errors. Every error about a file names the file and says why."""
+"""Typed errors and exit codes. Every error about a file names the file and says why.
+
+Errors raised in a decoding worker cross the process boundary as themselves:
+:class:`AudioError` pickles with its type, ``path`` and ``reason``, so the
+main process (and the ranking CSV's ``error`` column, made by :func:`describe`)
+sees exactly what the worker saw.
+"""
 
 from __future__ import annotations
 
 import os
 
+#: Exit codes of the ``pers-rec`` command (documented in ``--help`` and the README).
+EXIT_OK = 0  #: everything worked
+EXIT_SOME_FAILED = 1  #: some files failed; the outputs are complete for the rest
+EXIT_USAGE = 2  #: bad arguments or bad input (including model files and likes lists)
+EXIT_NOTHING = 3  #: nothing could be ranked
+EXIT_INTERNAL = 4  #: a bug: one line, and PERS_REC_DEBUG=1 shows the traceback
+EXIT_INTERRUPTED = 130  #: Ctrl-C
+
 
 class PersRecError(Exception):
-    """Base class of every error pers_rec raises on purpose."""
+    """Base class of every error pers_rec raises on purpose (a user's mistake or bad input: exit 2)."""
 
 
 class ParameterError(PersRecError, ValueError):
@@ -17,29 +31,52 @@ class ConfigMismatchError(PersRecError):
     """A model was trained on features other than the ones asked for."""
 
 
+class ModelFileError(PersRecError):
+    """A model file is missing, malformed, not a pers_rec model, or refused as unsafe."""
+
+
+class PlaylistError(PersRecError):
+    """A likes/dislikes list cannot be read; the message names the file (and line)."""
+
+
 class AudioError(PersRecError):
-    """A file could not be turned into audio.
+    """A file could not be turned into audio (or scores).
 
     Attributes
     ----------
     path : str
-        The file that failed.
+        The file that failed (``os.fsdecode``: undecodable bytes as surrogates).
     reason : str
         Why, in words meant for the user.
     """
 
-    def __init__(self, path: str | os.PathLike, reason: str):
-        self.path = os.fspath(path)
+    #: Whether the failure may go away by itself (memory, permissions, a crashed worker):
+    #: such failures are never cached.
+    transient = False
+
+    def __init__(self, path: str | os.PathLike | bytes, reason: str):
+        self.path = os.fsdecode(path)
         self.reason = reason
-        super().__init__(f"{self.path}: {reason}")
+        super().__init__(f"{_printable(self.path)}: {reason}")
+
+    def __reduce__(self):
+        return (type(self), (self.path, self.reason))
+
+
+def _printable(path: str) -> str:
+    """``path`` safe to print: undecodable bytes and control characters escaped."""
+    if path.isprintable():
+        return path
+    text = os.fsencode(path).decode("utf-8", "backslashreplace")  # undecodable bytes as \xff
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 class AudioFileNotFoundError(AudioError, FileNotFoundError):
-    """The path does not exist."""
+    """The path does not exist (or is a dangling or looping symlink)."""
 
 
 class NotAFileError(AudioError, IsADirectoryError):
-    """The path exists but is a directory or other non-regular file."""
+    """The path exists but is a directory, a FIFO, a device or another non-regular file."""
 
 
 class EmptyFileError(AudioError):
@@ -62,7 +99,7 @@ class NoAudioError(AudioError):
 
 
 class SilentAudioError(AudioError):
-    """Every sample is (digitally) silent, so there is nothing to learn or rank."""
+    """Every sample is (digitally) silent, or only a constant (DC): nothing to learn or rank."""
 
 
 class InvalidSamplesError(AudioError):
@@ -71,3 +108,37 @@ class InvalidSamplesError(AudioError):
 
 class TooShortError(AudioError):
     """The audio is shorter than the shortest track the features accept."""
+
+
+class InvalidScoreError(AudioError):
+    """The model gave a non-finite score for the file (e.g. samples of absurd magnitude)."""
+
+
+class ReadFailedError(AudioError):
+    """Reading the file failed for a reason outside it (permissions, memory, I/O): retried next run."""
+
+    transient = True
+
+
+class WorkerCrashedError(AudioError):
+    """The decoding worker process died twice on this file (killed, out of memory, or a decoder crash)."""
+
+    transient = True
+
+
+#: Every AudioError type by name, to rebuild cached errors as their own type.
+AUDIO_ERRORS = {cls.__name__: cls for cls in (
+    AudioError, AudioFileNotFoundError, NotAFileError, EmptyFileError, DecodeError, CorruptFileError, NoAudioError,
+    SilentAudioError, InvalidSamplesError, TooShortError, InvalidScoreError, ReadFailedError, WorkerCrashedError,
+)}
+
+
+def describe(exc: AudioError) -> str:
+    """The ``error`` column of a failed file: ``"TypeName: reason"`` (one line)."""
+    return f"{type(exc).__name__}: {' '.join(exc.reason.split())}"
+
+
+def from_description(path: str | os.PathLike | bytes, text: str) -> AudioError:
+    """Rebuild the error that :func:`describe` wrote (an unknown type name becomes a plain AudioError)."""
+    name, _, reason = text.partition(": ")
+    return AUDIO_ERRORS.get(name, AudioError)(path, reason or name)

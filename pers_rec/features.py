@@ -9,8 +9,8 @@ log uses a fixed floor (``amin``) and no ``top_db`` clipping relative to the
 track's maximum (librosa's default would make each frame depend on the loudest
 moment of the whole track). Therefore a window cut from the track's matrix
 equals the matrix of that 8 s excerpt computed alone, except for the
-``n_fft // (2 * hop_length)`` frames at each end whose analysis window crosses
-the excerpt's edge; and the matrix can be computed in chunks (``extract``
+``edge_frames`` (``ceil(n_fft / (2 * hop_length))``, 2 by default) frames at
+each end whose analysis window crosses the excerpt's edge; and the matrix can be computed in chunks (``extract``
 streams) with the same result as in one piece.
 """
 
@@ -25,12 +25,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .audio import split_blocks
 from .errors import ConfigMismatchError, ParameterError, TooShortError
 
 #: Samples per chunk of frames (~22 s at 24 kHz). Also splits a long signal given in one
 #: piece: the STFT of a 4-minute track ran 1.6x faster in chunks of 2**18-2**19 samples
 #: (cache-sized working set) than in one piece on the development CPU.
 _CHUNK_SAMPLES = 1 << 19
+
+#: Version of the feature code: part of every cache key, so features computed by code that has
+#: changed since are never served from a cache. Bump it whenever the numbers would change.
+FEATURE_CODE_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -47,7 +52,7 @@ class FeatureConfig:
         frame rate, ``fps``) so that a window of ``window_s`` and a hop of ``hop_s``
         seconds are whole numbers of frames. The default 64 fps (the seed uses
         50) is a power of two: 1 s = 64 frames is then a multiple of the CNN
-        trunk's total time stride (8 with three max-pool-2 layers), which is
+        trunk's total time stride (16 with the default four max-pool-2 blocks), which is
         what makes scoring overlapping windows through one shared trunk pass
         exact (see ``scoring``). No integer hop at 22.05 kHz gives a frame rate
         divisible by 4, which is why the default rate is 24 kHz.
@@ -150,8 +155,9 @@ class FeatureConfig:
         return cls(**d)
 
     def key(self) -> str:
-        """A short stable hash of the config, for cache keys."""
-        return hashlib.sha1(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:16]
+        """A short stable hash of the config and :data:`FEATURE_CODE_VERSION`, for cache keys."""
+        text = json.dumps({**self.to_dict(), "code_version": FEATURE_CODE_VERSION}, sort_keys=True)
+        return hashlib.sha1(text.encode()).hexdigest()[:16]
 
     def check_matches(self, other: FeatureConfig, what: str = "model") -> None:
         """Raise :class:`ConfigMismatchError` listing every field where ``other`` differs."""
@@ -252,7 +258,7 @@ def _iter_frames(blocks: Iterable[np.ndarray], cfg: FeatureConfig) -> Iterator[n
     buf = [np.zeros(pad, np.float32)]  # centre padding at the start, as center=True
     n_buf = pad
     n_signal = 0
-    for block in _split(blocks, _CHUNK_SAMPLES):
+    for block in split_blocks(blocks, _CHUNK_SAMPLES):
         buf.append(block)
         n_buf += len(block)
         n_signal += len(block)
@@ -267,12 +273,6 @@ def _iter_frames(blocks: Iterable[np.ndarray], cfg: FeatureConfig) -> Iterator[n
     y = np.concatenate(buf + [np.zeros(pad, np.float32)])
     if len(y) >= cfg.n_fft:
         yield _frames_uncentered(y, cfg)
-
-
-def _split(blocks: Iterable[np.ndarray], size: int) -> Iterator[np.ndarray]:
-    for block in blocks:
-        for i in range(0, len(block), size):
-            yield block[i : i + size]
 
 
 def extract(path: str | os.PathLike, cfg: FeatureConfig) -> np.ndarray:

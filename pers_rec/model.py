@@ -27,11 +27,8 @@ trunk once per track and the head once per window.
 
 from __future__ import annotations
 
-import json
 import os
-import zipfile
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import asdict, dataclass
 
 # TensorFlow's C++ logs (e.g. "failed call to cuInit" on machines without a GPU) are noise for users.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -60,10 +57,8 @@ keras = _import_keras_quietly()
 import numpy as np  # noqa: E402
 from keras import layers, ops  # noqa: E402
 
-from . import __version__  # noqa: E402
-from .errors import ParameterError, PersRecError  # noqa: E402
+from .errors import ParameterError  # noqa: E402
 from .features import FeatureConfig  # noqa: E402
-from .fileio import atomic_path  # noqa: E402
 
 if keras.backend.backend() == "tensorflow":  # retracing warnings for new batch shapes are expected here
     import tensorflow as _tf
@@ -71,7 +66,6 @@ if keras.backend.backend() == "tensorflow":  # retracing warnings for new batch 
     _tf.get_logger().setLevel("ERROR")
 
 ARCHS = ("cnn_lstm", "cnn", "cnn_gpool")
-_META_NAME = "pers_rec.json"
 
 
 @dataclass(frozen=True)
@@ -122,6 +116,15 @@ class ModelConfig:
         """Total time stride of the trunk in frames."""
         return self.pool_size ** len(self.filters)
 
+    @property
+    def receptive_field(self) -> int:
+        """Input frames one trunk output step depends on (46 by default): step ``j`` sees frames
+        ``[j * stride, j * stride + receptive_field)``."""
+        r = 1
+        for _ in self.filters:
+            r = r * self.pool_size + self.kernel_size - 1
+        return r
+
     def trunk_length(self, n_frames: int) -> int:
         """Trunk output steps for ``n_frames`` input frames (valid convolutions and pools)."""
         n = n_frames
@@ -170,14 +173,22 @@ class Standardize(layers.Layer):
         return (x - ops.cast(self.mean, x.dtype)) * ops.cast(self.scale, x.dtype)
 
     def set_stats(self, mean: np.ndarray, variance: np.ndarray) -> None:
+        """Set the statistics.
+
+        Parameters
+        ----------
+        mean, variance : np.ndarray [shape=(n_features,)]
+            Per-coefficient mean and variance over the training frames (variance
+            floored at 1e-8, so a constant coefficient does not divide by zero).
+        """
         self.mean.assign(np.asarray(mean, "float32"))
         self.scale.assign(1.0 / np.sqrt(np.maximum(np.asarray(variance, "float32"), 1e-8)))
 
 
-def _trunk(fcfg: FeatureConfig, mcfg: ModelConfig, name: str, stats) -> keras.Model:
-    inp = keras.Input((None, fcfg.n_features), name=f"{name}_frames")
+def _trunk(cfg: FeatureConfig, mcfg: ModelConfig, name: str, stats) -> keras.Model:
+    inp = keras.Input((None, cfg.n_features), name=f"{name}_frames")
     x = inp
-    if fcfg.norm == "standardize":
+    if cfg.norm == "standardize":
         standardize = Standardize(name="standardize")
         x = standardize(x)
         if stats is not None:
@@ -191,8 +202,8 @@ def _trunk(fcfg: FeatureConfig, mcfg: ModelConfig, name: str, stats) -> keras.Mo
     return keras.Model(inp, x, name=name)
 
 
-def _head(fcfg: FeatureConfig, mcfg: ModelConfig, name: str) -> keras.Model:
-    steps = mcfg.trunk_length(fcfg.window_frames)
+def _head(cfg: FeatureConfig, mcfg: ModelConfig, name: str) -> keras.Model:
+    steps = mcfg.trunk_length(cfg.window_frames)
     inp = keras.Input((steps, mcfg.filters[-1]), name=f"{name}_steps")
     if mcfg.arch == "cnn_lstm":
         x = layers.LSTM(mcfg.lstm_units, name="lstm")(inp)
@@ -205,19 +216,19 @@ def _head(fcfg: FeatureConfig, mcfg: ModelConfig, name: str) -> keras.Model:
     return keras.Model(inp, out, name=name)
 
 
-def build(fcfg: FeatureConfig, mcfg: ModelConfig | None = None, *, members: int = 1, stats=None) -> keras.Model:
-    """Build an untrained model for windows of ``fcfg``.
+def build(cfg: FeatureConfig, mcfg: ModelConfig | None = None, *, members: int = 1, stats=None) -> keras.Model:
+    """Build an untrained model for windows of ``cfg``.
 
     Parameters
     ----------
-    fcfg : FeatureConfig
-        Input length is ``fcfg.window_frames``, channels ``fcfg.n_features``.
+    cfg : FeatureConfig
+        Input length is ``cfg.window_frames``, channels ``cfg.n_features``.
     mcfg : ModelConfig
         Architecture; default ``ModelConfig()`` (``cnn_lstm``).
     members : int
         Number of independently initialised members whose outputs are averaged.
     stats : (mean, variance) of np.ndarray [shape=(n_features,)] or None
-        Per-coefficient statistics for ``fcfg.norm == "standardize"``.
+        Per-coefficient statistics for ``cfg.norm == "standardize"``.
 
     Returns
     -------
@@ -225,12 +236,12 @@ def build(fcfg: FeatureConfig, mcfg: ModelConfig | None = None, *, members: int 
         ``(batch, window_frames, n_features)`` -> ``(batch, 1)`` like-probability.
     """
     mcfg = mcfg or ModelConfig()
-    if mcfg.trunk_length(fcfg.window_frames) < 1:
-        raise ParameterError(f"a {fcfg.window_s} s window is too short for {len(mcfg.filters)} conv blocks")
-    inp = keras.Input((fcfg.window_frames, fcfg.n_features), name="window")
+    if mcfg.trunk_length(cfg.window_frames) < 1:
+        raise ParameterError(f"a {cfg.window_s} s window is too short for {len(mcfg.filters)} conv blocks")
+    inp = keras.Input((cfg.window_frames, cfg.n_features), name="window")
     outs = []
     for i in range(members):
-        trunk, head = _trunk(fcfg, mcfg, f"trunk_{i}", stats), _head(fcfg, mcfg, f"head_{i}")
+        trunk, head = _trunk(cfg, mcfg, f"trunk_{i}", stats), _head(cfg, mcfg, f"head_{i}")
         outs.append(head(trunk(inp)))
     out = outs[0] if members == 1 else layers.Average(name="ensemble")(outs)
     return keras.Model(inp, out, name=f"pers_rec_{mcfg.arch}")
@@ -243,9 +254,9 @@ def members(model: keras.Model) -> list[tuple[keras.Model, keras.Model]]:
     return [(t, heads[t.name[6:]]) for t in trunks]
 
 
-def ensemble(models: list[keras.Model], fcfg: FeatureConfig, mcfg: ModelConfig) -> keras.Model:
+def ensemble(models: list[keras.Model], cfg: FeatureConfig, mcfg: ModelConfig) -> keras.Model:
     """One model averaging several trained models' outputs (weights copied)."""
-    model = build(fcfg, mcfg, members=sum(len(members(m)) for m in models))
+    model = build(cfg, mcfg, members=sum(len(members(m)) for m in models))
     pairs = [p for m in models for p in members(m)]
     for (trunk, head), (src_t, src_h) in zip(members(model), pairs):
         trunk.set_weights(src_t.get_weights())
@@ -253,74 +264,15 @@ def ensemble(models: list[keras.Model], fcfg: FeatureConfig, mcfg: ModelConfig) 
     return model
 
 
-@dataclass
-class SavedModel:
-    """A loaded model with everything saved beside it."""
+def build_compiled(cfg: FeatureConfig, mcfg: ModelConfig, *, learning_rate: float, stats=None, seed: int = 0,
+                   run_eagerly: bool = False) -> keras.Model:
+    """A fresh model (see :func:`build`), seeded and compiled for training with Adam and binary cross-entropy.
 
-    model: keras.Model
-    feature_config: FeatureConfig
-    model_config: ModelConfig
-    info: dict = field(default_factory=dict)
-
-
-def save(path: str | os.PathLike, model: keras.Model, fcfg: FeatureConfig, mcfg: ModelConfig, info: dict | None = None) -> Path:
-    """Save to one ``.keras`` file that also carries the feature and model configs and ``info``.
-
-    The configs travel as an extra ``pers_rec.json`` member of the Keras zip
-    archive (Keras ignores it). Written to a temporary file and renamed, so an
-    interrupted save never leaves a half-written model.
+    The one place that decides how a pers_rec model is trained, used by
+    ``train`` and the staged experiments alike.
     """
-    path = Path(path)
-    if path.suffix != ".keras":
-        raise ParameterError(f"{path}: a model file must end in .keras")
-    meta = {
-        "pers_rec_version": __version__,
-        "keras_version": keras.__version__,
-        "backend": keras.backend.backend(),
-        "feature_config": fcfg.to_dict(),
-        "model_config": mcfg.to_dict(),
-        "info": info or {},
-    }
-    with atomic_path(path) as tmp:
-        model.save(tmp)
-        with zipfile.ZipFile(tmp, "a") as zf:
-            zf.writestr(_META_NAME, json.dumps(meta, indent=2, default=json_default))
-    return path
-
-
-def json_default(o):
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
-
-
-def read_meta(path: str | os.PathLike) -> dict:
-    """The pers_rec metadata of a saved model, without loading Keras weights."""
-    path = Path(path)
-    if not path.is_file():
-        raise PersRecError(f"{path}: no such model file")
-    try:
-        with zipfile.ZipFile(path) as zf:
-            return json.loads(zf.read(_META_NAME))
-    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError) as exc:
-        raise PersRecError(f"{path}: not a pers_rec model file ({exc})") from None
-
-
-def load(path: str | os.PathLike, expect: FeatureConfig | None = None) -> SavedModel:
-    """Load a model saved by :func:`save`, in Keras safe mode (no arbitrary code).
-
-    Parameters
-    ----------
-    expect : FeatureConfig or None
-        If given, the model's feature config must equal it, else
-        :class:`ConfigMismatchError` lists the differences.
-    """
-    meta = read_meta(path)
-    fcfg = FeatureConfig.from_dict(meta["feature_config"])
-    if expect is not None:
-        fcfg.check_matches(expect)
-    mcfg = ModelConfig(**meta["model_config"])
-    model = keras.saving.load_model(path, compile=False, safe_mode=True)
-    return SavedModel(model, fcfg, mcfg, meta.get("info", {}))
+    keras.utils.set_random_seed(seed)
+    model = build(cfg, mcfg, stats=stats)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="binary_crossentropy", weighted_metrics=[],
+                  run_eagerly=run_eagerly)
+    return model

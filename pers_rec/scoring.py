@@ -15,6 +15,11 @@ multiple of ``S``, so its trunk output equals the track's steps
 each starting on a multiple of ``S``. When ``H % S != 0`` (or a layer pads)
 the scorer falls back to per-window evaluation with a warning.
 
+Memory is bounded whatever a track's length: the trunk sees at most
+``TRUNK_FRAMES`` frames per call (a longer track runs in stride-aligned chunks
+that overlap by the receptive field, exactly equal to one pass), and the
+head's input is cut out of the trunk's output one batch at a time.
+
 A track's score is the mean of its window scores (Ueno: the sum of the
 window outputs divided by the duration; the mean does not penalise short
 tracks for their last ``window_s - hop_s`` seconds).
@@ -28,8 +33,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .features import FeatureConfig, fit_to_window, n_windows, windows
-from .model import ModelConfig, SavedModel, members
+from .checkpoint import SavedModel
+from .features import FeatureConfig, fit_to_window, n_windows, window_starts_s, windows
+from .model import ModelConfig, members
 
 #: Windows per head call (4096 ran the LSTM head ~25 % faster than 1024 on 2 CPU cores).
 HEAD_BATCH = 4096
@@ -69,14 +75,23 @@ class TrackScore:
 
 
 def summarize(window_scores: np.ndarray, cfg: FeatureConfig, duration_s: float) -> TrackScore:
-    """Track score and best segment from a window-score timeline."""
+    """Track score and best segment from a window-score timeline.
+
+    Parameters
+    ----------
+    window_scores : np.ndarray [shape=(n_windows,)]
+        Scores of consecutive windows (hop ``cfg.hop_s`` seconds).
+    cfg : FeatureConfig
+    duration_s : float
+        The track's duration; the best segment's end is clipped to it.
+    """
     s = np.asarray(window_scores, np.float64)
-    starts = np.arange(len(s), dtype=np.float64) * cfg.hop_s
+    starts = window_starts_s(len(s), cfg)
     best = int(np.argmax(s))
     return TrackScore(s, starts, float(s.mean()), float(starts[best]), float(min(starts[best] + cfg.window_s, max(duration_s, 0.0))), float(s[best]))
 
 
-def _pow2(n: int, lo: int, hi: int | None = None) -> int:
+def pow2(n: int, lo: int, hi: int | None = None) -> int:
     """The power of two at or above ``n``, clamped to ``[lo, hi]``: padded sizes repeat, so compiled graphs are reused."""
     size = max(lo, 1 << int(np.ceil(np.log2(max(n, 1)))))
     return size if hi is None else min(size, hi)
@@ -96,8 +111,8 @@ class Scorer:
     """
 
     def __init__(self, saved: SavedModel, fast: bool | None = None, head_batch: int = HEAD_BATCH):
-        self.cfg = saved.feature_config
-        self.mcfg: ModelConfig = saved.model_config
+        self.cfg = saved.cfg
+        self.mcfg: ModelConfig = saved.mcfg
         self.model = saved.model
         self.members = members(self.model)
         self.head_batch = head_batch
@@ -115,16 +130,28 @@ class Scorer:
 
     # ---- reference path -------------------------------------------------
     def window_scores_naive(self, M: np.ndarray) -> np.ndarray:
-        """Scores of every window of one track, each window run through the whole model."""
-        return self._predict(self.model, windows(M, self.cfg))
+        """Scores [shape=(n_windows,)] of every window of one track [shape=(n_frames, n_features)],
+        each window run through the whole model."""
+        return self.predict(self.model, windows(M, self.cfg))
 
     # ---- fast path ------------------------------------------------------
     def window_scores(self, M: np.ndarray) -> np.ndarray:
-        """Scores of every window of one track (``n_windows(len(M))`` values)."""
+        """Scores [shape=(n_windows,)] of every window of one track [shape=(n_frames, n_features)]."""
         return next(iter(self.score_many([M])))
 
     def score_many(self, tracks: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
-        """Window scores of many tracks, in order, batching trunk and head calls across tracks."""
+        """Window scores of many tracks, in order, batching trunk and head calls across tracks.
+
+        Parameters
+        ----------
+        tracks : iterable of np.ndarray [shape=(n_frames_i, n_features)]
+            Feature matrices; a track shorter than a window is looped to one (``fit_to_window``).
+
+        Yields
+        ------
+        np.ndarray [shape=(n_windows_i,), float64]
+            Like-probability of each window, in window order.
+        """
         if not self.fast:
             for M in tracks:
                 yield self.window_scores_naive(M)
@@ -141,7 +168,7 @@ class Scorer:
             yield from self._score_group(group)
 
     def _score_group(self, group: list[np.ndarray]) -> list[np.ndarray]:
-        """Trunk once over the concatenated tracks, then the head over all their windows."""
+        """Trunk once over the concatenated tracks, then the head over all their windows, batch by batch."""
         S, H = self.mcfg.stride, self.cfg.hop_frames // self.mcfg.stride
         offsets, pieces, at = [], [], 0
         for M in group:
@@ -150,34 +177,65 @@ class Scorer:
             pieces.append(M if not pad else np.pad(M, ((0, pad), (0, 0))))
             at += len(M) + pad
         X = np.concatenate(pieces)
-        X = np.pad(X, ((0, _pow2(len(X), _MIN_BUCKET) - len(X)), (0, 0)))[None]
         counts = [n_windows(len(M), self.cfg) for M in group]
         starts = np.concatenate([off + H * np.arange(c) for off, c in zip(offsets, counts)])
-        idx = starts[:, None] + np.arange(self.steps)[None, :]  # each window's steps of the shared trunk output
         total = np.zeros(len(starts))
         for trunk, head in self.members:
-            T = np.asarray(trunk.predict_on_batch(X))[0]
-            total += self._predict(head, T[idx])
+            T = self.trunk_steps(trunk, X)
+            for i in range(0, len(starts), self.head_batch):  # cut out each window's steps one batch at a time
+                idx = starts[i : i + self.head_batch, None] + np.arange(self.steps)[None, :]
+                total[i : i + len(idx)] += self.predict(head, T[idx])
         total /= len(self.members)
         return np.split(total, np.cumsum(counts)[:-1])
 
-    def _predict(self, model, X: np.ndarray) -> np.ndarray:
-        """``model`` on windows (or trunk steps) -> ``(n,)`` scores, in batches of at most ``head_batch``.
+    def trunk_steps(self, trunk, X: np.ndarray) -> np.ndarray:
+        """A trunk's output over frames ``X`` [shape=(n_frames, n_features)], n_frames a multiple of the stride.
 
-        Each batch is padded to a power of two (at least 32) so that compiled
+        Returns
+        -------
+        np.ndarray [shape=(>= n_frames // stride, channels)]
+            Step ``j`` is exactly the trunk's output for frames
+            ``[j * stride, j * stride + receptive_field)``. At most ``TRUNK_FRAMES``
+            frames go into one call: a longer ``X`` runs in chunks of
+            ``TRUNK_FRAMES - overlap`` frames (stride-aligned) that overlap by
+            ``receptive_field - stride``, so memory does not grow with the track.
+        """
+        S = self.mcfg.stride
+        if len(X) <= TRUNK_FRAMES:
+            padded = np.pad(X, ((0, pow2(len(X), _MIN_BUCKET) - len(X)), (0, 0)))
+            return np.asarray(trunk.predict_on_batch(padded[None]))[0]
+        overlap = self.mcfg.receptive_field - S
+        chunk = (TRUNK_FRAMES - overlap) // S * S
+        out = []
+        for a in range(0, len(X), chunk):
+            x = X[a : a + chunk + overlap]
+            x = np.pad(x, ((0, TRUNK_FRAMES - len(x)), (0, 0)))  # one shape for every call: one compiled graph
+            out.append(np.asarray(trunk.predict_on_batch(x[None]))[0][: chunk // S])
+        return np.concatenate(out)
+
+    def predict(self, model, X: np.ndarray) -> np.ndarray:
+        """``model`` on a batch of inputs -> ``(n,)`` scores, in calls of at most ``head_batch``.
+
+        Parameters
+        ----------
+        model : keras.Model
+            The whole model (inputs are windows) or a head (inputs are trunk steps).
+        X : np.ndarray [shape=(n, ...)]
+
+        Each call is padded to a power of two (at least 32) so that compiled
         graphs (tf.function, jax.jit) are reused.
         """
         out = []
         for i in range(0, len(X), self.head_batch):
             x = X[i : i + self.head_batch]
-            n, size = len(x), _pow2(len(x), 32, self.head_batch)
+            n, size = len(x), pow2(len(x), 32, self.head_batch)
             if size > n:
                 x = np.concatenate([x, np.zeros((size - n,) + x.shape[1:], x.dtype)])
             out.append(np.asarray(model.predict_on_batch(x)).reshape(size, -1)[:n, 0])
         return np.concatenate(out) if out else np.zeros(0)
 
     def mean_scores(self, tracks: Iterable[np.ndarray]) -> np.ndarray:
-        """Each track's score, the mean of its window scores: ``(n_tracks,)``."""
+        """Each track's score [shape=(n_tracks,)], the mean of its window scores."""
         return np.array([s.mean() for s in self.score_many(tracks)])
 
     def score_track(self, M: np.ndarray, duration_s: float) -> TrackScore:

@@ -25,9 +25,9 @@ class Event:
 
     Attributes
     ----------
-    onset : float
+    onset_s : float
         Start time in seconds.
-    duration : float
+    duration_s : float
         Seconds.
     instrument : str
         A pitched instrument (``synth.instruments.INSTRUMENTS``) or a drum
@@ -39,22 +39,22 @@ class Event:
         Linear amplitude.
     """
 
-    onset: float
-    duration: float
+    onset_s: float
+    duration_s: float
     instrument: str
     pitch: object = None
     gain: float = 1.0
 
 
-def render(events: list[Event], duration: float, sr: int, rng: np.random.Generator, peak: float = 0.9) -> np.ndarray:
-    """Mix events into one clip of ``duration`` seconds, normalised to ``peak`` (never clips).
+def render(events: list[Event], duration_s: float, sr: int, rng: np.random.Generator, peak: float = 0.9) -> np.ndarray:
+    """Mix events into one clip of ``duration_s`` seconds, normalised to ``peak`` (never clips).
 
-    An event's first sample sits at ``round(onset * sr)``; sound past the end is cut.
+    An event's first sample sits at ``round(onset_s * sr)``; sound past the end is cut.
     """
-    n = int(round(duration * sr))
+    n = int(round(duration_s * sr))
     y = np.zeros(n, np.float64)
     for ev in events:
-        start = int(round(ev.onset * sr))
+        start = int(round(ev.onset_s * sr))
         if start >= n:
             continue
         note = _sound(ev, sr, rng)[: n - start]
@@ -64,16 +64,17 @@ def render(events: list[Event], duration: float, sr: int, rng: np.random.Generat
 
 def _sound(ev: Event, sr: int, rng: np.random.Generator) -> np.ndarray:
     if ev.instrument in DRUMS:
-        return DRUMS[ev.instrument](ev.duration, sr, rng)
+        return DRUMS[ev.instrument](ev.duration_s, sr, rng)
     if is_chord(ev.pitch):
         midis = chord_midis(ev.pitch)
-        return sum(play(ev.instrument, m, ev.duration, sr, rng) for m in midis) / len(midis)
-    return play(ev.instrument, ev.pitch, ev.duration, sr, rng)
+        return sum(play(ev.instrument, m, ev.duration_s, sr, rng) for m in midis) / len(midis)
+    return play(ev.instrument, ev.pitch, ev.duration_s, sr, rng)
 
 
-def frames_to_s(frames: float, fps: float) -> float:
-    """Seconds spanned by ``frames`` frames at ``fps`` frames per second (the seed: 50 frames = 1 s)."""
-    return frames / fps
+def probe_frames_to_s(probe_frames: float, fps: float = 50) -> float:
+    """Seconds spanned by ``probe_frames`` frames of the seed's probes (50 per second), not pers_rec's
+    64 fps feature frames: the seed states its experiment 2 gaps in them."""
+    return probe_frames / fps
 
 
 def a_then_b(
@@ -84,24 +85,24 @@ def a_then_b(
     *,
     pitch_a="C5",
     pitch_b="G4",
-    start: float = 0.5,
-    dur_a: float = 3.0,
-    gap: float = 1.0,
-    dur_b: float = 3.0,
-    duration: float = 8.0,
+    start_s: float = 0.5,
+    a_duration_s: float = 3.0,
+    gap_s: float = 1.0,
+    b_duration_s: float = 3.0,
+    duration_s: float = 8.0,
 ) -> np.ndarray:
-    """Instrument A plays, then after ``gap`` seconds instrument B (experiment 2 of the seed).
+    """Instrument A plays, then after ``gap_s`` seconds instrument B (experiment 2 of the seed).
 
-    A sounds during ``[start, start + dur_a)``, B during
-    ``[start + dur_a + gap, ... + dur_b)``. A negative ``gap`` overlaps them;
-    give a gap in frames with :func:`frames_to_s`. Narrowing the gap by ``d``
+    A sounds during ``[start_s, start_s + a_duration_s)``, B during
+    ``[start_s + a_duration_s + gap_s, ... + b_duration_s)``. A negative ``gap_s`` overlaps them;
+    give a gap in the seed's 50 fps frames with :func:`probe_frames_to_s`. Narrowing the gap by ``d``
     seconds moves B earlier by ``d`` and leaves A where it was.
     """
     events = [
-        Event(start, dur_a, inst_a, pitch_a),
-        Event(start + dur_a + gap, dur_b, inst_b, pitch_b),
+        Event(start_s, a_duration_s, inst_a, pitch_a),
+        Event(start_s + a_duration_s + gap_s, b_duration_s, inst_b, pitch_b),
     ]
-    return render(events, duration, sr, rng)
+    return render(events, duration_s, sr, rng)
 
 
 def note_sequence(
@@ -111,14 +112,14 @@ def note_sequence(
     sr: int,
     rng: np.random.Generator,
     *,
-    start: float = 0.0,
+    start_s: float = 0.0,
     legato: float = 0.95,
-    duration: float | None = None,
+    duration_s: float | None = None,
 ) -> np.ndarray:
     """Notes (or chords) one after another, each ``note_s`` seconds, by one instrument or one per note."""
     instruments = instrument if isinstance(instrument, list) else [instrument] * len(pitches)
-    events = [Event(start + i * note_s, note_s * legato, inst, p) for i, (inst, p) in enumerate(zip(instruments, pitches))]
-    total = duration if duration is not None else start + len(pitches) * note_s
+    events = [Event(start_s + i * note_s, note_s * legato, inst, p) for i, (inst, p) in enumerate(zip(instruments, pitches))]
+    total = duration_s if duration_s is not None else start_s + len(pitches) * note_s
     return render(events, total, sr, rng)
 
 
@@ -143,7 +144,7 @@ def song(
     mode: str = "major",
     tempo: float = 110.0,
     bars: int = 4,
-    duration: float | None = None,
+    duration_s: float | None = None,
 ) -> tuple[np.ndarray, list[Event]]:
     """A short song: lead melody, chord accompaniment, bass and a drum groove, in 4/4.
 
@@ -177,8 +178,34 @@ def song(
             events += [Event(t0 + b * beat, 0.3, "kick", gain=0.7) for b in (0, 2)]
             events += [Event(t0 + b * beat, 0.25, "snare", gain=0.35) for b in (1, 3)]
             events += [Event(t0 + e * beat / 2, 0.08, "hihat", gain=0.15) for e in range(8)]
-    total = duration if duration is not None else bars * 4 * beat
+    total = duration_s if duration_s is not None else bars * 4 * beat
     return render(events, total, sr, rng), events
+
+
+#: Keys :func:`random_song` draws from.
+SONG_KEYS = ("C", "D", "E", "F", "G", "A", "Bb")
+
+
+def random_song(sr: int, rng: np.random.Generator, lead: str, duration_s: float) -> tuple[np.ndarray, dict]:
+    """A :func:`song` with ``lead`` and everything else drawn from ``rng``: key, mode, tempo, accompaniment.
+
+    The one random-song recipe of the project (stage 8, the demo, the ranking
+    benchmark): a key of :data:`SONG_KEYS`, major or minor, 90-140 BPM, piano
+    or guitar accompaniment (guitar when the lead is the piano), enough bars
+    to fill ``duration_s`` seconds.
+
+    Returns
+    -------
+    y : np.ndarray [shape=(round(duration_s * sr),), float32]
+    meta : dict
+        ``lead``, ``accompaniment``, ``key`` (e.g. ``"Bb minor"``) and ``tempo`` (BPM).
+    """
+    key, mode = SONG_KEYS[int(rng.integers(len(SONG_KEYS)))], ("major", "minor")[int(rng.integers(2))]
+    tempo = float(rng.uniform(90, 140))
+    acc = "guitar" if lead == "piano" else ("piano", "guitar")[int(rng.integers(2))]
+    bars = int(np.ceil(duration_s / (4 * 60 / tempo)))
+    y, _ = song(sr, rng, lead=lead, accompaniment=acc, key=key, mode=mode, tempo=tempo, bars=bars, duration_s=duration_s)
+    return y, {"lead": lead, "accompaniment": acc, "key": f"{key} {mode}", "tempo": tempo}
 
 
 def chord_progression(

@@ -130,7 +130,7 @@ def phase(freq_hz: float | np.ndarray, n: int, sr: int, vibrato_hz: float = 0.0,
 
 def harmonic(
     freq_hz: float | np.ndarray,
-    duration: float,
+    duration_s: float,
     sr: int,
     amps: np.ndarray | list[float] = (1.0,),
     *,
@@ -148,7 +148,7 @@ def harmonic(
     ----------
     freq_hz : float or np.ndarray [shape=(n,)]
         Fundamental in Hz, or per-sample fundamental (glide).
-    duration : float
+    duration_s : float
         Seconds.
     amps : sequence of float
         Relative amplitude of each partial. Partials at or above Nyquist are dropped
@@ -166,10 +166,10 @@ def harmonic(
 
     Returns
     -------
-    y : np.ndarray [shape=(round(duration * sr),), dtype=float32]
+    y : np.ndarray [shape=(round(duration_s * sr),), dtype=float32]
         Peak-normalised to at most 1 before the envelope.
     """
-    n = int(round(duration * sr))
+    n = int(round(duration_s * sr))
     amps = np.asarray(amps, np.float64)
     k = np.arange(1, len(amps) + 1, dtype=np.float64)
     stretch = k * np.sqrt(1 + inharmonicity * k**2)
@@ -216,22 +216,22 @@ def _steady_partials(f0, amps, stretch, decay, n, sr) -> np.ndarray:
     return y
 
 
-def sine(pitch: str | float, duration: float, sr: int, **kwargs) -> np.ndarray:
+def sine(pitch: str | float, duration_s: float, sr: int, **kwargs) -> np.ndarray:
     """Pure tone at a pitch (note name, MIDI number or ``"440Hz"``; see :func:`to_hz` and :func:`harmonic`)."""
-    return harmonic(to_hz(pitch), duration, sr, (1.0,), **kwargs)
+    return harmonic(to_hz(pitch), duration_s, sr, (1.0,), **kwargs)
 
 
-def chord(notes: str | tuple, duration: float, sr: int, *, octave: int = 4, amps=(1.0,), **kwargs) -> np.ndarray:
+def chord(notes: str | tuple, duration_s: float, sr: int, *, octave: int = 4, amps=(1.0,), **kwargs) -> np.ndarray:
     """A chord of harmonic tones, each note with partial amplitudes ``amps``, normalised to peak 1."""
-    y = sum(harmonic(float(midi_to_hz(m)), duration, sr, amps, **kwargs).astype(np.float64) for m in chord_midis(notes, octave))
+    y = sum(harmonic(float(midi_to_hz(m)), duration_s, sr, amps, **kwargs).astype(np.float64) for m in chord_midis(notes, octave))
     return normalize(y)
 
 
-def glide(start: str | float, end: str | float, duration: float, sr: int, amps=(1.0,), **kwargs) -> np.ndarray:
+def glide(start: str | float, end: str | float, duration_s: float, sr: int, amps=(1.0,), **kwargs) -> np.ndarray:
     """A tone whose pitch moves continuously (exponentially in Hz, linearly in pitch) from ``start`` to ``end``."""
-    n = int(round(duration * sr))
+    n = int(round(duration_s * sr))
     f = to_hz(start) * (to_hz(end) / to_hz(start)) ** np.linspace(0, 1, n)
-    return harmonic(f, duration, sr, amps, **kwargs)
+    return harmonic(f, duration_s, sr, amps, **kwargs)
 
 
 def normalize(y: np.ndarray, peak: float = 0.9) -> np.ndarray:

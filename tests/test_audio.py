@@ -172,13 +172,59 @@ def test_a_new_decoder_is_one_function(monkeypatch, write_audio):
 
     def fake(p):
         calls.append(p)
-        return audio.Source(SR, 1, iter([np.full((SR, 1), 0.25, np.float32)]), "fake")
+        return audio.Source(SR, 1, iter([ramp[:, None]]), "fake")
 
+    ramp = np.linspace(-0.5, 0.5, SR, dtype=np.float32)
     monkeypatch.setattr(audio, "DECODERS", [("fake", fake)])
     y = audio.load(path, SR)
-    assert calls == [path] and np.all(y == 0.25)
+    assert calls == [path] and np.array_equal(y, ramp)
 
 
 def test_is_audio_path():
     assert audio.is_audio_path("x/Song.MP3") and audio.is_audio_path("a.m4a")
     assert not audio.is_audio_path("cover.jpg") and not audio.is_audio_path("notes.txt")
+
+
+def test_dc_only_is_silent(write_audio):
+    path = write_audio("dc.wav", np.full(16000 * 3, 0.25, np.float32), 16000)
+    with pytest.raises(SilentAudioError, match="a constant"):
+        audio.load(path, 24000)
+
+
+def test_absurd_sample_values_are_invalid(write_audio):
+    path = write_audio("huge.wav", tone(440, 3.0, 16000) * 1e20, 16000, subtype="FLOAT")
+    with pytest.raises(InvalidSamplesError, match="far outside"):
+        audio.load(path, 24000)
+
+
+def test_a_header_claiming_1_hz_is_corrupt_not_a_memory_bomb(write_audio):
+    import struct
+
+    path = write_audio("one_hz.wav", tone(440, 3.0, 16000), 16000)
+    data = path.read_bytes()
+    path.write_bytes(data[:24] + struct.pack("<II", 1, 2) + data[32:])
+    with pytest.raises(CorruptFileError, match="sample rate of 1 Hz"):
+        audio.load(path, 24000)
+
+
+def test_low_rates_resample_in_bounded_calls(write_audio, monkeypatch):
+    """Output blocks stay small (soxr buffers ~20k samples itself), not one huge block per decoded block."""
+    monkeypatch.setattr(audio, "MAX_RESAMPLED", 4096)
+    path = write_audio("low.wav", tone(300, 3.0, 1000), 1000)
+    blocks = list(audio.stream(path, 24000))
+    assert max(len(b) for b in blocks) <= 1 << 15 and abs(sum(map(len, blocks)) - 72000) < 100
+
+
+def test_a_fifo_is_not_a_file_and_is_never_opened(tmp_path):
+    import os
+
+    os.mkfifo(tmp_path / "pipe.wav")
+    with pytest.raises(NotAFileError, match="a FIFO"):
+        audio.load(tmp_path / "pipe.wav", 24000)
+
+
+def test_libsndfile_reason_is_honest(tmp_path):
+    (tmp_path / "x.wav").write_bytes(b"RIFF" + bytes(100))
+    with pytest.raises(DecodeError) as info:
+        audio.load(tmp_path / "x.wav", 24000)
+    assert "does not exist" not in info.value.reason

@@ -11,7 +11,8 @@ from sklearn.metrics import roc_auc_score
 
 import synth
 from pers_rec import __version__
-from pers_rec.cli import EXIT_NOTHING, EXIT_OK, EXIT_SOME_FAILED, main
+from pers_rec.cli import main
+from pers_rec.errors import EXIT_NOTHING, EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE
 from synth.io import write
 
 OTHERS = ["guitar", "clarinet", "piano", "strings"]
@@ -27,7 +28,7 @@ def listener(tmp_path_factory):
     paths = []
     for i, inst in enumerate(kinds):
         notes = [float(m) for m in rng.integers(55, 79, 5)]
-        y = synth.note_sequence(inst, notes, 2.0, 16000, rng, duration=10.0)
+        y = synth.note_sequence(inst, notes, 2.0, 16000, rng, duration_s=10.0)
         paths.append(write(lib / ("sub" if i % 3 else "") / f"clip{i:02d}.{'flac' if i % 4 == 0 else 'wav'}", y, 16000))
     (root / "likes.m3u").write_text("#EXTM3U\n" + "".join(f"music/{p.relative_to(lib).as_posix()}\n" for p in paths[:5]))
     model = root / "taste.keras"
@@ -41,19 +42,21 @@ def test_train_writes_model_report_and_curves(listener):
     model = listener["model"]
     assert model.exists() and model.with_suffix(".png").exists()
     report = json.loads(model.with_suffix(".json").read_text())
-    assert report["tracks"]["liked"] == 5 and report["tracks"]["by_source"]["unlabelled"] == 15
+    assert sum(t["source"] == "like" for t in report["tracks"]) == 5
+    assert sum(t["source"] == "unlabelled" for t in report["tracks"]) == 15
     cv = report["cross_validation"]
     assert cv["folds"] == 3 and cv["model"]["roc_auc_mean"] is not None and cv["baseline"]["roc_auc_mean"] is not None
     assert report["feature_config"]["sr"] == 24000 and report["versions"]["backend"] == "tensorflow"
 
 
 def test_rank_puts_hidden_likes_first(listener, tmp_path, capsys):
-    out, m3u = tmp_path / "ranking.csv", tmp_path / "top.m3u"
+    out, m3u = tmp_path / "ranking.csv", tmp_path / "top.m3u8"
     code = main(["rank", str(listener["lib"]), "--model", str(listener["model"]), "--out", str(out), "--m3u", str(m3u),
-                 "--top", "3", "--cache", str(listener["root"] / "cache"), "--jobs", "2", "--quiet"])
+                 "--top", "3", "--min-track-s", "0", "--cache", str(listener["root"] / "cache"), "--jobs", "2", "--quiet"])
     assert code == EXIT_OK
     df = pd.read_csv(out)
-    assert list(df.columns) == ["rank", "score", "path", "duration_s", "n_windows", "best_start_s", "best_end_s", "best_score", "status", "error"]
+    assert list(df.columns) == ["rank", "score", "path", "duration_s", "n_windows", "best_start_s", "best_end_s",
+                                "best_score", "short", "status", "error"]
     assert len(df) == 15  # the 5 liked training tracks are left out
     assert (df["status"] == "ok").all() and list(df["rank"]) == list(range(1, 16))
     assert df["score"].is_monotonic_decreasing and (df["n_windows"] == 3).all()
@@ -62,6 +65,9 @@ def test_rank_puts_hidden_likes_first(listener, tmp_path, capsys):
     lines = m3u.read_text().splitlines()
     assert lines[0] == "#EXTM3U" and len(lines) == 7 and lines[2] == df["path"][0]
     assert "ranked 15 tracks" in capsys.readouterr().out
+    code = main(["rank", str(listener["lib"]), "--model", str(listener["model"]), "--out", str(out), "--m3u", str(m3u),
+                 "--cache", str(listener["root"] / "cache"), "-q"])  # default --min-track-s 30: 10 s clips stay out
+    assert code == EXIT_OK and m3u.read_text() == "#EXTM3U\n"
 
 
 def test_include_liked(listener, tmp_path):
@@ -83,6 +89,7 @@ def test_a_corrupt_file_does_not_stop_the_run(listener, tmp_path, capsys):
     assert code == EXIT_SOME_FAILED
     df = pd.read_csv(out)
     assert list(df["status"]) == ["ok"] * 3 + ["error"] * 2 and list(df["rank"][:3]) == [1, 2, 3]
+    assert ",3,0.0," in out.read_text()  # n_windows stays an integer beside error rows
     errors = dict(zip(df["path"].map(lambda p: p.rsplit("/", 1)[-1]), df["error"]))
     assert errors["broken.mp3"].startswith("DecodeError") and errors["empty.wav"].startswith("EmptyFileError")
     assert "broken.mp3" in capsys.readouterr().err
@@ -106,9 +113,13 @@ def test_explain_plots_a_timeline(listener, tmp_path, capsys):
 
 def test_bad_input_is_a_clear_error(listener, tmp_path, capsys):
     assert main(["rank", str(tmp_path / "nowhere"), "--model", str(listener["model"])]) == 2
-    assert "not a folder" in capsys.readouterr().err
+    assert "no such folder" in capsys.readouterr().err
     assert main(["explain", str(tmp_path / "missing.wav"), "--model", str(listener["model"]), "--no-cache"]) == 2
     assert "no such file" in capsys.readouterr().err
+    (tmp_path / "junk.wav").write_text("junk")
+    assert main(["explain", str(tmp_path / "junk.wav"), "--model", str(listener["model"]), "--no-cache"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "junk.wav" in err and "not a readable audio file" in err
     assert main(["train", "--likes", str(listener["root"] / "likes.m3u"), "--model", str(tmp_path / "m.keras"), "--no-cache"]) == 2
     assert "no negatives" in capsys.readouterr().err
 
@@ -124,3 +135,181 @@ def test_help_and_version_do_not_import_heavy_libraries():
     subprocess.run([sys.executable, "-c", code], check=True)
     out = subprocess.run([sys.executable, "-m", "pers_rec.cli", "--version"], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == f"pers-rec {__version__}"
+
+
+ARG_MISTAKES = [
+    (["train", "--likes", "{likes}", "--model", "{tmp}/m.keras", "--epochs", "0"], "--epochs: must be at least 1"),
+    (["train", "--likes", "{likes}", "--model", "{tmp}/m.keras", "--epochs", "-3"], "--epochs: must be at least 1"),
+    (["train", "--likes", "{likes}", "--model", "{tmp}/m.keras", "--windows-per-track", "0"], "must be at least 1"),
+    (["train", "--likes", "{likes}", "--model", "{tmp}/m.keras", "--ensemble", "1"], "at least 2 fold models"),
+    (["train", "--likes", "{likes}", "--model", "{tmp}/m.keras", "--folds", "1"], "must be at least 2"),
+    (["train", "--likes", "{likes}", "--model", "{tmp}/model"], "--model {tmp}/model: must end in .keras"),
+    (["train", "--likes", "{tmp}/nope.m3u", "--model", "{tmp}/m.keras"], "--likes {tmp}/nope.m3u: no such file"),
+    (["train", "--likes", "{likes}", "--library", "{tmp}/nolib", "--model", "{tmp}/m.keras"], "no such folder"),
+    (["train", "--likes", "{likes}", "--model", "{tmp}/dir.keras"], "is a folder"),
+    (["rank", "{tmp}", "--model", "{model}", "--out", "{tmp}/dir.csv"], "is a folder"),
+    (["rank", "{tmp}", "--model", "{model}", "--out", "{tmp}"], "--out {tmp}: must end in .csv"),
+    (["rank", "{tmp}", "--model", "{model}", "--out", "{tmp}/d.csv/", "--top", "-1"], "--top: must be at least 1"),
+    (["rank", "{tmp}", "--model", "{model}", "--jobs", "-1"], "--jobs/-j: must be at least 1"),
+    (["rank", "{tmp}", "--model", "{model}", "--m3u", "{tmp}/x.txt"], "must end in .m3u8 or .m3u"),
+    (["rank", "{tmp}", "--model", "{model}", "--min-track-s", "-5"], "must be 0 or more seconds"),
+    (["rank", "{tmp}", "--model", "{tmp}/x.h5"], "must end in .keras"),
+    (["rank", "{tmp}", "--model", "{tmp}/missing.keras"], "no such model file"),
+    (["rank", "{tmp}", "--model", "{junk_model}"], "not a .keras zip archive"),
+    (["rank", "{tmp}/nowhere", "--model", "{model}"], "no such folder"),
+    (["explain", "{tmp}/x.wav", "--model", "{model}"], "no such file"),
+    (["rank", "{tmp}", "--cpu", "--model", "{model}", "--top", "0"], "--top: must be at least 1"),
+]
+
+
+@pytest.mark.parametrize("argv, message", ARG_MISTAKES)
+def test_argument_mistakes_exit_2_in_one_line_before_tensorflow(tmp_path, argv, message):
+    (tmp_path / "likes.m3u").write_text("a.wav\n")
+    (tmp_path / "junk.keras").write_text("junk")
+    (tmp_path / "dir.keras").mkdir()
+    (tmp_path / "dir.csv").mkdir()
+    subs = {"tmp": str(tmp_path), "likes": str(tmp_path / "likes.m3u"), "model": str(tmp_path / "m.keras"),
+            "junk_model": str(tmp_path / "junk.keras")}
+    argv = [a.format(**subs) for a in argv]
+    code = ("import sys\nfrom pers_rec.cli import main\ncode = main(sys.argv[1:])\n"
+            "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'imported'\nsys.exit(code)\n")
+    out = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, timeout=120)
+    assert out.returncode == EXIT_USAGE, out.stderr
+    lines = out.stderr.strip().splitlines()
+    assert message.format(**subs) in lines[-1] and "Traceback" not in out.stderr
+
+
+def test_missing_keras_backend_is_one_line(tmp_path):
+    (tmp_path / "likes.m3u").write_text("a.wav\n")
+    env = {**__import__("os").environ, "KERAS_BACKEND": "nosuch"}
+    out = subprocess.run([sys.executable, "-m", "pers_rec.cli", "train", "--likes", str(tmp_path / "likes.m3u"),
+                          "--model", str(tmp_path / "m.keras")], capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == EXIT_USAGE and out.stderr.strip() == (
+        "pers-rec: error: KERAS_BACKEND='nosuch' is not a Keras backend (tensorflow, jax or torch)")
+
+
+def test_help_lists_defaults_examples_and_exit_codes():
+    from pers_rec.cli import build_parser
+
+    parser = build_parser()
+    rank_help = parser._subparsers._group_actions[0].choices["rank"].format_help()
+    assert "(default: 50)" in rank_help and "example:" in rank_help and "exit codes:" in rank_help
+    assert "4    internal error" in rank_help
+
+
+def test_internal_errors_are_one_line(monkeypatch, tmp_path, capsys):
+    from pers_rec import commands
+
+    monkeypatch.setattr(commands, "synth_dataset", lambda *a: 1 / 0)
+    assert main(["synth", "1", "--out", str(tmp_path)]) == 4
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "ZeroDivisionError" in err and "PERS_REC_DEBUG=1" in err
+
+
+def _wav(path, y, sr=16000, **kw):
+    import soundfile as sf
+
+    sf.write(path, y, sr, **kw)
+
+
+def _song(seconds=10.0, sr=16000, seed=0):
+    rng = np.random.default_rng(seed)
+    return synth.note_sequence("flute", [float(m) for m in rng.integers(60, 72, 5)], 2.0, sr, rng, duration_s=seconds)
+
+
+def _corpus(root):
+    """Bad and odd files, each with the status its row must have (ok or the error type)."""
+    import os
+    import struct
+
+    from conftest import write_m4a
+
+    lib = root / "corpus"
+    lib.mkdir()
+    y = _song()
+    b = os.fsencode(lib)
+    expect = {}
+
+    def add(name, status, make):
+        make(lib / name)
+        expect[name] = status
+
+    add("ok.wav", "ok", lambda p: _wav(p, y))
+    add("ok.flac", "ok", lambda p: _wav(p, y))
+    add("ok.ogg", "ok", lambda p: _wav(p, y, format="OGG", subtype="VORBIS"))
+    add("ok.mp3", "ok", lambda p: write(p, y, 16000))
+    add("ok.m4a", "ok", lambda p: write_m4a(p, y, 16000))
+    add("ok.aiff", "ok", lambda p: _wav(p, y))
+    add("ok_upper.WAV", "ok", lambda p: _wav(p, y))
+    add("stereo.wav", "ok", lambda p: _wav(p, np.stack([y, y[::-1]], 1)))
+    add("six_channels.wav", "ok", lambda p: _wav(p, np.tile(y[:, None], (1, 6)) / 6))
+    add("rate_8k.wav", "ok", lambda p: _wav(p, _song(sr=8000), 8000))
+    add("rate_96k.wav", "ok", lambda p: _wav(p, _song(sr=96000), 96000))
+    add("pcm24.wav", "ok", lambda p: _wav(p, y, subtype="PCM_24"))
+    add("pcm8.wav", "ok", lambda p: _wav(p, y, subtype="PCM_U8"))
+    add("float.wav", "ok", lambda p: _wav(p, y, subtype="FLOAT"))
+    add("short_3s.wav", "ok", lambda p: _wav(p, y[: 3 * 16000]))
+    add("noise_3s.wav", "ok", lambda p: _wav(p, np.random.default_rng(1).uniform(-0.5, 0.5, 48000)))
+    add("truncated.mp3", "ok", lambda p: (write(p, y, 16000), p.write_bytes(p.read_bytes()[: p.stat().st_size // 2])))
+    add("comma, \"quoted\".wav", "ok", lambda p: _wav(p, y))
+    add("ümlaut ✓ 日本.wav", "ok", lambda p: _wav(p, y))
+    add("too_short.wav", "TooShortError", lambda p: _wav(p, y[:8000]))
+    add("empty.wav", "EmptyFileError", lambda p: p.write_bytes(b""))
+    add("text.mp3", "DecodeError", lambda p: p.write_text("not music at all"))
+    add("random.wav", "DecodeError", lambda p: p.write_bytes(np.random.default_rng(2).bytes(5000)))
+    add("random.ogg", "DecodeError", lambda p: p.write_bytes(np.random.default_rng(3).bytes(5000)))
+    add("truncated.wav", "CorruptFileError", lambda p: (_wav(p, y), p.write_bytes(p.read_bytes()[:20000])))
+    add("truncated.aiff", "CorruptFileError", lambda p: (_wav(p, y), p.write_bytes(p.read_bytes()[:20000])))
+    add("corrupt.flac", "CorruptFileError", lambda p: (_wav(p, y), p.write_bytes(p.read_bytes()[:3000] + b"\xff" * 30000)))
+    add("header_only.wav", "NoAudioError", lambda p: _wav(p, np.zeros(0, np.float32)))
+    add("silent.wav", "SilentAudioError", lambda p: _wav(p, np.zeros(16000 * 10, np.float32)))
+    add("dc_only.wav", "SilentAudioError", lambda p: _wav(p, np.full(16000 * 10, 0.3, np.float32)))
+    add("nan.wav", "InvalidSamplesError", lambda p: _wav(p, np.where(np.arange(len(y)) == 5000, np.nan, y), subtype="FLOAT"))
+    add("inf.wav", "InvalidSamplesError", lambda p: _wav(p, np.where(np.arange(len(y)) == 5000, np.inf, y), subtype="FLOAT"))
+    add("huge_values.wav", "InvalidSamplesError", lambda p: _wav(p, y * 1e20, subtype="FLOAT"))
+    add("rate_1hz.wav", "CorruptFileError", lambda p: (_wav(p, y[:40000]), p.write_bytes(
+        p.read_bytes()[:24] + struct.pack("<II", 1, 2) + p.read_bytes()[32:])))
+    add("fifo.wav", "NotAFileError", lambda p: os.mkfifo(p))
+    add("dangling.wav", "AudioFileNotFoundError", lambda p: os.symlink(lib / "nowhere.wav", p))
+    add("loop_a.wav", "AudioFileNotFoundError", lambda p: (os.symlink(lib / "loop_b.wav", p), os.symlink(p, lib / "loop_b.wav")))
+    expect["loop_b.wav"] = "AudioFileNotFoundError"
+    for raw, status in ((b"bytes_\xff\xfe.wav", "ok"), (b"new\nline.wav", "ok"), (b"carriage\rreturn.wav", "ok")):
+        _wav(b + b"/" + raw, y)
+        expect[os.fsdecode(raw)] = status
+    os.symlink(lib, lib / "self_link")  # a folder linking to itself: no loop, no duplicates
+    os.symlink(lib / "ok.wav", lib / "alias_of_ok.wav")  # the same file twice: listed once
+    (lib / "notes.txt").write_text("not audio by extension: no row")
+    (lib / ".hidden.wav").write_bytes(b"hidden: no row")
+    return lib, expect
+
+
+def test_bad_input_corpus_end_to_end(listener, tmp_path):
+    """Over 40 kinds of bad and odd files: one row each, with the expected status, and every other output intact."""
+    import os
+
+    lib, expect = _corpus(tmp_path)
+    assert len(expect) >= 40
+    out, m3u = tmp_path / "r.csv", tmp_path / "top.m3u8"
+    code = main(["rank", str(lib), "--model", str(listener["model"]), "--out", str(out), "--m3u", str(m3u),
+                 "--min-track-s", "5", "--cache", str(tmp_path / "cache"), "--jobs", "2", "-q"])
+    assert code == EXIT_SOME_FAILED
+    import csv
+
+    with open(out, newline="", encoding="utf-8", errors="surrogateescape") as f:  # names are bytes on POSIX
+        rows = list(csv.DictReader(f))
+    got = {os.path.basename(r["path"]): r["status"] if r["status"] == "ok" else r["error"].split(":")[0] for r in rows}
+    assert len(rows) == len(got)  # one row per real file: no duplicates through links
+    if "alias_of_ok.wav" in got:  # scanning keeps one of the two names of that file
+        got["ok.wav"] = got.pop("alias_of_ok.wav")
+    assert got == expect
+    ok = [r for r in rows if r["status"] == "ok"]
+    assert all(np.isfinite(float(r["score"])) for r in ok) and all(r["n_windows"].isdigit() for r in ok)
+    short = {os.path.basename(r["path"]): r["short"] for r in ok}
+    assert short["short_3s.wav"] == "True" and short.get("ok.wav", short.get("alias_of_ok.wav")) == "False"
+    from pers_rec.playlists import read_labelled
+
+    listed = {os.path.basename(p) for p, _ in read_labelled(m3u, 1)}
+    assert "short_3s.wav" not in listed and "noise_3s.wav" not in listed and "new\nline.wav" in listed
+    again = main(["rank", str(lib), "--model", str(listener["model"]), "--out", str(tmp_path / "r2.csv"),
+                  "--cache", str(tmp_path / "cache"), "--jobs", "1", "-q"])  # from the cache: the same rows
+    assert again == EXIT_SOME_FAILED and (tmp_path / "r2.csv").read_bytes() == out.read_bytes()

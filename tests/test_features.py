@@ -6,10 +6,10 @@ from conftest import tone
 from pers_rec import features as F
 from pers_rec.errors import ConfigMismatchError, ParameterError, TooShortError
 
-CFG = F.FeatureConfig()
+cfg = F.FeatureConfig()
 
 
-def noisy_music(seconds, sr=CFG.sr, seed=0):
+def noisy_music(seconds, sr=cfg.sr, seed=0):
     """A signal with changing content, so that every window differs."""
     rng = np.random.default_rng(seed)
     t = np.arange(int(seconds * sr)) / sr
@@ -19,8 +19,8 @@ def noisy_music(seconds, sr=CFG.sr, seed=0):
 
 
 def test_defaults_are_whole_frames():
-    assert (CFG.fps, CFG.window_frames, CFG.hop_frames, CFG.n_features) == (64, 512, 64, 20)
-    assert CFG.sr / CFG.hop_length == CFG.fps
+    assert (cfg.fps, cfg.window_frames, cfg.hop_frames, cfg.n_features) == (64, 512, 64, 20)
+    assert cfg.sr / cfg.hop_length == cfg.fps
 
 
 @pytest.mark.parametrize(
@@ -32,20 +32,20 @@ def test_invalid_configs_are_refused(kwargs):
 
 
 def test_config_roundtrip_key_and_mismatch():
-    assert F.FeatureConfig.from_dict(CFG.to_dict()) == CFG
-    assert CFG.key() == F.FeatureConfig().key() != F.FeatureConfig(n_mfcc=13).key()
+    assert F.FeatureConfig.from_dict(cfg.to_dict()) == cfg
+    assert cfg.key() == F.FeatureConfig().key() != F.FeatureConfig(n_mfcc=13).key()
     with pytest.raises(ConfigMismatchError, match="n_mfcc: model has 20, asked for 13"):
-        CFG.check_matches(F.FeatureConfig(n_mfcc=13))
+        cfg.check_matches(F.FeatureConfig(n_mfcc=13))
     with pytest.raises(ParameterError, match="unknown"):
-        F.FeatureConfig.from_dict({**CFG.to_dict(), "bogus": 1})
+        F.FeatureConfig.from_dict({**cfg.to_dict(), "bogus": 1})
 
 
 def test_mfcc_equals_librosa_reference():
     y = noisy_music(6)
-    S = librosa.feature.melspectrogram(y=y, sr=CFG.sr, n_fft=CFG.n_fft, hop_length=CFG.hop_length, n_mels=CFG.n_mels)
-    ref = librosa.feature.mfcc(S=librosa.power_to_db(S, top_db=None), n_mfcc=CFG.n_mfcc).T
-    M = F.compute(y, CFG)
-    assert M.shape == ref.shape == (1 + len(y) // CFG.hop_length, CFG.n_mfcc)
+    S = librosa.feature.melspectrogram(y=y, sr=cfg.sr, n_fft=cfg.n_fft, hop_length=cfg.hop_length, n_mels=cfg.n_mels)
+    ref = librosa.feature.mfcc(S=librosa.power_to_db(S, top_db=None), n_mfcc=cfg.n_mfcc).T
+    M = F.compute(y, cfg)
+    assert M.shape == ref.shape == (1 + len(y) // cfg.hop_length, cfg.n_mfcc)
     np.testing.assert_allclose(M, ref, atol=1e-3)  # float32 vs float64 STFT; values reach ~500
 
 
@@ -60,8 +60,8 @@ def test_logmel_kind():
 def test_chunked_equals_one_piece(n_blocks, monkeypatch):
     monkeypatch.setattr(F, "_CHUNK_SAMPLES", 20000)  # force many chunks on a short signal
     y = noisy_music(7, seed=n_blocks)
-    whole = F.compute(y, CFG)
-    chunked = F.frames_from_blocks(np.array_split(y, n_blocks), CFG)
+    whole = F.compute(y, cfg)
+    chunked = F.frames_from_blocks(np.array_split(y, n_blocks), cfg)
     assert chunked.shape == whole.shape
     np.testing.assert_allclose(chunked, whole, atol=1e-3)
 
@@ -75,14 +75,14 @@ def test_windows_are_views_equal_to_per_window_recomputation():
     so 1e-3 absolute is ~1e-6 relative).
     """
     y = noisy_music(20)
-    M = F.compute(y, CFG)
-    X = F.windows(M, CFG)
+    M = F.compute(y, cfg)
+    X = F.windows(M, cfg)
     assert np.shares_memory(X, M)  # a view, not a copy
-    assert X.shape == (F.n_windows(M.shape[0], CFG), CFG.window_frames, CFG.n_features) == (13, 512, 20)
-    e = CFG.edge_frames
+    assert X.shape == (F.n_windows(M.shape[0], cfg), cfg.window_frames, cfg.n_features) == (13, 512, 20)
+    e = cfg.edge_frames
     for k in range(len(X)):
-        excerpt = y[k * CFG.sr * CFG.hop_s : (k * CFG.hop_s + CFG.window_s) * CFG.sr]
-        alone = F.compute(excerpt, CFG)[: CFG.window_frames]
+        excerpt = y[k * cfg.sr * cfg.hop_s : (k * cfg.hop_s + cfg.window_s) * cfg.sr]
+        alone = F.compute(excerpt, cfg)[: cfg.window_frames]
         np.testing.assert_allclose(X[k, e:-e], alone[e:-e], atol=1e-3)
         np.testing.assert_array_equal(X[k], M[k * 64 : k * 64 + 512])
 
@@ -91,16 +91,16 @@ def test_windows_are_views_equal_to_per_window_recomputation():
     "seconds, expected", [(1.0, 1), (7.99, 1), (8.0, 1), (8.9, 1), (8.99, 2), (9.0, 2), (9.5, 2), (60.0, 53), (240.0, 233)]
 )
 def test_window_count_drops_trailing_audio(seconds, expected):
-    n_frames = 1 + int(seconds * CFG.sr) // CFG.hop_length
-    assert F.n_windows(n_frames, CFG) == expected
-    M = np.zeros((n_frames, CFG.n_features), np.float32)
-    assert len(F.windows(M, CFG)) == expected
-    np.testing.assert_array_equal(F.window_starts_s(expected, CFG), np.arange(expected))
+    n_frames = 1 + int(seconds * cfg.sr) // cfg.hop_length
+    assert F.n_windows(n_frames, cfg) == expected
+    M = np.zeros((n_frames, cfg.n_features), np.float32)
+    assert len(F.windows(M, cfg)) == expected
+    np.testing.assert_array_equal(F.window_starts_s(expected, cfg), np.arange(expected))
 
 
 def test_short_track_is_looped_to_one_window():
     M = np.arange(100 * 20, dtype=np.float32).reshape(100, 20)
-    X = F.windows(M, CFG)
+    X = F.windows(M, cfg)
     assert X.shape == (1, 512, 20)
     np.testing.assert_array_equal(X[0, :100], M)
     np.testing.assert_array_equal(X[0, 100:200], M)
@@ -108,9 +108,9 @@ def test_short_track_is_looped_to_one_window():
 
 
 def test_too_short_track_is_rejected():
-    M = np.zeros((int(0.5 * CFG.fps), 20), np.float32)
+    M = np.zeros((int(0.5 * cfg.fps), 20), np.float32)
     with pytest.raises(TooShortError, match="shorter than the minimum 1.0 s"):
-        F.windows(M, CFG)
+        F.windows(M, cfg)
 
 
 @pytest.mark.parametrize("kind", ["mfcc", "logmel"])
@@ -124,12 +124,12 @@ def test_gain_offset_matches_recomputation(kind):
 
 def test_extract_from_file_equals_compute(write_audio):
     y = noisy_music(5)
-    path = write_audio("a.wav", y, CFG.sr, subtype="FLOAT")
-    np.testing.assert_allclose(F.extract(path, CFG), F.compute(y, CFG), atol=1e-4)
-    assert F.duration_s(F.extract(path, CFG), CFG) == pytest.approx(5.0, abs=1 / CFG.fps)
+    path = write_audio("a.wav", y, cfg.sr, subtype="FLOAT")
+    np.testing.assert_allclose(F.extract(path, cfg), F.compute(y, cfg), atol=1e-4)
+    assert F.duration_s(F.extract(path, cfg), cfg) == pytest.approx(5.0, abs=1 / cfg.fps)
 
 
 def test_extract_resamples_from_44k(write_audio):
     path = write_audio("b.wav", tone(440, 3.0, 44100), 44100)
-    M = F.extract(path, CFG)
-    assert M.shape == (1 + 3 * CFG.sr // CFG.hop_length, 20)
+    M = F.extract(path, cfg)
+    assert M.shape == (1 + 3 * cfg.sr // cfg.hop_length, 20)

@@ -1,12 +1,19 @@
+"""Scanning folders (symlinks, loops) and extracting many files in workers that may die."""
+
+import os
+import signal
+import time
+
 import numpy as np
 import pytest
 from conftest import tone
 
 from pers_rec import features as F
 from pers_rec import library
-from pers_rec.errors import ParameterError
+from pers_rec.cache import open_cache
+from pers_rec.errors import AudioFileNotFoundError, DecodeError, ParameterError, WorkerCrashedError
 
-CFG = F.FeatureConfig()
+cfg = F.FeatureConfig()
 
 
 @pytest.fixture
@@ -32,52 +39,6 @@ def test_scan_returns_absolute_paths_for_a_relative_folder(lib, monkeypatch):
     assert all(p.is_absolute() for p in found) and found == library.scan(lib)
 
 
-def test_m3u_relative_absolute_comments_and_urls(lib, tmp_path):
-    pl = tmp_path / "likes.m3u8"
-    pl.write_text(
-        "#EXTM3U\n#EXTINF:123,Artist - One\nmusic/a/one.wav\n\n"
-        f"{lib / 'three.WAV'}\nhttp://radio.example/stream.mp3\nfile://{lib / 'a' / 'two.flac'}\n"
-    )
-    with pytest.warns(UserWarning, match="skipping URL"):
-        got = library.read_labelled(pl, 1)
-    assert got == [((lib / "a/one.wav").resolve(), 1), ((lib / "three.WAV").resolve(), 1), ((lib / "a/two.flac").resolve(), 1)]
-
-
-def test_plain_list_and_folder(lib, tmp_path):
-    (tmp_path / "list.txt").write_text("music/three.WAV\n# a comment\n")
-    assert library.read_labelled(tmp_path / "list.txt", 0) == [((lib / "three.WAV").resolve(), 0)]
-    assert [lab for _, lab in library.read_labelled(lib, 1)] == [1, 1, 1]
-
-
-def test_csv_labels_and_ratings(lib, tmp_path):
-    (tmp_path / "l.csv").write_text("path,label\nmusic/a/one.wav,1\nmusic/three.WAV,0\n")
-    assert library.read_labelled(tmp_path / "l.csv", 1) == [((lib / "a/one.wav").resolve(), 1), ((lib / "three.WAV").resolve(), 0)]
-    (tmp_path / "r.csv").write_text("Path,Rating\nmusic/a/one.wav,5\nmusic/a/two.flac,3\nmusic/three.WAV,2\n")
-    assert library.read_labelled(tmp_path / "r.csv", 1) == [((lib / "a/one.wav").resolve(), 1), ((lib / "three.WAV").resolve(), 0)]
-    (tmp_path / "bad.csv").write_text("file,score\nx.wav,1\n")
-    with pytest.raises(ParameterError, match="needs a 'path' column"):
-        library.read_labelled(tmp_path / "bad.csv", 1)
-    (tmp_path / "bad2.csv").write_text("path,label\nx.wav,great\n")
-    with pytest.raises(ParameterError, match="not a number"):
-        library.read_labelled(tmp_path / "bad2.csv", 1)
-    with pytest.raises(ParameterError, match="no such playlist"):
-        library.read_labelled(tmp_path / "missing.m3u", 1)
-
-
-def test_cache_hit_miss_and_invalidation(lib, tmp_path):
-    cache = library.FeatureCache(tmp_path / "c" / "features.sqlite")
-    path = lib / "three.WAV"
-    assert cache.get(path, CFG) is None
-    M = np.arange(40, dtype=np.float32).reshape(2, 20)
-    cache.put(path, CFG, path.stat(), M, None)
-    np.testing.assert_array_equal(cache.get(path, CFG).features, M)
-    assert cache.get(path, F.FeatureConfig(n_mfcc=13)) is None  # another feature config
-    path.write_bytes(path.read_bytes() + b"\0\0")  # the file changed
-    assert cache.get(path, CFG) is None
-    cache.put(path, CFG, path.stat(), None, "DecodeError: broken")
-    assert cache.get(path, CFG).error == "DecodeError: broken" and len(cache) == 1
-
-
 def count_decodes(monkeypatch):
     calls = []
     real = F.extract
@@ -92,10 +53,10 @@ def count_decodes(monkeypatch):
 
 def test_second_run_decodes_nothing(lib, tmp_path, monkeypatch):
     calls = count_decodes(monkeypatch)
-    cache = library.open_cache(tmp_path / "cache")
-    first = {str(e.path): e for e in library.extract_many(library.scan(lib), CFG, cache=cache, jobs=1)}
+    cache = open_cache(tmp_path / "cache")
+    first = {str(e.path): e for e in library.extract_many(library.scan(lib), cfg, cache=cache, jobs=1)}
     assert len(calls) == 3 and not any(e.cached for e in first.values())
-    second = {str(e.path): e for e in library.extract_many(library.scan(lib), CFG, cache=cache, jobs=1)}
+    second = {str(e.path): e for e in library.extract_many(library.scan(lib), cfg, cache=cache, jobs=1)}
     assert len(calls) == 3 and all(e.cached for e in second.values())
     for p in first:
         np.testing.assert_array_equal(first[p].features, second[p].features)
@@ -103,17 +64,17 @@ def test_second_run_decodes_nothing(lib, tmp_path, monkeypatch):
 
 def test_failures_are_results_not_exceptions(lib, tmp_path):
     (lib / "broken.mp3").write_text("not music")
-    cache = library.open_cache(tmp_path / "cache")
-    out = {e.path.name: e for e in library.extract_many([*library.scan(lib), lib / "gone.wav"], CFG, cache=cache, jobs=1)}
-    assert out["broken.mp3"].error.startswith("DecodeError:") and not out["broken.mp3"].ok
-    assert out["gone.wav"].error.startswith("AudioFileNotFoundError:")
+    cache = open_cache(tmp_path / "cache")
+    out = {e.path.name: e for e in library.extract_many([*library.scan(lib), lib / "gone.wav"], cfg, cache=cache, jobs=1)}
+    assert type(out["broken.mp3"].error) is DecodeError and not out["broken.mp3"].ok
+    assert type(out["gone.wav"].error) is AudioFileNotFoundError
     assert out["one.wav"].ok
-    again = {e.path.name: e for e in library.extract_many([lib / "broken.mp3"], CFG, cache=cache, jobs=1)}
-    assert again["broken.mp3"].cached and again["broken.mp3"].error.startswith("DecodeError:")  # not retried
+    again = {e.path.name: e for e in library.extract_many([lib / "broken.mp3"], cfg, cache=cache, jobs=1)}
+    assert again["broken.mp3"].cached and type(again["broken.mp3"].error) is DecodeError  # not retried
 
 
 def test_interrupted_run_keeps_finished_work_and_resumes(lib, tmp_path, monkeypatch):
-    cache = library.open_cache(tmp_path / "cache")
+    cache = open_cache(tmp_path / "cache")
     paths = library.scan(lib)
     real, calls = F.extract, []
 
@@ -126,19 +87,64 @@ def test_interrupted_run_keeps_finished_work_and_resumes(lib, tmp_path, monkeypa
     monkeypatch.setattr(F, "extract", extract)
     interrupt_at = 3
     with pytest.raises(KeyboardInterrupt):
-        list(library.extract_many(paths, CFG, cache=cache, jobs=1))
+        list(library.extract_many(paths, cfg, cache=cache, jobs=1))
     cache.close()
-    cache = library.open_cache(tmp_path / "cache")  # as a new process would
+    cache = open_cache(tmp_path / "cache")  # as a new process would
     assert len(cache) == 2  # the two finished files were committed
     calls.clear()
     interrupt_at = None
-    results = list(library.extract_many(paths, CFG, cache=cache, jobs=1))
+    results = list(library.extract_many(paths, cfg, cache=cache, jobs=1))
     assert calls == [str(paths[2])] and all(r.ok for r in results)  # only the unfinished file is decoded
 
 
 def test_parallel_workers_equal_in_process(lib, tmp_path):
-    one = {str(e.path): e.features for e in library.extract_many(library.scan(lib), CFG, jobs=1)}
-    two = {str(e.path): e.features for e in library.extract_many(library.scan(lib), CFG, jobs=2)}
+    one = {str(e.path): e.features for e in library.extract_many(library.scan(lib), cfg, jobs=1)}
+    two = {str(e.path): e.features for e in library.extract_many(library.scan(lib), cfg, jobs=2)}
     assert one.keys() == two.keys()
     for p in one:  # workers use one BLAS thread, so the mel product may sum in another order: float32 rounding
         np.testing.assert_allclose(one[p], two[p], atol=1e-3, rtol=1e-5)
+
+
+def test_errors_cross_the_process_boundary_as_their_type(lib):
+    (lib / "broken.mp3").write_text("not music")
+    out = {e.path.name: e for e in library.extract_many([lib / "broken.mp3", lib / "three.WAV"], cfg, jobs=2)}
+    err = out["broken.mp3"].error
+    assert type(err) is DecodeError and err.path == str(lib / "broken.mp3") and "soundfile" in err.reason
+
+
+def test_symlinks_are_followed_once_and_never_loop(tmp_path):
+    root = tmp_path / "m"
+    (root / "d").mkdir(parents=True)
+    (root / "d" / "song.wav").write_bytes(b"x")
+    os.symlink(root, root / "d" / "up")  # a link to an ancestor
+    os.symlink(root, root / "again")
+    os.symlink(root / "d" / "song.wav", root / "alias.wav")  # the same file twice
+    os.symlink(root / "b.wav", root / "a.wav")  # a loop of file links
+    os.symlink(root / "a.wav", root / "b.wav")
+    os.symlink(root / "nowhere.wav", root / "dangling.wav")
+    found = [p.name for p in library.scan(root)]
+    assert sorted(found) == ["a.wav", "alias.wav", "b.wav", "dangling.wav"] or sorted(found) == ["a.wav", "b.wav", "dangling.wav", "song.wav"]
+    assert len([n for n in found if n in ("alias.wav", "song.wav")]) == 1
+    errors = {e.path.name: e.error for e in library.extract_many(library.scan(root), cfg, jobs=1)}
+    assert "symlink loop" in errors["a.wav"].reason and "missing file" in errors["dangling.wav"].reason
+
+
+def _killer(path, cfg_dict):
+    """A worker task that dies like an out-of-memory kill on files named *kill*."""
+    if "kill" in os.path.basename(path):
+        os.kill(os.getpid(), signal.SIGKILL)
+    return library._extract_one(path, cfg_dict)
+
+
+def test_a_dead_worker_costs_one_file_not_the_run(lib, monkeypatch):
+    for i in range(4):
+        (lib / f"x{i}.wav").write_bytes((lib / "three.WAV").read_bytes())
+    (lib / "kill_me.wav").write_bytes((lib / "three.WAV").read_bytes())
+    monkeypatch.setattr(library, "_extract_one", _killer)
+    paths = library.scan(lib)
+    t0 = time.monotonic()
+    out = {e.path.name: e for e in library.extract_many(paths, cfg, jobs=2)}
+    assert time.monotonic() - t0 < 120  # no hang (a generous bound, not a timing claim)
+    assert len(out) == len(paths)
+    assert type(out["kill_me.wav"].error) is WorkerCrashedError
+    assert all(e.ok for name, e in out.items() if name != "kill_me.wav")

@@ -1,0 +1,199 @@
+"""The bodies of the ``pers-rec`` commands: each runs the library functions and names and writes the files.
+
+``cli.py`` parses and checks the arguments, then calls one of these; the demo
+calls the same ones, so it trains and ranks exactly as the commands do. This
+is the only layer that writes files it was not given by a caller, and every
+file is written atomically.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import EXIT_NOTHING, EXIT_OK, EXIT_SOME_FAILED
+
+
+def say(*args) -> None:
+    """Print a result line on stdout, escaping what a terminal would misread (undecodable bytes, control chars)."""
+    text = " ".join(str(a) for a in args)
+    print(text.encode("utf-8", "backslashreplace").decode("utf-8"))
+
+
+def warn(text: str) -> None:
+    print(text.encode("utf-8", "backslashreplace").decode("utf-8"), file=sys.stderr)
+
+
+@dataclass
+class TrainOutputs:
+    """Where ``train`` writes: the model, its JSON report and its training-curve PNG."""
+
+    model: Path
+    report: Path
+    curves: Path
+
+    @classmethod
+    def beside(cls, model_path) -> TrainOutputs:
+        model_path = Path(model_path)
+        return cls(model_path, model_path.with_suffix(".json"), model_path.with_suffix(".png"))
+
+
+def train(likes, dislikes, library_dir, out: TrainOutputs, cfg, mcfg, tcfg, *, cache=None, jobs=None,
+          progress: bool = False):
+    """``pers-rec train``: gather tracks, cross-validate and train, write the model, report and curves.
+
+    Returns
+    -------
+    SavedModel
+        With its :class:`TrainReport`.
+    """
+    from . import checkpoint, dataset
+    from . import train as T
+    from .fileio import write_text
+    from .report import plot_curves
+
+    tracks, failed = dataset.gather(likes, dislikes, library_dir, cfg, unlabelled_per_like=tcfg.unlabelled_per_like,
+                                    seed=tcfg.seed, cache=cache, jobs=jobs, progress=progress)
+    saved = T.train(tracks, cfg, mcfg, tcfg, progress=progress, failed=failed)
+    checkpoint.save(out.model, saved)
+    write_text(out.report, saved.report.to_json())
+    plot_curves(saved.report, out.curves)
+    return saved
+
+
+def print_train_summary(saved, out: TrainOutputs) -> int:
+    rep = saved.report
+    cv = rep.cross_validation
+    for f in rep.failed:
+        warn(f"skipped {f.path}: {f.error}")
+    say(f"trained {saved.mcfg.arch} on {len(rep.tracks)} tracks ({rep.n_liked} liked, {rep.n_not_liked} not: "
+        f"{rep.by_source('dislike')} disliked, {rep.by_source('unlabelled')} unlabelled) in {rep.seconds:.0f} s")
+    m, b = cv.model, cv.baseline
+    say(f"{cv.folds}-fold cross-validated track ROC-AUC {_f(m.roc_auc_mean)} +- {_f(m.roc_auc_std)}, "
+        f"AP {_f(m.ap_mean)} (at {m.epochs} epochs, chosen by this figure)")
+    say(f"baseline (MFCC statistics + logistic regression): ROC-AUC {_f(b.roc_auc_mean)} +- {_f(b.roc_auc_std)}, "
+        f"AP {_f(b.ap_mean)}")
+    say(f"wrote {out.model}, {out.report}, {out.curves}")
+    return EXIT_SOME_FAILED if rep.failed else EXIT_OK
+
+
+def _f(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.3f}"
+
+
+def rank(saved, paths, *, out_csv, m3u=None, top: int = 50, min_track_s: float = 30.0, include_liked: bool = False,
+         cache=None, jobs=None, progress: bool = False):
+    """``pers-rec rank``: rank ``paths`` with ``saved``, write the CSV (and the top of it as an M3U8).
+
+    Returns
+    -------
+    pd.DataFrame
+        The ranking (see ``rank.COLUMNS``).
+    """
+    from . import playlists
+    from . import rank as R
+    from .fileio import write_text
+
+    exclude = set() if include_liked else R.liked_paths(saved)
+    df = R.rank(paths, saved, cache=cache, jobs=jobs, exclude=exclude, progress=progress)
+    write_text(out_csv, R.csv_text(df), errors="surrogateescape")
+    if m3u:
+        playlists.write_m3u(m3u, R.playlist_entries(df, top=top, min_track_s=min_track_s))
+    return df
+
+
+def print_rank_summary(df, n_paths: int, out_csv, m3u, top: int) -> int:
+    ok = df[df["status"] == "ok"]
+    n_err = len(df) - len(ok)
+    say(f"ranked {len(ok)} tracks ({n_paths - len(df)} liked tracks left out, {n_err} failed) -> {out_csv}"
+        + (f", top {min(top, len(ok))} -> {m3u}" if m3u else ""))
+    for r in ok.head(10).itertuples():
+        say(f"{r.rank:>4}  {r.score:.3f}  best {r.best_start_s:.0f}-{r.best_end_s:.0f} s  {r.path}")
+    for r in df[df["status"] != "ok"].itertuples():
+        warn(f"error: {r.path}: {r.error}")
+    if ok.empty:
+        return EXIT_NOTHING
+    return EXIT_SOME_FAILED if n_err else EXIT_OK
+
+
+def explain(track, saved, out, *, cache=None) -> int:
+    """``pers-rec explain``: one track's window-score timeline as a PNG."""
+    from . import rank as R
+    from .report import plot_explain
+
+    M, s = R.explain(track, saved, cache=cache)
+    plot_explain(M, s, saved.cfg, Path(track).name, out)
+    say(f"{track}: score {s.score:.3f} over {s.n_windows} windows; best {s.best_start_s:.0f}-{s.best_end_s:.0f} s "
+        f"({s.best_score:.3f}); plot -> {out}")
+    return EXIT_OK
+
+
+def features(files) -> int:
+    """``pers-rec features``: decode files and print their feature shapes and speed."""
+    import time
+
+    from . import features as F
+    from .errors import AudioError
+
+    cfg = F.FeatureConfig()
+    failed = 0
+    for path in files:
+        t0 = time.perf_counter()
+        try:
+            M = F.extract(path, cfg)
+            F.fit_to_window(M, cfg, path)
+        except AudioError as exc:
+            warn(f"error: {exc}")
+            failed += 1
+            continue
+        dt = time.perf_counter() - t0
+        dur = F.duration_s(M, cfg)
+        say(f"{path}: {dur:.1f} s -> {cfg.kind} {M.shape[0]} frames x {M.shape[1]} at {cfg.fps} fps, "
+            f"{F.n_windows(M.shape[0], cfg)} windows of {cfg.window_s} s; {dt:.3f} s ({dur / dt:.0f}x real time)")
+    if failed == len(files):
+        return EXIT_NOTHING
+    return EXIT_SOME_FAILED if failed else EXIT_OK
+
+
+def synth_dataset(stage: str, out, n: int, seed: int) -> int:
+    """``pers-rec synth``: a staged probe dataset as WAV files plus ``labels.csv``."""
+    import synth
+    from synth.io import write
+
+    from .fileio import write_text
+
+    out = Path(out)
+    if stage == "exp1":
+        ds = synth.exp1(seed=seed)
+    elif stage == "exp2":
+        ds = synth.exp2(n, seed=seed)
+    else:
+        ds = synth.stage(int(stage), n, seed=seed)
+    out.mkdir(parents=True, exist_ok=True)
+    for clip, name in zip(ds.clips, ds.meta["clip"]):
+        write(out / f"{name}.wav", clip, ds.sr)
+    meta = ds.meta.assign(path=[f"{c}.wav" for c in ds.meta["clip"]])
+    write_text(out / "labels.csv", meta.to_csv(index=False))
+    say(f"wrote {len(ds)} clips ({ds.labels.sum()} labelled 1: {ds.rule}) and labels.csv to {out}")
+    return EXIT_OK
+
+
+def cache_command(action: str, cache_dir) -> int:
+    """``pers-rec cache info|prune|clear``."""
+    from .cache import FeatureCache, default_cache_dir
+
+    path = Path(cache_dir or default_cache_dir()) / FeatureCache.FILE
+    if not path.exists():
+        say(f"no cache at {path}")
+        return EXIT_OK
+    with FeatureCache(path) as cache:
+        if action == "info":
+            i = cache.info()
+            say(f"{i.path}: {i.entries} entries ({i.failed} failed files), {i.stale} stale (file gone or changed), "
+                f"{i.bytes / 2**20:.1f} MB")
+        elif action == "prune":
+            say(f"removed {cache.prune()} stale entries from {path}")
+        else:
+            say(f"removed all {cache.clear()} entries from {path}")
+    return EXIT_OK

@@ -1,0 +1,49 @@
+"""Progress on stderr: a bar while a stage runs (only on a terminal), one summary line when it ends.
+
+One type for every ``progress`` argument in pers_rec: a bool saying whether
+the user asked to see progress (``--quiet`` turns it off).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+
+@contextmanager
+def bar(total: int, desc: str, unit: str, progress: bool) -> Iterator:
+    """A tqdm bar for ``total`` items, drawn only when ``progress`` and stderr is a terminal.
+
+    When the stage ends (normally) and ``progress`` is on, one line says what
+    was done and how long it took: ``features: 42 tracks in 3.1 s``. Bars
+    never write their frames into a log file, and leave no half-drawn line.
+    """
+    from tqdm import tqdm
+
+    t0 = time.perf_counter()
+    b = _Counter(tqdm(total=total, desc=desc, unit=unit, leave=False, disable=not (progress and sys.stderr.isatty())))
+    try:
+        yield b
+    finally:
+        b.bar.close()
+    if progress:
+        print(f"{desc}: {b.n} {unit}{'s' if b.n != 1 else ''} in {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+
+
+class _Counter:
+    """Counts updates itself (a disabled tqdm does not) and forwards them to the bar."""
+
+    def __init__(self, bar):
+        self.bar, self.n = bar, 0
+
+    def update(self, n: int = 1) -> None:
+        self.n += n
+        self.bar.update(n)
+
+    def set_postfix(self, **kw) -> None:
+        self.bar.set_postfix(**kw)
+
+    def set_description(self, desc: str) -> None:
+        self.bar.set_description(desc)

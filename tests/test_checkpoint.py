@@ -1,0 +1,169 @@
+"""Model files: save and load round trips, and every kind of bad or hostile file refused with ModelFileError."""
+
+import json
+import os
+import subprocess
+import sys
+import zipfile
+
+import keras
+import numpy as np
+import pytest
+from helpers import TINY, TINY_M, features, random_stats
+
+from pers_rec import checkpoint as C
+from pers_rec import features as F
+from pers_rec import model as Mo
+from pers_rec import scoring as S
+from pers_rec.errors import ConfigMismatchError, ModelFileError, ParameterError
+
+
+def _save(tmp_path, name="m.keras", cfg=TINY, report=None, **mcfg):
+    mcfg = Mo.ModelConfig(**{**TINY_M, **mcfg})
+    return C.save(tmp_path / name, C.SavedModel(Mo.build(cfg, mcfg, stats=random_stats(cfg)), cfg, mcfg, report))
+
+
+@pytest.mark.parametrize("arch", Mo.ARCHS)
+def test_train_save_load_predict(tmp_path, arch):
+    mcfg = Mo.ModelConfig(arch=arch, **TINY_M)
+    model = Mo.build_compiled(TINY, mcfg, learning_rate=1e-3, stats=random_stats(TINY))
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(16, TINY.window_frames, TINY.n_features)).astype(np.float32)
+    y = (X[:, :, 0].mean(axis=1) > 0).astype(np.float32)
+    before = [w.copy() for w in model.get_weights()]
+    model.fit(X, y, epochs=2, batch_size=8, verbose=0)
+    assert any(not np.allclose(a, b) for a, b in zip(before, model.get_weights()))
+    path = C.save(tmp_path / "m.keras", C.SavedModel(model, TINY, mcfg))
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.keras"]  # no temporary left behind
+    loaded = C.load(path, expect=TINY)
+    assert loaded.mcfg == mcfg and loaded.cfg == TINY and loaded.report is None
+    np.testing.assert_allclose(loaded.model.predict_on_batch(X), model.predict_on_batch(X), atol=1e-6)
+
+
+def test_mismatched_feature_config_is_refused(tmp_path):
+    path = _save(tmp_path)
+    with pytest.raises(ConfigMismatchError, match="n_mfcc: model has 12, asked for 13"):
+        C.load(path, expect=F.FeatureConfig(sr=8000, hop_length=500, n_fft=512, n_mels=32, n_mfcc=13))
+
+
+def test_not_a_model_file(tmp_path):
+    (tmp_path / "x.keras").write_text("hello")
+    with pytest.raises(ModelFileError, match="not a .keras zip archive"):
+        C.load(tmp_path / "x.keras")
+    with pytest.raises(ModelFileError, match="no such model file"):
+        C.load(tmp_path / "missing.keras")
+    with pytest.raises(ModelFileError, match="must end in .keras"):
+        C.load(tmp_path / "x.h5")
+    mcfg = Mo.ModelConfig(**TINY_M)
+    with pytest.raises(ParameterError, match="must end in .keras"):
+        C.save(tmp_path / "m.h5", C.SavedModel(Mo.build(TINY, mcfg), TINY, mcfg))
+    with zipfile.ZipFile(tmp_path / "plain.keras", "w") as zf:
+        zf.writestr("config.json", "{}")
+    with pytest.raises(ModelFileError, match="no pers_rec.json inside"):
+        C.load(tmp_path / "plain.keras")
+
+
+def _with_meta(tmp_path, meta_text: str, name="bad.keras"):
+    src = _save(tmp_path, "good.keras")
+    out = tmp_path / name
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(out, "w") as zout:
+        for item in zin.infolist():
+            zout.writestr(item, meta_text if item.filename == C.META_NAME else zin.read(item.filename))
+    return out
+
+
+@pytest.mark.parametrize("meta", ["{not json", "[]", '{"feature_config": 3, "model_config": {}}',
+                                  json.dumps({"feature_config": {"sr": -5}, "model_config": {}}),
+                                  json.dumps({"feature_config": {}, "model_config": {"arch": "transformer"}}),
+                                  json.dumps({"feature_config": {"bogus": 1}, "model_config": {}})])
+def test_malformed_meta_is_a_model_file_error(tmp_path, meta):
+    with pytest.raises(ModelFileError, match="malformed pers_rec.json"):
+        C.load(_with_meta(tmp_path, meta))
+
+
+def test_network_and_feature_config_must_agree(tmp_path):
+    """A pers_rec.json claiming other features than the network takes is found at load, not at the first batch."""
+    meta = json.loads(zipfile.ZipFile(_save(tmp_path, "x.keras")).read(C.META_NAME))
+    meta["feature_config"]["n_mfcc"] = 13
+    with pytest.raises(ModelFileError, match="inputs of shape"):
+        C.load(_with_meta(tmp_path, json.dumps(meta)))
+
+
+def test_loading_uses_safe_mode(tmp_path):
+    """A model file smuggling a Python lambda is refused, and its code never runs."""
+    marker = tmp_path / "ran"
+    inp = keras.Input((TINY.window_frames, TINY.n_features))
+    payload = eval(f"lambda x: (open({str(marker)!r}, 'w'), x)[1]")  # the path as a constant: nothing to serialise
+    out = keras.layers.Lambda(payload)(inp)
+    path = tmp_path / "evil.keras"
+    keras.Model(inp, out).save(path)
+    marker.unlink(missing_ok=True)
+    with zipfile.ZipFile(path, "a") as zf:
+        zf.writestr(C.META_NAME, json.dumps({"feature_config": TINY.to_dict(), "model_config": Mo.ModelConfig().to_dict()}))
+    with pytest.raises(ModelFileError, match="(?i)safe"):
+        C.load(path)
+    assert not marker.exists()
+
+
+def test_polyglot_hdf5_zip_is_refused(tmp_path):
+    """A file that is both HDF5 and a zip carrying pers_rec.json never reaches Keras."""
+    good = _save(tmp_path, "good.keras").read_bytes()
+    evil = tmp_path / "poly.keras"
+    at = 512
+    while at < len(good):
+        at *= 2  # where HDF5 looks for its superblock: 0, 512, 1024, 2048, ...
+    evil.write_bytes(good + b"\0" * (at - len(good)) + b"\x89HDF\r\n\x1a\n" + b"\0" * 64)
+    assert zipfile.is_zipfile(evil)
+    with pytest.raises(ModelFileError, match="both a zip archive and an HDF5 file"):
+        C.load(evil)
+
+
+def test_report_travels_in_the_model(tmp_path):
+    from test_report import small_report
+
+    path = _save(tmp_path, report=small_report())
+    loaded = C.load(path)
+    assert loaded.report == small_report()
+
+
+_OTHER_BACKEND = """
+import json, sys
+import numpy as np
+import keras
+from pers_rec import checkpoint
+from pers_rec import scoring as S
+X, M = np.load(sys.argv[1]), np.load(sys.argv[2])
+out = {"backend": keras.backend.backend()}
+for path in sys.argv[3:]:
+    saved = checkpoint.load(path)
+    out[path] = {"pred": np.asarray(saved.model.predict_on_batch(X)).ravel().tolist(),
+                 "track": S.Scorer(saved).window_scores(M).tolist()}
+print(json.dumps(out))
+"""
+
+
+def test_same_predictions_under_jax_backend(tmp_path):
+    """One saved file per architecture, loaded under JAX in a subprocess: same outputs to 1e-4."""
+    pytest.importorskip("jax")
+    X = features(TINY.window_frames * 4, TINY)[: TINY.window_frames * 4].reshape(4, TINY.window_frames, -1)
+    M = features(700, TINY, seed=5)
+    np.save(tmp_path / "X.npy", X)
+    np.save(tmp_path / "M.npy", M)
+    expected = {}
+    for arch in Mo.ARCHS:
+        mcfg = Mo.ModelConfig(arch=arch, **TINY_M)
+        keras.utils.set_random_seed(3)
+        model = Mo.build(TINY, mcfg, stats=random_stats(TINY))
+        path = str(C.save(tmp_path / f"{arch}.keras", C.SavedModel(model, TINY, mcfg)))
+        expected[path] = (model.predict_on_batch(X).ravel(), S.Scorer(C.SavedModel(model, TINY, mcfg)).window_scores(M))
+    env = {**os.environ, "KERAS_BACKEND": "jax", "JAX_PLATFORMS": "cpu"}
+    out = subprocess.run(
+        [sys.executable, "-c", _OTHER_BACKEND, str(tmp_path / "X.npy"), str(tmp_path / "M.npy"), *expected],
+        env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    got = json.loads(out.stdout.strip().splitlines()[-1])
+    assert got["backend"] == "jax"
+    for path, (pred, track) in expected.items():
+        np.testing.assert_allclose(got[path]["pred"], pred, atol=1e-4)
+        np.testing.assert_allclose(got[path]["track"], track, atol=1e-4)

@@ -1,0 +1,49 @@
+"""The ranking table: order, types, non-finite scores, CSV quoting and the playlist's selection."""
+
+import csv
+import io
+from pathlib import Path
+
+import numpy as np
+
+from pers_rec import features as F
+from pers_rec import rank as R
+from pers_rec.errors import DecodeError
+from pers_rec.library import Extracted
+
+cfg = F.FeatureConfig()
+
+
+def _item(name, seconds):
+    return Extracted(Path(f"/m/{name}"), np.zeros((int(seconds * cfg.fps) + 1, cfg.n_features), np.float32))
+
+
+def table():
+    rows = [R._row(_item("a.wav", 60), np.array([0.2, 0.4]), cfg), R._row(_item("b\r,\"x\".wav", 40), np.array([0.9]), cfg),
+            R._row(_item("jingle.wav", 3), np.array([0.99]), cfg), R._row(_item("nan.wav", 60), np.array([0.5, np.nan]), cfg),
+            R._error_row(Path("/m/bad.mp3"), DecodeError("/m/bad.mp3", "not audio"))]
+    return R._table(rows)
+
+
+def test_order_types_and_error_rows():
+    df = table()
+    assert list(df["path"]) == ["/m/jingle.wav", "/m/b\r,\"x\".wav", "/m/a.wav", "/m/bad.mp3", "/m/nan.wav"]
+    assert list(df["rank"][:3]) == [1, 2, 3] and df["rank"][3:].isna().all()
+    assert str(df["n_windows"].dtype) == "Int64" and list(df["short"][:3]) == [True, False, False]
+    assert df["error"][4] == "InvalidScoreError: the model's score is not a finite number"
+    assert df["error"][3] == "DecodeError: not audio" and df["status"][4] == "error"
+
+
+def test_csv_quotes_every_field_that_needs_it():
+    text = R.csv_text(table())
+    rows = list(csv.DictReader(io.StringIO(text, newline="")))
+    assert [r["path"] for r in rows][1] == "/m/b\r,\"x\".wav" and rows[0]["n_windows"] == "1"
+    assert rows[3]["n_windows"] == "" and rows[2]["n_windows"] == "2"
+
+
+def test_playlist_leaves_out_short_tracks_then_takes_the_top():
+    df = table()
+    assert [p for p, _, _ in R.playlist_entries(df, top=1, min_track_s=30)] == ["/m/b\r,\"x\".wav"]
+    assert [p for p, _, _ in R.playlist_entries(df, min_track_s=0)] == ["/m/jingle.wav", "/m/b\r,\"x\".wav", "/m/a.wav"]
+    path, duration_s, title = R.playlist_entries(df, top=1, min_track_s=0)[0]
+    assert duration_s == 3.0 and title == "jingle (score 0.990)"
