@@ -18,3 +18,38 @@ def test_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
             tmp.write_text("half")
             raise RuntimeError("interrupted")
     assert path.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["a.png"]
+
+
+def test_two_writers_never_share_a_temporary_name(tmp_path):
+    from pers_rec.fileio import atomic_path
+
+    with atomic_path(tmp_path / "out.csv") as a, atomic_path(tmp_path / "out.csv") as b:
+        assert a != b and a.suffix == b.suffix == ".csv"
+        a.write_text("a")
+        b.write_text("b")
+    assert (tmp_path / "out.csv").read_text() == "a" and sorted(p.name for p in tmp_path.iterdir()) == ["out.csv"]
+
+
+def test_interrupted_write_leaves_no_temporary(tmp_path):
+    import pytest
+
+    from pers_rec.fileio import atomic_path
+
+    with pytest.raises(KeyboardInterrupt), atomic_path(tmp_path / "m.keras") as tmp:
+        tmp.write_text("half")
+        raise KeyboardInterrupt
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_check_output(tmp_path):
+    import pytest
+
+    from pers_rec.errors import ParameterError
+    from pers_rec.fileio import check_output
+
+    assert check_output(tmp_path / "new" / "deeper" / "r.csv", (".csv",), "--out").name == "r.csv"
+    with pytest.raises(ParameterError, match="--out .*: must end in .csv"):
+        check_output(tmp_path / "r.txt", (".csv",), "--out")
+    (tmp_path / "d.csv").mkdir()
+    with pytest.raises(ParameterError, match="is a folder"):
+        check_output(tmp_path / "d.csv", (".csv",), "--out")

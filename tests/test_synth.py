@@ -90,13 +90,13 @@ def onset_s(y, threshold=1e-3, after=0.0):
     return (start + int(np.argmax(np.abs(y[start:]) > threshold))) / SR
 
 
-@pytest.mark.parametrize("gap_frames", [50, 48, 44, 40, 10, 0])
-def test_a_then_b_gap_within_one_frame(gap_frames):
+@pytest.mark.parametrize("gap_probe_frames", [50, 48, 44, 40, 10, 0])
+def test_a_then_b_gap_within_one_frame(gap_probe_frames):
     fps = 50
-    gap = synth.frames_to_s(gap_frames, fps)
-    y = synth.a_then_b("flute", "clarinet", SR, np.random.default_rng(0), start=0.5, dur_a=2.0, gap=gap, dur_b=2.0)
+    gap = synth.probe_frames_to_s(gap_probe_frames, fps)
+    y = synth.a_then_b("flute", "clarinet", SR, np.random.default_rng(0), start_s=0.5, a_duration_s=2.0, gap_s=gap, b_duration_s=2.0)
     assert abs(onset_s(y) - 0.5) <= 1 / fps
-    if gap_frames:
+    if gap_probe_frames:
         assert np.abs(y[int(2.55 * SR) : int((2.5 + gap - 0.005) * SR)]).max() < 1e-6  # silence in the gap
     assert abs(onset_s(y, after=2.5) - (2.5 + gap)) <= 1 / fps
 
@@ -110,7 +110,7 @@ def test_sequences_and_songs():
     assert len(y) == int(2 * 4 * 0.5 * SR) and np.abs(y).max() <= 1.0
     kinds = {e.instrument for e in events}
     assert {"flute", "piano", "kick", "snare", "hihat"} <= kinds
-    kick_onsets = sorted(e.onset for e in events if e.instrument == "kick")
+    kick_onsets = sorted(e.onset_s for e in events if e.instrument == "kick")
     assert kick_onsets == [0.0, 1.0, 2.0, 3.0]
 
 
@@ -144,9 +144,9 @@ def test_experiment_2_sets():
     assert np.allclose(narrowed.meta["gap_s"], 1.0 - 10 / 50)
     ba = synth.exp2_test("B->A", n=3)
     assert set(ba.meta["first"]) == {stages.EXP2_B} and ba.labels.sum() == 0
-    wide = synth.exp2_test(gap_shift_frames=+30, n=2)
+    wide = synth.exp2_test(gap_shift_probe_frames=+30, n=2)
     clip, meta = wide.clips[0], wide.meta.iloc[0]
-    assert abs(onset_s(clip, after=stages.EXP2_TIMING["start"] + stages.EXP2_TIMING["dur_a"] + 0.05) - meta["onset_second_s"]) <= 1 / 50
+    assert abs(onset_s(clip, after=stages.EXP2_TIMING["start_s"] + stages.EXP2_TIMING["a_duration_s"] + 0.05) - meta["onset_second_s"]) <= 1 / 50
     with pytest.raises(ValueError, match="unknown experiment 2 row"):
         synth.exp2_test("C->D")
 
