@@ -42,3 +42,14 @@ def write_audio(tmp_path):
         return path
 
     return _write
+
+
+@pytest.fixture
+def lib(tmp_path, write_audio):
+    """A small music folder: three audio files, two hidden ones (skipped by scans) and a cover image."""
+    (tmp_path / "music" / "a").mkdir(parents=True)
+    (tmp_path / "music" / ".hidden").mkdir()
+    for i, rel in enumerate(["a/one.wav", "a/two.flac", "three.WAV", ".hidden/x.wav", "a/.dot.wav"]):
+        write_audio(f"music/{rel}", tone(200 + 50 * i, 2.0, 16000), 16000)
+    (tmp_path / "music" / "cover.jpg").write_bytes(b"\xff\xd8")
+    return tmp_path / "music"

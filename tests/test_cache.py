@@ -4,24 +4,12 @@ import os
 
 import numpy as np
 import pytest
-from conftest import tone
 
 from pers_rec import features as F
 from pers_rec.cache import FeatureCache, open_cache
 from pers_rec.errors import DecodeError, ReadFailedError, WorkerCrashedError
 
 cfg = F.FeatureConfig()
-
-
-@pytest.fixture
-def lib(tmp_path, write_audio):
-    (tmp_path / "music" / "a").mkdir(parents=True)
-    (tmp_path / "music" / ".hidden").mkdir()
-    paths = []
-    for i, rel in enumerate(["a/one.wav", "a/two.flac", "three.WAV", ".hidden/x.wav", "a/.dot.wav"]):
-        paths.append(write_audio(f"music/{rel}", tone(200 + 50 * i, 2.0, 16000), 16000))
-    (tmp_path / "music" / "cover.jpg").write_bytes(b"\xff\xd8")
-    return tmp_path / "music"
 
 
 def test_cache_hit_miss_and_invalidation(lib, tmp_path):

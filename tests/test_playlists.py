@@ -3,21 +3,9 @@
 import os
 
 import pytest
-from conftest import tone
 
 from pers_rec import playlists as P
 from pers_rec.errors import PlaylistError
-
-
-@pytest.fixture
-def lib(tmp_path, write_audio):
-    (tmp_path / "music" / "a").mkdir(parents=True)
-    (tmp_path / "music" / ".hidden").mkdir()
-    paths = []
-    for i, rel in enumerate(["a/one.wav", "a/two.flac", "three.WAV", ".hidden/x.wav", "a/.dot.wav"]):
-        paths.append(write_audio(f"music/{rel}", tone(200 + 50 * i, 2.0, 16000), 16000))
-    (tmp_path / "music" / "cover.jpg").write_bytes(b"\xff\xd8")
-    return tmp_path / "music"
 
 
 def test_m3u_relative_absolute_comments_and_urls(lib, tmp_path):
