@@ -17,7 +17,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 
     The temporary name is unique (``tempfile.mkstemp`` in the target's folder),
     so two writers to one output never collide, and it keeps the extension
-    (``.name.XXXX.tmp.png``), since writers such as matplotlib and Keras
+    (``.name.<random>.tmp.png``), since writers such as matplotlib and Keras
     choose the format from it. It is removed on any exception, Ctrl-C included.
     """
     path = Path(path)

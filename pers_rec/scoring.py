@@ -237,7 +237,3 @@ class Scorer:
     def mean_scores(self, tracks: Iterable[np.ndarray]) -> np.ndarray:
         """Each track's score [shape=(n_tracks,)], the mean of its window scores."""
         return np.array([s.mean() for s in self.score_many(tracks)])
-
-    def score_track(self, M: np.ndarray, duration_s: float) -> TrackScore:
-        """Window timeline, track score and best segment of one track."""
-        return summarize(self.window_scores(M), self.cfg, duration_s)
