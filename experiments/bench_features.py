@@ -19,6 +19,7 @@ import functools
 import platform
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -61,17 +62,24 @@ print(base, hwm_mb(), M.shape[0], M.nbytes / 2**20, dt)
 """
 
 
-def long_file_memory(minutes: int) -> dict:
+def long_wav(minutes: int) -> Path:
+    """A mono 44.1 kHz PCM-16 WAV of ``minutes`` minutes (one 4-minute song repeated), made once in the cache."""
     path = CACHE / f"long_{minutes}min.wav"
     if not path.exists():
         import soundfile as sf
 
+        CACHE.mkdir(parents=True, exist_ok=True)
         piece = make_song(240.0, seed=1)[:, 0]
         tmp = path.with_name(path.name + ".part")
         with sf.SoundFile(tmp, "w", samplerate=SR_FILE, channels=1, format="WAV", subtype="PCM_16") as f:
             for _ in range(int(np.ceil(minutes / 4))):
                 f.write(piece)
         tmp.replace(path)
+    return path
+
+
+def long_file_memory(minutes: int) -> dict:
+    path = long_wav(minutes)
     out = subprocess.run([sys.executable, "-c", _MEMORY_PROBE, str(path)], capture_output=True, text=True, check=True)
     base, peak, frames, mb, dt = map(float, out.stdout.split())
     return {"minutes": minutes, "file_mb": path.stat().st_size / 2**20, "rss_after_imports_mb": base, "peak_rss_mb": peak,

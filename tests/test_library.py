@@ -2,7 +2,10 @@
 
 import os
 import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -136,3 +139,53 @@ def test_a_dead_worker_costs_one_file_not_the_run(lib, monkeypatch):
     assert len(out) == len(paths)
     assert type(out["kill_me.wav"].error) is WorkerCrashedError
     assert all(e.ok for name, e in out.items() if name != "kill_me.wav")
+
+
+_ORPHAN_SCRIPT = """
+import time
+from pathlib import Path
+from pers_rec import library
+from pers_rec.features import FeatureConfig
+
+pool = library._new_pool(2, FeatureConfig())
+busy = [pool.submit(time.sleep, 600) for _ in range(2)]  # both workers busy, as in the middle of a long decode
+time.sleep(1.0)
+print("ready", flush=True)
+time.sleep(600)
+"""
+
+
+def _children(pid: int) -> set[int]:
+    out = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            out.add(int(stat.parent.name))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has exited
+    except OSError:
+        return False
+
+
+def test_workers_and_forkserver_exit_after_the_main_process_is_killed():
+    main = subprocess.Popen([sys.executable, "-c", _ORPHAN_SCRIPT], stdout=subprocess.PIPE, text=True)
+    try:
+        assert main.stdout.readline().strip() == "ready"
+        forkserver = _children(main.pid)
+        workers = set().union(*(_children(p) for p in forkserver))
+        assert len(workers) >= 2  # the two busy workers (under the forkserver)
+        main.kill()
+        main.wait()
+        deadline = time.monotonic() + 60  # they poll once a second; a generous bound, not a timing claim
+        while time.monotonic() < deadline and any(_alive(p) for p in forkserver | workers):
+            time.sleep(0.2)
+        assert not [p for p in forkserver | workers if _alive(p)]
+    finally:
+        main.kill()
