@@ -287,7 +287,10 @@ def main(argv=None) -> int:
             "model and the compiled graphs are loaded (a short file ranked first); `peak` is VmHWM after ranking the long "
             "file. The growth with length is the feature matrix "
             f"({cfg.n_mfcc} float32 per frame at {cfg.fps} fps: {cfg.n_mfcc * 4 * cfg.fps * 3600 / 2**20:.0f} MB per hour) "
-            "and the per-window scores; the scorer runs the trunk in fixed chunks, so nothing else grows with the track.",
+            "held a few times over (the decoder's per-chunk frames and their concatenation, the scorer's stride-padded "
+            "copy) and the per-window scores; the trunk runs in fixed chunks, so its activations do not grow with the track. "
+            "Holding one feature matrix only (a preallocated output, no padded copy) would cut the 12-hour growth by about "
+            "half; not done.",
             "",
             "| file | WAV MB | windows | rss after warm-up (MB) | peak (MB) | peak over the 4-minute file | seconds |",
             "|---|---|---|---|---|---|---|",
