@@ -31,6 +31,7 @@ setup(
         "scikit-learn>=1.3",  # stratified k-fold, ROC-AUC/AP, the logistic-regression baseline
         "tqdm>=4.66",  # progress bars
         "threadpoolctl>=3.1",  # one BLAS thread per decoding worker (no oversubscription)
+        "mutagen>=1.46",  # artist/album tags (folds grouped by album or artist), never writes into audio files
     ],
     extras_require={
         "gpu": ["tensorflow[and-cuda]>=2.16"],

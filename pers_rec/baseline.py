@@ -8,6 +8,8 @@ good, the network is not earning its keep on that listener's data.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from .report import CVResult, Metrics
@@ -94,3 +96,73 @@ def cross_validate(matrices: list[np.ndarray], labels: np.ndarray, splits, seed:
         oof[val_idx] = clf.predict_proba(X[val_idx])[:, 1]
         per_fold.append(metrics(y[val_idx], oof[val_idx]))
     return summarize_folds(per_fold, metrics(y, oof)), oof
+
+
+@dataclass
+class BaselineModel:
+    """The baseline fitted on every training track, kept in the model file for stacking.
+
+    ``score(M)`` is ``sigmoid(coef . (track_features(M) - mean) / scale + intercept)``,
+    scikit-learn's ``StandardScaler`` + ``LogisticRegression`` written out so that
+    ranking needs neither scikit-learn nor a pickle.
+    """
+
+    mean: list[float]
+    scale: list[float]
+    coef: list[float]
+    intercept: float
+
+    def logit(self, M: np.ndarray) -> float:
+        x = (track_features(M) - np.asarray(self.mean)) / np.asarray(self.scale)
+        return float(x @ np.asarray(self.coef) + self.intercept)
+
+    def score(self, M: np.ndarray) -> float:
+        return float(1.0 / (1.0 + np.exp(-self.logit(M))))
+
+
+def fit(matrices: list[np.ndarray], labels: np.ndarray, seed: int) -> BaselineModel:
+    """The baseline (same settings as in :func:`cross_validate`) fitted on all tracks."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    X = np.stack([track_features(M) for M in matrices])
+    scaler = StandardScaler().fit(X)
+    clf = LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000, random_state=seed)
+    clf.fit(scaler.transform(X), np.asarray(labels))
+    return BaselineModel(scaler.mean_.tolist(), scaler.scale_.tolist(), clf.coef_[0].tolist(), float(clf.intercept_[0]))
+
+
+def logit(p) -> np.ndarray:
+    p = np.clip(np.asarray(p, np.float64), 1e-6, 1 - 1e-6)
+    return np.log(p) - np.log1p(-p)
+
+
+def stack_fit(net: np.ndarray, base: np.ndarray, labels: np.ndarray) -> tuple[list[float], float]:
+    """Logistic stacking of two score columns: ``(weights [w_net, w_base], intercept)``.
+
+    Fitted on out-of-fold scores (each track scored by models that did not see
+    it), on their logits, with mild L2 (C=1) and balanced classes.
+    """
+    from sklearn.linear_model import LogisticRegression
+
+    X = np.stack([logit(net), logit(base)], axis=1)
+    clf = LogisticRegression(C=1.0, class_weight="balanced", max_iter=1000).fit(X, np.asarray(labels))
+    return clf.coef_[0].tolist(), float(clf.intercept_[0])
+
+
+def stack_apply(weights, intercept: float, net, base) -> np.ndarray:
+    z = weights[0] * logit(net) + weights[1] * logit(base) + intercept
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def stack_cross_validate(net: np.ndarray, base: np.ndarray, labels: np.ndarray, splits) -> np.ndarray:
+    """Out-of-fold stacked scores: the stacker of each fold fitted on the other folds' out-of-fold scores."""
+    out = np.zeros(len(labels))
+    y = np.asarray(labels)
+    for tr, va in splits:
+        if len(set(y[tr])) < 2:
+            out[va] = net[va]
+            continue
+        w, b = stack_fit(net[tr], base[tr], y[tr])
+        out[va] = stack_apply(w, b, net[va], base[va])
+    return out

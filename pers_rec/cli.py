@@ -108,11 +108,30 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--arch", choices=["cnn_lstm", "cnn", "cnn_gpool"], default="cnn_lstm", help="network architecture")
     t.add_argument("--epochs", type=_int_at_least(1), default=20, help="maximum epochs per cross-validation fold")
     t.add_argument("--folds", type=_int_at_least(2), default=5, help="cross-validation folds over tracks")
-    t.add_argument("--ensemble", type=_ensemble, default=0, metavar="K",
-                   help="keep the K fold models and average them (implies --folds K; 0: one model on all tracks)")
+    t.add_argument("--ensemble", type=_ensemble, default=None, metavar="K",
+                   help="keep the K fold models and average them (implies --folds K; default: the --folds fold models; "
+                        "0: one model retrained on all tracks instead)")
+    t.add_argument("--blend", choices=["auto", "stacked", "network"], default="auto",
+                   help="track score: stack the network with the MFCC-statistics baseline when cross-validation "
+                        "favours it (auto), always, or the network alone")
     t.add_argument("--windows-per-track", type=_int_at_least(1), default=8, help="random 8 s windows per track per epoch")
+    t.add_argument("--no-pretrained", action="store_true",
+                   help="do not start from the library's pre-trained weights (see pers-rec pretrain)")
     t.add_argument("--seed", type=int, default=0, help="random seed")
     t.set_defaults(run=_train)
+
+    pt = _sub(sub, "pretrain", "pre-train the network on a whole library without labels (contrastive)",
+              "pers-rec pretrain ~/Music   # then: pers-rec train --likes liked.m3u8 --library ~/Music ...",
+              cache=True, jobs=True)
+    pt.add_argument("library", help="music folder (scanned recursively); every track is used, none needs a label")
+    pt.add_argument("--arch", choices=["cnn_lstm", "cnn", "cnn_gpool"], default="cnn_lstm",
+                    help="the architecture that train will use")
+    pt.add_argument("--epochs", type=_int_at_least(1), default=15, help="pre-training epochs")
+    pt.add_argument("--pairs-per-track", type=_int_at_least(1), default=4, help="positive pairs per track per epoch")
+    pt.add_argument("--batch-size", type=_int_at_least(2), default=64,
+                    help="pairs per batch (the other pairs of a batch are the negatives)")
+    pt.add_argument("--seed", type=int, default=0, help="random seed")
+    pt.set_defaults(run=_pretrain)
 
     r = _sub(sub, "rank", "score every track of a folder and write the ranking",
              "pers-rec rank ~/Music --model taste.keras --out ranking.csv --m3u top50.m3u8", cache=True, jobs=True)
@@ -200,16 +219,41 @@ def _train(args) -> int:
     from .train import TrainConfig
 
     tcfg = TrainConfig(max_epochs=args.epochs, folds=args.folds, ensemble=args.ensemble,
-                       windows_per_track=args.windows_per_track, seed=args.seed)
+                       windows_per_track=args.windows_per_track, blend=args.blend, seed=args.seed)
     out = commands.TrainOutputs.beside(args.model)
     cache = _open_cache(args)
     try:
         saved = commands.train(args.likes, args.dislikes, args.library, out, features.FeatureConfig(),
-                               Mo.ModelConfig(arch=args.arch), tcfg, cache=cache, jobs=args.jobs, progress=not args.quiet)
+                               Mo.ModelConfig(arch=args.arch), tcfg, cache=cache, jobs=args.jobs, progress=not args.quiet,
+                               pretrained_dir=None if args.no_pretrained else _cache_dir(args))
     finally:
         if cache:
             cache.close()
     return commands.print_train_summary(saved, out)
+
+
+def _cache_dir(args):
+    from .cache import default_cache_dir
+
+    return args.cache or default_cache_dir()
+
+
+def _pretrain(args) -> int:
+    _need_dir(args.library, "library")
+    _check_backend()
+    from . import commands, features
+    from . import model as Mo
+    from .pretrain import PretrainConfig
+
+    pcfg = PretrainConfig(epochs=args.epochs, pairs_per_track=args.pairs_per_track, batch_size=args.batch_size,
+                          seed=args.seed)
+    cache = _open_cache(args)
+    try:
+        return commands.pretrain(args.library, _cache_dir(args), features.FeatureConfig(), Mo.ModelConfig(arch=args.arch),
+                                 pcfg, cache=cache, jobs=args.jobs, progress=not args.quiet)
+    finally:
+        if cache:
+            cache.close()
 
 
 def _rank(args) -> int:

@@ -12,7 +12,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import EXIT_NOTHING, EXIT_OK, EXIT_SOME_FAILED
+from .errors import EXIT_NOTHING, EXIT_OK, EXIT_SOME_FAILED, describe
 
 
 def say(*args) -> None:
@@ -40,7 +40,7 @@ class TrainOutputs:
 
 
 def train(likes, dislikes, library_dir, out: TrainOutputs, cfg, mcfg, tcfg, *, cache=None, jobs=None,
-          progress: bool = False):
+          progress: bool = False, pretrained_dir=None):
     """``pers-rec train``: gather tracks, cross-validate and train, write the model, report and curves.
 
     Returns
@@ -53,13 +53,63 @@ def train(likes, dislikes, library_dir, out: TrainOutputs, cfg, mcfg, tcfg, *, c
     from .fileio import write_text
     from .report import plot_curves
 
+    pre = None
+    if library_dir is not None and pretrained_dir is not None:
+        from . import pretrain as P
+        from .library import scan
+
+        found = P.find(pretrained_dir, scan(library_dir), cfg, mcfg)
+        if found is not None:
+            pre = P.load(found)
+            tcfg.pretrained = str(found)
+            if progress:
+                say(f"starting from the library's pre-trained weights ({found.name}, "
+                    f"{pre.info.get('tracks', '?')} tracks)")
     tracks, failed = dataset.gather(likes, dislikes, library_dir, cfg, unlabelled_per_like=tcfg.unlabelled_per_like,
                                     seed=tcfg.seed, cache=cache, jobs=jobs, progress=progress)
-    saved = T.train(tracks, cfg, mcfg, tcfg, progress=progress, failed=failed)
+    saved = T.train(tracks, cfg, mcfg, tcfg, progress=progress, failed=failed, pretrained=pre)
     checkpoint.save(out.model, saved)
     write_text(out.report, saved.report.to_json())
     plot_curves(saved.report, out.curves)
     return saved
+
+
+def pretrain(library_dir, out_dir, cfg, mcfg, pcfg, *, cache=None, jobs=None, progress: bool = False) -> int:
+    """``pers-rec pretrain``: contrastive pre-training on every track of a library, stored in ``out_dir``.
+
+    Returns the exit code: 0, or 1 when some files could not be used.
+    """
+    from . import pretrain as P
+    from .library import extract_many, scan
+    from .progress import bar
+
+    paths = scan(library_dir)
+    from dataclasses import asdict
+
+    target = P.stored_path(out_dir, P.library_key(paths, cfg, mcfg))
+    if target.exists():
+        if P.load(target).info.get("pretrain_config") == asdict(pcfg):
+            say(f"already pre-trained for this library and these settings: {target}")
+            return EXIT_OK
+        say(f"replacing the library's pre-trained weights made with other settings: {target}")
+    matrices, failed = [], 0
+    with bar(len(paths), "features", "track", progress) as b:
+        for item in extract_many(paths, cfg, cache=cache, jobs=jobs, on_done=b.update):
+            if item.ok:
+                matrices.append(item.features)
+            else:
+                failed += 1
+                warn(f"skipped {item.path}: {describe(item.error)}")
+    if not matrices:
+        warn(f"no track of {library_dir} could be read")
+        return EXIT_NOTHING
+    pre = P.pretrain(matrices, cfg, mcfg, pcfg, progress=progress)
+    P.save(target, pre)
+    info = pre.info
+    say(f"pre-trained {mcfg.arch} on {info['tracks']} tracks in {info['seconds']:.0f} s: contrastive loss "
+        f"{info['losses'][0]:.3f} -> {info['losses'][-1]:.3f} (chance {info['chance_loss']:.3f})")
+    say(f"wrote {target}; pers-rec train --library {library_dir} starts from it")
+    return EXIT_SOME_FAILED if failed else EXIT_OK
 
 
 def print_train_summary(saved, out: TrainOutputs) -> int:
@@ -74,6 +124,9 @@ def print_train_summary(saved, out: TrainOutputs) -> int:
         f"AP {_f(m.ap_mean)} (at {m.epochs} epochs, chosen by this figure)")
     say(f"baseline (MFCC statistics + logistic regression): ROC-AUC {_f(b.roc_auc_mean)} +- {_f(b.roc_auc_std)}, "
         f"AP {_f(b.ap_mean)}")
+    if rep.blend is not None:
+        say(f"track score: {'network stacked with the baseline' if rep.blend.chosen == 'stacked' else 'network alone'} "
+            f"({rep.blend.why})")
     say(f"wrote {out.model}, {out.report}, {out.curves}")
     return EXIT_SOME_FAILED if rep.failed else EXIT_OK
 

@@ -183,3 +183,42 @@ def feature_stats(matrices: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     var = sum(((M - mean) ** 2).sum(0, dtype=np.float64) for M in matrices) / n
     return mean.astype(np.float32), var.astype(np.float32)
 
+
+
+def tags(path: str | os.PathLike) -> dict[str, str]:
+    """``artist``, ``album`` and ``title`` from a file's tags (mutagen's easy interface); missing ones are left out.
+
+    Never raises: a file without readable tags gives ``{}``.
+    """
+    try:
+        import mutagen
+
+        f = mutagen.File(path, easy=True)
+    except Exception:  # noqa: BLE001 - any tag parser failure means "no tags", the audio may still be fine
+        return {}
+    out = {}
+    for key in ("artist", "album", "title", "albumartist"):
+        try:
+            v = (f or {}).get(key)
+        except Exception:  # noqa: BLE001
+            v = None
+        if v and str(v[0]).strip():
+            out[key] = str(v[0]).strip()
+    return out
+
+
+def fold_groups(tracks: list[Track]) -> tuple[list[tuple[str, str]], str]:
+    """The group of each track for cross-validation, and the rule used, in words.
+
+    A track's album is its ``album`` tag (with the album artist), else its
+    parent folder. When the likes carry at least two artist tags, tracks are
+    grouped by artist (album where untagged), so that no artist has tracks on
+    both sides of a fold; otherwise by album.
+    """
+    info = [tags(t.path) for t in tracks]
+    albums = [f"{i.get('albumartist', '')}\x00{i['album']}" if "album" in i else os.path.dirname(t.path)
+              for t, i in zip(tracks, info)]
+    liked_artists = {i["artist"] for t, i in zip(tracks, info) if t.label == 1 and "artist" in i}
+    if len(liked_artists) >= 2:
+        return [("artist", i["artist"]) if "artist" in i else ("album", a) for i, a in zip(info, albums)], "artist"
+    return [("album", a) for a in albums], "album"

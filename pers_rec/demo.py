@@ -75,7 +75,7 @@ def run(out: str = "demo_out", *, n_tracks: int = 48, duration_s: float = 12.0, 
     write_text(likes, "#EXTM3U\n" + "".join(f"library/{Path(p).name}\n" for p in sorted(told)))
     say(f"   the listener likes flute-lead songs and has liked {len(told)} of the {len(flute)}: {likes}")
 
-    say("2/4 training (track-level cross-validation, then the final model)")
+    say("2/4 training (cross-validation grouped by album; the fold models are averaged)")
     cache = open_cache(out / "cache")
     cfg, mcfg = F.FeatureConfig(), Mo.ModelConfig()
     tcfg = TrainConfig(max_epochs=max_epochs, folds=folds, seed=seed)
@@ -85,6 +85,8 @@ def run(out: str = "demo_out", *, n_tracks: int = 48, duration_s: float = 12.0, 
     say(f"   cross-validated track ROC-AUC {cv.model.roc_auc_mean:.3f} +- {cv.model.roc_auc_std:.3f} "
         f"at {cv.model.epochs} epochs; baseline (MFCC statistics + logistic regression) "
         f"{cv.baseline.roc_auc_mean:.3f} +- {cv.baseline.roc_auc_std:.3f}")
+    say(f"   final model: {saved.report.final_kind}; track score: "
+        + ("network stacked with the baseline" if saved.report.blend.chosen == "stacked" else "network alone"))
 
     say("3/4 ranking the library (liked tracks left out)")
     saved = checkpoint.load(outputs.model, expect=cfg)

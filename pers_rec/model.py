@@ -274,5 +274,5 @@ def build_compiled(cfg: FeatureConfig, mcfg: ModelConfig, *, learning_rate: floa
     keras.utils.set_random_seed(seed)
     model = build(cfg, mcfg, stats=stats)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="binary_crossentropy", weighted_metrics=[],
-                  run_eagerly=run_eagerly)
+                  run_eagerly=run_eagerly, jit_compile=False)
     return model

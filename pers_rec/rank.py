@@ -29,7 +29,7 @@ from .progress import bar
 
 #: Columns of the ranking, in order. ``short``: the track is shorter than one window (it was looped).
 COLUMNS = ["rank", "score", "path", "duration_s", "n_windows", "best_start_s", "best_end_s", "best_score", "short",
-           "status", "error"]
+           "network_score", "status", "error"]
 
 
 def liked_paths(saved: SavedModel) -> set[str]:
@@ -69,7 +69,7 @@ def rank(paths: Iterable[str | os.PathLike], saved: SavedModel, *, cache: Featur
 
     def flush():
         for item, s in zip(batch, scorer.score_many([b.features for b in batch])):
-            rows.append(_row(item, s, cfg))
+            rows.append(_row(item, s, scorer))
         batch.clear()
 
     with bar(len(todo), "ranking", "track", progress) as b:
@@ -86,12 +86,17 @@ def rank(paths: Iterable[str | os.PathLike], saved: SavedModel, *, cache: Featur
     return _table(rows)
 
 
-def _row(item: Extracted, window_scores: np.ndarray, cfg: F.FeatureConfig) -> dict:
+def _row(item: Extracted, window_scores: np.ndarray, scorer: scoring.Scorer) -> dict:
+    cfg = scorer.cfg
     if not np.isfinite(window_scores).all():
         return _error_row(item.path, InvalidScoreError(item.path, "the model's score is not a finite number"))
     duration = F.duration_s(item.features, cfg)
     s = scoring.summarize(window_scores, cfg, duration)
-    return {"score": round(s.score, 6), "path": str(item.path), "duration_s": round(duration, 3),
+    final = scorer.final_score(window_scores, item.features)
+    if not np.isfinite(final):
+        return _error_row(item.path, InvalidScoreError(item.path, "the stacked score is not a finite number"))
+    return {"score": round(final, 6), "network_score": round(s.score, 6), "path": str(item.path),
+            "duration_s": round(duration, 3),
             "n_windows": s.n_windows, "best_start_s": s.best_start_s, "best_end_s": round(s.best_end_s, 3),
             "best_score": round(s.best_score, 6), "short": duration < cfg.window_s, "status": "ok", "error": ""}
 

@@ -105,6 +105,34 @@ class CrossValidation:
 
 
 @dataclass
+class Blend:
+    """How a track's final score is made from the network's and the baseline's.
+
+    Attributes
+    ----------
+    chosen : str
+        ``"stacked"`` (logistic stacking of both) or ``"network"`` (the network alone).
+    why : str
+        The cross-validated comparison behind the choice, in words.
+    cv_roc_auc : dict
+        Out-of-fold ROC-AUC of ``"network"``, ``"baseline"`` and ``"stacked"`` (the
+        stacker itself cross-validated over the same folds).
+    weights : list of float
+        ``[w_network, w_baseline]`` on the logits of the two scores.
+    intercept : float
+    baseline : dict
+        The baseline fitted on every training track (``baseline.BaselineModel`` fields).
+    """
+
+    chosen: str
+    why: str
+    cv_roc_auc: dict
+    weights: list[float]
+    intercept: float
+    baseline: dict
+
+
+@dataclass
 class TrainReport:
     """Everything about one training run (saved inside the model and as ``MODEL.json``).
 
@@ -130,6 +158,9 @@ class TrainReport:
         Per epoch, for a model trained on all tracks.
     failed : list of FailedTrack
         Listed tracks that could not be used.
+    blend : Blend or None
+        How track scores combine the network and the baseline (None in models
+        from before stacking: the network alone).
     """
 
     pers_rec_version: str
@@ -147,6 +178,7 @@ class TrainReport:
     final_kind: str
     final_train_loss: list[float] | None
     failed: list[FailedTrack] = field(default_factory=list)
+    blend: Blend | None = None
 
     @property
     def n_liked(self) -> int:
@@ -178,7 +210,8 @@ class TrainReport:
         d = {k: v for k, v in d.items() if k in known}
         return cls(**{**d, "tracks": [TrackEntry(**t) for t in d["tracks"]],
                       "failed": [FailedTrack(**f) for f in d.get("failed", [])],
-                      "cross_validation": CrossValidation.from_dict(d["cross_validation"])})
+                      "cross_validation": CrossValidation.from_dict(d["cross_validation"]),
+                      "blend": Blend(**d["blend"]) if d.get("blend") else None})
 
     @classmethod
     def from_json(cls, text: str) -> TrainReport:

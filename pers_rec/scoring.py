@@ -33,6 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import baseline as B
 from .checkpoint import SavedModel
 from .features import FeatureConfig, fit_to_window, n_windows, window_starts_s, windows
 from .model import ModelConfig, members
@@ -124,6 +125,21 @@ class Scorer:
                 "(or a layer pads): scoring each window separately", stacklevel=2
             )
         self.fast = exact if fast is None else (fast and exact)
+        blend = saved.report.blend if saved.report is not None else None
+        self.blend = blend if blend is not None and blend.chosen == "stacked" else None
+        self.baseline = B.BaselineModel(**blend.baseline) if self.blend is not None else None
+
+    def final_score(self, window_scores: np.ndarray, M: np.ndarray) -> float:
+        """A track's score: the mean of its window scores, stacked with the baseline's score of ``M``
+        when the model was trained with stacking (see ``train``)."""
+        net = float(np.mean(window_scores))
+        if self.blend is None:
+            return net
+        return float(B.stack_apply(self.blend.weights, self.blend.intercept, net, self.baseline.score(M)))
+
+    def final_scores(self, tracks: list[np.ndarray]) -> np.ndarray:
+        """:meth:`final_score` of each track [shape=(n_tracks,)]."""
+        return np.array([self.final_score(s, M) for s, M in zip(self.score_many(tracks), tracks)])
 
     def _all_valid(self) -> bool:
         return all(getattr(la, "padding", "valid") == "valid" for trunk, _ in self.members for la in trunk.layers)

@@ -40,3 +40,39 @@ def test_cross_validation_scores_every_track_out_of_fold():
     splits = [(np.flatnonzero(a), np.flatnonzero(b)) for a, b in splits]
     res, oof = B.cross_validate(mats, y, splits, seed=0)
     assert oof.shape == (16,) and res.roc_auc_mean == 1.0 and len(res.per_fold) == 4
+
+
+def test_fitted_baseline_equals_scikit_learns_pipeline():
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    rng = np.random.default_rng(3)
+    mats = [rng.normal(loc=i % 2, size=(80, 5)).astype(np.float32) for i in range(12)]
+    y = np.array([i % 2 for i in range(12)])
+    model = B.fit(mats, y, seed=0)
+    X = np.stack([B.track_features(M) for M in mats])
+    ref = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000,
+                                                             random_state=0)).fit(X, y)
+    assert np.allclose([model.score(M) for M in mats], ref.predict_proba(X)[:, 1], atol=1e-9)
+
+
+def test_stacking_equals_the_manual_combination():
+    rng = np.random.default_rng(0)
+    y = np.r_[np.ones(10), np.zeros(30)]
+    net = np.clip(0.5 + 0.3 * (y - 0.5) + rng.normal(0, 0.2, 40), 0.01, 0.99)
+    base = np.clip(0.5 + 0.1 * (y - 0.5) + rng.normal(0, 0.2, 40), 0.01, 0.99)
+    w, b = B.stack_fit(net, base, y)
+    manual = 1 / (1 + np.exp(-(w[0] * np.log(net / (1 - net)) + w[1] * np.log(base / (1 - base)) + b)))
+    assert np.allclose(B.stack_apply(w, b, net, base), manual, atol=1e-12)
+    assert w[0] > w[1]  # the better-separating score weighs more
+
+
+def test_stacker_is_cross_validated_on_the_other_folds_only():
+    y = np.r_[np.ones(6), np.zeros(6)]
+    net, base = np.linspace(0.2, 0.8, 12), np.linspace(0.8, 0.2, 12)
+    splits = [(np.r_[1:6, 7:12], np.array([0, 6])), (np.r_[0, 2:6, 6, 8:12], np.array([1, 7]))]
+    out = B.stack_cross_validate(net, base, y, splits)
+    for tr, va in splits:
+        w, b = B.stack_fit(net[tr], base[tr], y[tr])
+        assert np.allclose(out[va], B.stack_apply(w, b, net[va], base[va]))

@@ -81,3 +81,31 @@ def test_liked_and_disliked_at_once(music, tmp_path):
     (tmp_path / "l.m3u").write_text("lib/t0.wav\n")
     with pytest.raises(ParameterError, match="both as a like and as a dislike"):
         D.labelled_paths(tmp_path / "l.m3u", tmp_path / "l.m3u")
+
+
+def test_tags_and_fold_groups_by_album_then_artist(tmp_path):
+    import mutagen.flac
+
+    def flac(name, **tags):
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        sf.write(path, tone(440, 0.5, 8000), 8000, format="FLAC")
+        f = mutagen.flac.FLAC(path)
+        for k, v in tags.items():
+            f[k] = v
+        f.save()
+        return str(path)
+
+    a = flac("x/a.flac", artist="Ann", album="One", title="Song A")
+    b = flac("x/b.flac", artist="Bob", album="Two")
+    c = flac("y/c.flac")  # untagged: its folder is its album
+    d = flac("y/d.flac", artist="Ann", album="One")
+    assert D.tags(a) == {"artist": "Ann", "album": "One", "title": "Song A"} and D.tags(c) == {}
+    assert D.tags(tmp_path / "missing.flac") == {}
+    m = np.zeros((1, 1), np.float32)
+    tracks = [D.Track(a, 1, "like", m), D.Track(b, 0, "dislike", m), D.Track(c, 0, "dislike", m), D.Track(d, 1, "like", m)]
+    groups, rule = D.fold_groups(tracks)
+    assert rule == "album" and groups[0] == groups[3] and len(set(groups)) == 3  # one liked artist: by album
+    tracks[1] = D.Track(b, 1, "like", m)
+    groups, rule = D.fold_groups(tracks)
+    assert rule == "artist" and groups[0] == groups[3] != groups[1] and groups[2][0] == "album"

@@ -3,6 +3,7 @@
 import csv
 import io
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -12,6 +13,8 @@ from pers_rec.errors import DecodeError
 from pers_rec.library import Extracted
 
 cfg = F.FeatureConfig()
+#: What ``_row`` needs of a Scorer: the feature config and the track score (here the plain window mean).
+scorer = SimpleNamespace(cfg=cfg, final_score=lambda w, M: float(np.mean(w)))
 
 
 def _item(name, seconds):
@@ -19,8 +22,10 @@ def _item(name, seconds):
 
 
 def table():
-    rows = [R._row(_item("a.wav", 60), np.array([0.2, 0.4]), cfg), R._row(_item("b\r,\"x\".wav", 40), np.array([0.9]), cfg),
-            R._row(_item("jingle.wav", 3), np.array([0.99]), cfg), R._row(_item("nan.wav", 60), np.array([0.5, np.nan]), cfg),
+    rows = [R._row(_item("a.wav", 60), np.array([0.2, 0.4]), scorer),
+            R._row(_item("b\r,\"x\".wav", 40), np.array([0.9]), scorer),
+            R._row(_item("jingle.wav", 3), np.array([0.99]), scorer),
+            R._row(_item("nan.wav", 60), np.array([0.5, np.nan]), scorer),
             R._error_row(Path("/m/bad.mp3"), DecodeError("/m/bad.mp3", "not audio"))]
     return R._table(rows)
 

@@ -27,15 +27,27 @@ def tracks(n_pos=10, n_neg=10, seed=0, source="dislike"):
 
 
 def test_choose_epoch_breaks_auc_ties_by_log_loss():
-    auc = np.array([0.8, 1.0, 1.0, 0.999, 0.9])
-    loss = np.array([0.6, 0.5, 0.3, 0.1, 0.05])
-    assert T.choose_epoch(auc, loss) == 4  # within 0.005 of the best AUC, lowest loss
-    assert T.choose_epoch(auc, loss, tol=0.0) == 3
+    auc = np.ones(5)
+    loss = np.array([0.5, 0.4, 0.3, 0.2, 0.1])  # smoothed: 0.45 0.4 0.3 0.2 0.15
+    assert T.choose_epoch(auc, loss) == 5
+
+
+def test_choose_epoch_ignores_a_lone_spike():
+    """The raw argmax (epoch 3) is one noisy epoch; the 3-epoch smoothed curve peaks late."""
+    auc = np.array([0.5, 0.6, 0.95, 0.6, 0.7, 0.8, 0.85, 0.86, 0.85])
+    assert int(np.argmax(auc)) + 1 == 3
+    assert T.choose_epoch(auc, np.zeros(9)) == 8  # smoothed 0.853 (epoch 8) and 0.855 (epoch 9) tie; the first wins
+    assert T.choose_epoch(auc, np.zeros(9), tol=0.0) == 9
+
+
+def test_smooth_is_a_centred_moving_average():
+    x = np.array([1.0, 2.0, np.nan, 4.0, 8.0])
+    assert np.allclose(T.smooth(x), [1.5, 1.5, 3.0, 6.0, 6.0])
 
 
 def test_train_reports_cross_validation_and_baseline():
     ts = tracks()
-    tcfg = T.TrainConfig(max_epochs=3, folds=3, windows_per_track=3, seed=1)
+    tcfg = T.TrainConfig(max_epochs=3, folds=3, ensemble=0, windows_per_track=3, seed=1)
     saved = T.train(ts, TINY, TINY_M, tcfg)
     rep = saved.report
     cv = rep.cross_validation
@@ -91,3 +103,77 @@ def test_invalid_train_configs(kw, match):
     with pytest.raises(ParameterError, match=match):
         T.TrainConfig(**kw)
     assert T.TrainConfig(ensemble=4).folds == 4
+
+
+def test_splits_never_put_one_album_on_both_sides():
+    ts = tracks(12, 12)
+    for i, t in enumerate(ts):  # likes in 6 album folders, others in 4
+        t.path = f"/lib/{'L' if t.label else 'N'}{i % (6 if t.label else 4)}/{i}.wav"
+    labels = np.array([t.label for t in ts])
+    splits, how = T.make_splits(ts, labels, 3, seed=0)
+    album = np.array([t.path.rsplit("/", 1)[0] for t in ts])
+    assert how == "folds: likes by album; other tracks by album" and len(splits) == 3
+    for tr, va in splits:
+        assert not set(album[tr]) & set(album[va]) and labels[va].sum() > 0
+    assert sorted(np.concatenate([va for _, va in splits])) == list(range(24))
+
+
+def test_likes_from_one_album_are_split_by_track():
+    ts = tracks(6, 9)
+    for i, t in enumerate(ts):
+        t.path = f"/lib/{'likes' if t.label else f'N{i % 3}'}/{i}.wav"
+    labels = np.array([t.label for t in ts])
+    splits, how = T.make_splits(ts, labels, 3, seed=0)
+    assert how == "folds: likes by track (they come from 1 album); other tracks by album"
+    album = np.array([t.path.rsplit("/", 1)[0] for t in ts])
+    for tr, va in splits:
+        assert labels[va].sum() == 2 and not set(album[tr][labels[tr] == 0]) & set(album[va][labels[va] == 0])
+
+
+def test_stacked_score_is_the_reported_combination_of_network_and_baseline():
+    from pers_rec import baseline as B
+
+    saved = T.train(tracks(), TINY, TINY_M, T.TrainConfig(max_epochs=2, folds=2, windows_per_track=2, blend="stacked"))
+    blend = saved.report.blend
+    assert blend.chosen == "stacked" and set(blend.cv_roc_auc) == {"network", "baseline", "stacked"}
+    sc = Scorer(saved)
+    mats = [t.features for t in tracks(3, 3, seed=5)]
+    net = sc.mean_scores(mats)
+    base = B.BaselineModel(**blend.baseline)
+    manual = B.stack_apply(blend.weights, blend.intercept, net, np.array([base.score(M) for M in mats]))
+    assert np.allclose(sc.final_scores(mats), manual, atol=1e-9)
+    alone = T.train(tracks(), TINY, TINY_M, T.TrainConfig(max_epochs=2, folds=2, windows_per_track=2, blend="network"))
+    assert np.allclose(Scorer(alone).final_scores(mats), Scorer(alone).mean_scores(mats))
+
+
+def test_auto_blend_follows_the_cross_validated_comparison():
+    saved = T.train(tracks(), TINY, TINY_M, T.TrainConfig(max_epochs=2, folds=2, windows_per_track=2))
+    auc = saved.report.blend.cv_roc_auc
+    assert saved.report.blend.chosen == ("stacked" if auc["stacked"] >= auc["network"] else "network")
+    assert "out-of-fold ROC-AUC" in saved.report.blend.why
+
+
+def test_too_few_likes_per_fold_model_retrains_one_model():
+    saved = T.train(tracks(2, 6), TINY, TINY_M, T.TrainConfig(max_epochs=2, folds=2, windows_per_track=2))
+    assert saved.report.final_kind.startswith("trained on all tracks (with 2 likes in 2 folds")
+    assert len(Mo.members(saved.model)) == 1
+
+
+def test_every_model_starts_from_the_pretrained_weights(monkeypatch):
+    from pers_rec import pretrain as P
+
+    mats = [t.features for t in tracks(8, 8, seed=3)]
+    pre = P.pretrain(mats, TINY, TINY_M, P.PretrainConfig(epochs=1, batch_size=8))
+    starts = []
+    real = T._fresh
+
+    def spy(*args, **kw):
+        model = real(*args, **kw)
+        starts.append([w.copy() for w in Mo.members(model)[0][0].get_weights()])
+        return model
+
+    monkeypatch.setattr(T, "_fresh", spy)
+    T.train(tracks(), TINY, TINY_M, T.TrainConfig(max_epochs=1, folds=2, windows_per_track=2), pretrained=pre)
+    assert len(starts) == 2
+    for s in starts:
+        assert all(np.array_equal(a, b) for a, b in zip(s, pre.trunk))

@@ -1,0 +1,302 @@
+"""Contrastive pre-training of the trunk (and the LSTM) on a whole library, without labels.
+
+A listener has tens of likes but thousands of tracks. Pre-training teaches the
+network what tells one track from another before it sees a single like, in
+the style of COLA (Saeed et al., 2021) and SimCLR (Chen et al., 2020): two
+windows of the same track, each augmented, are a positive pair; the windows
+of the other tracks in the batch are its negatives. The loss is the
+symmetric cross-entropy over the batch's cosine similarities divided by a
+temperature (InfoNCE / NT-Xent with in-batch negatives).
+
+The encoder is exactly the taste model's trunk and, for ``cnn_lstm``, its
+LSTM (for ``cnn``/``cnn_gpool``, the head's hidden dense layer), followed by a
+small projection that is thrown away afterwards. The pre-trained weights are
+stored in the cache folder under a key made of the library's files (path,
+size, modification time), the features and the architecture, so every later
+``pers-rec train --library`` of that library starts from them (``find``).
+
+Augmentations, all in the MFCC domain (``augment``): a random gain (an exact
+offset of c0), a random spectral tilt (an offset of c1, a change in the
+spectrum's slope), masking of a random time span and of a random band of
+coefficients (set to the window's mean, i.e. "no information").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import features as F
+from . import model as Mo
+from .errors import ModelFileError, ParameterError
+from .fileio import atomic_path, write_text
+
+
+@dataclass
+class PretrainConfig:
+    """Pre-training settings (part of the stored weights' key).
+
+    Parameters
+    ----------
+    epochs : int
+    pairs_per_track : int
+        Positive pairs drawn from every track per epoch.
+    batch_size : int
+        Pairs per batch: each window has ``2 * batch_size - 1`` others to be told from.
+    temperature : float
+        Of the cosine similarities.
+    projection : int
+        Width of the projection head used only while pre-training.
+    learning_rate : float
+    gain_db, tilt, time_mask, coef_mask : float, float, float, int
+        Augmentation ranges: gain in dB; c1 offset (in c1's standard deviations
+        over the library); longest masked span as a fraction of the window;
+        widest masked band of coefficients.
+    seed : int
+    """
+
+    epochs: int = 15
+    pairs_per_track: int = 4
+    batch_size: int = 64
+    temperature: float = 0.1
+    projection: int = 64
+    learning_rate: float = 1e-3
+    gain_db: float = 6.0
+    tilt: float = 0.5
+    time_mask: float = 0.15
+    coef_mask: int = 3
+    seed: int = 0
+
+    def __post_init__(self):
+        for name in ("epochs", "pairs_per_track", "projection"):
+            if getattr(self, name) < 1:
+                raise ParameterError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.batch_size < 2:
+            raise ParameterError(f"batch_size must be at least 2 (negatives come from the batch), got {self.batch_size}")
+        if self.temperature <= 0:
+            raise ParameterError(f"temperature must be > 0, got {self.temperature}")
+
+
+@dataclass
+class Pretrained:
+    """Pre-trained weights: the trunk's and the encoder layers' of the head, and how they were made."""
+
+    trunk: list[np.ndarray]
+    encoder: dict[str, list[np.ndarray]]
+    info: dict = field(default_factory=dict)
+
+
+def encoder_layers(mcfg: Mo.ModelConfig) -> list[str]:
+    """Names of the head's layers that pre-training trains (the rest of the head starts fresh)."""
+    return ["lstm"] if mcfg.arch == "cnn_lstm" else ["dense"]
+
+
+def augment(X: np.ndarray, cfg: F.FeatureConfig, pcfg: PretrainConfig, c1_std: float, rng: np.random.Generator
+            ) -> np.ndarray:
+    """Augmented copies of windows ``X`` [shape=(n, window_frames, n_features)] (see the module docstring)."""
+    X = X.copy()
+    n, W, C = X.shape
+    if pcfg.gain_db:
+        X += F.gain_offset(cfg, rng.uniform(-pcfg.gain_db, pcfg.gain_db, n))[:, None, :]
+    if pcfg.tilt and C > 1:
+        X[:, :, 1] += (rng.uniform(-pcfg.tilt, pcfg.tilt, n) * c1_std).astype(np.float32)[:, None]
+    mean = X.mean(axis=1, keepdims=True)
+    if pcfg.time_mask:
+        lengths = rng.integers(0, int(pcfg.time_mask * W) + 1, n)
+        starts = rng.integers(0, W - lengths + 1)
+        t = np.arange(W)[None, :]
+        mask = (t >= starts[:, None]) & (t < (starts + lengths)[:, None])
+        X = np.where(mask[:, :, None], mean, X)
+    if pcfg.coef_mask:
+        widths = rng.integers(0, pcfg.coef_mask + 1, n)
+        starts = rng.integers(0, C - widths + 1)
+        c = np.arange(C)[None, :]
+        mask = (c >= starts[:, None]) & (c < (starts + widths)[:, None])
+        X = np.where(mask[:, None, :], mean, X)
+    return X.astype(np.float32)
+
+
+def sample_pairs(matrices: list[np.ndarray], cfg: F.FeatureConfig, pcfg: PretrainConfig, c1_std: float,
+                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """One epoch's positive pairs, shuffled, cut to whole batches.
+
+    Returns
+    -------
+    A, B : np.ndarray [shape=(n_pairs, window_frames, n_features)]
+        ``A[i]`` and ``B[i]`` are two augmented windows at independent random
+        offsets of the same track.
+    """
+    W = cfg.window_frames
+    tracks = np.repeat(np.arange(len(matrices)), pcfg.pairs_per_track)
+    rng.shuffle(tracks)
+    tracks = tracks[: len(tracks) // pcfg.batch_size * pcfg.batch_size]
+    A = np.empty((len(tracks), W, cfg.n_features), np.float32)
+    B = np.empty_like(A)
+    for i, t in enumerate(tracks):
+        M = F.fit_to_window(matrices[t], cfg)
+        a, b = rng.integers(0, len(M) - W + 1, 2)
+        A[i], B[i] = M[a : a + W], M[b : b + W]
+    return augment(A, cfg, pcfg, c1_std, rng), augment(B, cfg, pcfg, c1_std, rng)
+
+
+def _contrastive_model(cfg: F.FeatureConfig, mcfg: Mo.ModelConfig, pcfg: PretrainConfig, stats):
+    """(the taste model whose trunk and encoder layers are trained, the two-view contrastive model)."""
+    import keras
+    from keras import layers, ops
+
+    class PairLogits(layers.Layer):
+        """Cosine similarities of every view-A embedding with every view-B embedding, over the temperature."""
+
+        def __init__(self, temperature: float, **kw):
+            super().__init__(**kw)
+            self.temperature = temperature
+
+        def call(self, za, zb):
+            za = za / ops.sqrt(ops.sum(za * za, axis=-1, keepdims=True) + 1e-12)
+            zb = zb / ops.sqrt(ops.sum(zb * zb, axis=-1, keepdims=True) + 1e-12)
+            logits = ops.matmul(za, ops.transpose(zb)) / self.temperature
+            return logits, ops.transpose(logits)
+
+    keras.utils.set_random_seed(pcfg.seed)
+    taste = Mo.build(cfg, mcfg, stats=stats)
+    trunk, head = Mo.members(taste)[0]
+    hidden = head.get_layer(encoder_layers(mcfg)[-1]).output
+    encode_head = keras.Model(head.inputs, hidden, name="encoder_head")
+    project = keras.Sequential([layers.Dense(pcfg.projection, activation="relu"), layers.Dense(pcfg.projection)],
+                               name="projection")
+    a = keras.Input((cfg.window_frames, cfg.n_features), name="view_a")
+    b = keras.Input((cfg.window_frames, cfg.n_features), name="view_b")
+    za, zb = project(encode_head(trunk(a))), project(encode_head(trunk(b)))
+    ab, ba = PairLogits(pcfg.temperature, name="pairs")(za, zb)
+    ab = layers.Identity(name="a_to_b")(ab)
+    ba = layers.Identity(name="b_to_a")(ba)
+    model = keras.Model([a, b], [ab, ba], name="contrastive")
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    model.compile(optimizer=keras.optimizers.Adam(pcfg.learning_rate), loss=[loss, loss], jit_compile=False)
+    return taste, model
+
+
+def pretrain(matrices: list[np.ndarray], cfg: F.FeatureConfig, mcfg: Mo.ModelConfig | None = None,
+             pcfg: PretrainConfig | None = None, *, progress: bool = False) -> Pretrained:
+    """Pre-train on the feature matrices of a library (see the module docstring).
+
+    Parameters
+    ----------
+    matrices : list of np.ndarray [shape=(n_frames_i, n_features)]
+        One per track; at least ``pcfg.batch_size / pcfg.pairs_per_track`` tracks.
+
+    Returns
+    -------
+    Pretrained
+        ``info`` holds the contrastive loss per epoch, the batch's chance
+        level (``log(batch_size)``), the number of tracks and the seconds.
+    """
+    from .dataset import feature_stats
+    from .progress import bar
+
+    mcfg, pcfg = mcfg or Mo.ModelConfig(), pcfg or PretrainConfig()
+    if len(matrices) * pcfg.pairs_per_track < pcfg.batch_size:
+        raise ParameterError(f"pre-training needs at least {pcfg.batch_size} pairs per epoch: "
+                             f"{len(matrices)} tracks x {pcfg.pairs_per_track} pairs is too few "
+                             "(a smaller batch_size or more pairs_per_track)")
+    t0 = time.time()
+    stats = feature_stats(matrices)
+    c1_std = float(np.sqrt(stats[1][1])) if cfg.n_features > 1 else 0.0
+    taste, model = _contrastive_model(cfg, mcfg, pcfg, stats)
+    rng = np.random.default_rng(pcfg.seed)
+    losses = []
+    with bar(pcfg.epochs, "pre-training", "epoch", progress) as b:
+        for _ in range(pcfg.epochs):
+            A, B = sample_pairs(matrices, cfg, pcfg, c1_std, rng)
+            y = np.tile(np.arange(pcfg.batch_size), len(A) // pcfg.batch_size)
+            hist = model.fit([A, B], [y, y], batch_size=pcfg.batch_size, epochs=1, shuffle=False, verbose=0)
+            losses.append(float(hist.history["loss"][-1]) / 2)  # mean of the two directions
+            b.update(1)
+            b.set_postfix(loss=f"{losses[-1]:.3f}")
+    trunk, head = Mo.members(taste)[0]
+    info = {"losses": losses, "chance_loss": float(np.log(pcfg.batch_size)), "tracks": len(matrices),
+            "seconds": round(time.time() - t0, 2), "pretrain_config": asdict(pcfg), "model_config": mcfg.to_dict(),
+            "feature_config": cfg.to_dict()}
+    return Pretrained(trunk.get_weights(), {n: head.get_layer(n).get_weights() for n in encoder_layers(mcfg)}, info)
+
+
+def apply(model, pre: Pretrained) -> None:
+    """Copy pre-trained weights into every member of a taste model (its other head layers are left as they are)."""
+    for trunk, head in Mo.members(model):
+        trunk.set_weights(pre.trunk)
+        for name, weights in pre.encoder.items():
+            head.get_layer(name).set_weights(weights)
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# storage in the cache folder
+
+
+def library_key(paths: list[str | os.PathLike], cfg: F.FeatureConfig, mcfg: Mo.ModelConfig) -> str:
+    """A key for pre-trained weights: the library's files (path, size, mtime), the features and the architecture.
+
+    The pre-training settings are not part of it: ``train`` uses whatever
+    ``pretrain`` last stored for this library (its settings are in the file's info).
+    """
+    h = hashlib.sha256()
+    for p in sorted(os.fsencode(p) for p in paths):
+        try:
+            st = os.stat(p)
+            h.update(p + f"\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        except OSError:
+            h.update(p + b"\0missing\n")
+    h.update(json.dumps([cfg.key(), mcfg.to_dict()], sort_keys=True, default=str).encode())
+    return h.hexdigest()[:24]
+
+
+def stored_path(cache_dir: str | os.PathLike, key: str) -> Path:
+    return Path(cache_dir) / "pretrained" / f"{key}.npz"
+
+
+def save(path: str | os.PathLike, pre: Pretrained) -> Path:
+    """Write ``pre`` atomically as an ``.npz`` (no pickles) with its ``info`` as JSON inside."""
+    arrays = {f"trunk_{i:03d}": w for i, w in enumerate(pre.trunk)}
+    for name, ws in pre.encoder.items():
+        arrays.update({f"enc_{name}_{i:03d}": w for i, w in enumerate(ws)})
+    arrays["info_json"] = np.frombuffer(json.dumps(pre.info).encode(), np.uint8)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+    write_text(path.with_suffix(".json"), json.dumps(pre.info, indent=1) + "\n")
+    return path
+
+
+def load(path: str | os.PathLike) -> Pretrained:
+    """Read weights written by :func:`save`.
+
+    Raises
+    ------
+    ModelFileError
+        The file is missing, not an ``.npz`` of ours, or damaged.
+    """
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            names = sorted(z.files)
+            trunk = [z[n] for n in names if n.startswith("trunk_")]
+            encoder: dict[str, list] = {}
+            for n in names:
+                if n.startswith("enc_"):
+                    encoder.setdefault(n[4:].rsplit("_", 1)[0], []).append(z[n])
+            info = json.loads(bytes(z["info_json"]).decode())
+    except (OSError, ValueError, KeyError) as e:
+        raise ModelFileError(f"{path}: not readable pre-trained weights ({e})") from None
+    return Pretrained(trunk, encoder, info)
+
+
+def find(cache_dir: str | os.PathLike, paths, cfg: F.FeatureConfig, mcfg: Mo.ModelConfig) -> Path | None:
+    """The stored weights for this library and these configurations, if ``pers-rec pretrain`` made them."""
+    p = stored_path(cache_dir, library_key(paths, cfg, mcfg))
+    return p if p.exists() else None
