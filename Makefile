@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench experiments clean
+.PHONY: demo test lint bench experiments realmusic clean
 
 $(STAMP): setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,6 +27,9 @@ bench: $(STAMP)
 	$(BIN)/python -m experiments.bench_features
 	$(BIN)/python -m experiments.bench_synth
 	$(BIN)/python -m experiments.bench_scoring
+
+realmusic: $(STAMP)
+	$(BIN)/python -m experiments.realmusic
 
 experiments: $(STAMP)
 	$(BIN)/python -m experiments all
