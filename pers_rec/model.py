@@ -274,5 +274,12 @@ def build_compiled(cfg: FeatureConfig, mcfg: ModelConfig, *, learning_rate: floa
     keras.utils.set_random_seed(seed)
     model = build(cfg, mcfg, stats=stats)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="binary_crossentropy", weighted_metrics=[],
-                  run_eagerly=run_eagerly, jit_compile=False)
+                  run_eagerly=run_eagerly, jit_compile=jit_compile())
     return model
+
+
+def jit_compile():
+    """``compile``'s ``jit_compile``: off under TensorFlow, where XLA's compile time per new model (about 2.5 s
+    on 2 cores) is more than the training steps it speeds up, since every fold builds a new model; Keras'
+    default elsewhere (JAX without jit runs op by op, about 30x slower)."""
+    return False if keras.backend.backend() == "tensorflow" else "auto"

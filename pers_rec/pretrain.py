@@ -178,7 +178,7 @@ def _contrastive_model(cfg: F.FeatureConfig, mcfg: Mo.ModelConfig, pcfg: Pretrai
     ba = layers.Identity(name="b_to_a")(ba)
     model = keras.Model([a, b], [ab, ba], name="contrastive")
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    model.compile(optimizer=keras.optimizers.Adam(pcfg.learning_rate), loss=[loss, loss], jit_compile=False)
+    model.compile(optimizer=keras.optimizers.Adam(pcfg.learning_rate), loss=[loss, loss], jit_compile=Mo.jit_compile())
     return taste, model
 
 
