@@ -133,6 +133,15 @@ def build_parser() -> argparse.ArgumentParser:
     pt.add_argument("--seed", type=int, default=0, help="random seed")
     pt.set_defaults(run=_pretrain)
 
+    si = _sub(sub, "similar", "list the library's tracks that sound most like one or more tracks",
+              "pers-rec similar ~/Music/a.flac --library ~/Music --n 20 --m3u like_a.m3u8", cache=True, jobs=True)
+    si.add_argument("tracks", nargs="+", metavar="TRACK", help="seed track(s); several: near their mean")
+    si.add_argument("--library", required=True, help="music folder to search (scanned recursively)")
+    si.add_argument("--model", help="use this taste model's encoder (default: the library's pre-trained weights)")
+    si.add_argument("--n", type=_int_at_least(1), default=20, help="tracks to list")
+    si.add_argument("--m3u", help="also write them as an M3U8 playlist (.m3u8 or .m3u)")
+    si.set_defaults(run=_similar)
+
     r = _sub(sub, "rank", "score every track of a folder and write the ranking",
              "pers-rec rank ~/Music --model taste.keras --out ranking.csv --m3u top50.m3u8", cache=True, jobs=True)
     r.add_argument("library", help="music folder (scanned recursively)")
@@ -251,6 +260,32 @@ def _pretrain(args) -> int:
     try:
         return commands.pretrain(args.library, _cache_dir(args), features.FeatureConfig(), Mo.ModelConfig(arch=args.arch),
                                  pcfg, cache=cache, jobs=args.jobs, progress=not args.quiet)
+    finally:
+        if cache:
+            cache.close()
+
+
+def _similar(args) -> int:
+    from .fileio import check_output
+
+    for t in args.tracks:
+        if not os.path.isfile(t):
+            raise ParameterError(f"TRACK {t}: no such file")
+    _need_dir(args.library, "--library")
+    if args.m3u:
+        check_output(args.m3u, (".m3u8", ".m3u"), "--m3u")
+    if args.model:
+        from .checkpoint import check_file
+
+        check_file(args.model)
+    _check_backend()
+    from . import commands, features
+
+    cache = _open_cache(args)
+    try:
+        embedder = commands.encoder_for(args.library, args.model, _cache_dir(args), features.FeatureConfig())
+        return commands.similar(args.tracks, args.library, embedder, n=args.n, m3u=args.m3u, cache=cache,
+                                jobs=args.jobs, progress=not args.quiet)
     finally:
         if cache:
             cache.close()

@@ -8,6 +8,7 @@ file is written atomically.
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -109,6 +110,53 @@ def pretrain(library_dir, out_dir, cfg, mcfg, pcfg, *, cache=None, jobs=None, pr
     say(f"pre-trained {mcfg.arch} on {info['tracks']} tracks in {info['seconds']:.0f} s: contrastive loss "
         f"{info['losses'][0]:.3f} -> {info['losses'][-1]:.3f} (chance {info['chance_loss']:.3f})")
     say(f"wrote {target}; pers-rec train --library {library_dir} starts from it")
+    return EXIT_SOME_FAILED if failed else EXIT_OK
+
+
+def encoder_for(library_dir, model_path, pretrained_dir, cfg):
+    """The :class:`embed.Embedder` for ``similar``: a taste model's encoder, else the library's pre-trained one."""
+    from . import checkpoint, embed
+    from . import model as Mo
+    from . import pretrain as P
+    from .checkpoint import SavedModel
+    from .errors import ParameterError
+    from .library import scan
+
+    if model_path is not None:
+        return embed.Embedder(checkpoint.load(model_path, expect=cfg))
+    mcfg = Mo.ModelConfig()
+    found = P.find(pretrained_dir, scan(library_dir), cfg, mcfg)
+    if found is None:
+        raise ParameterError(f"no encoder for {library_dir}: run `pers-rec pretrain {library_dir}` first "
+                             "(no likes needed), or give --model taste.keras")
+    model = Mo.build(cfg, mcfg)
+    P.apply(model, P.load(found))
+    return embed.Embedder(SavedModel(model, cfg, mcfg))
+
+
+def similar(seeds, library_dir, embedder, *, n: int = 20, m3u=None, cache=None, jobs=None, progress: bool = False) -> int:
+    """``pers-rec similar``: the library's tracks nearest the seeds by cosine of their embeddings; prints a table."""
+    from . import embed, playlists
+    from .errors import ParameterError
+    from .library import scan
+
+    seed_paths, seed_vecs, bad = embed.vectors(seeds, embedder, cache=cache, jobs=1)
+    if bad:
+        path, err = bad[0]
+        raise ParameterError(f"seed {path}: {describe(err)}")
+    paths, V, failed = embed.vectors(scan(library_dir), embedder, cache=cache, jobs=jobs, progress=progress)
+    for path, err in failed:
+        warn(f"skipped {path}: {describe(err)}")
+    exclude = set(seed_paths) | {os.path.realpath(p) for p in seed_paths}
+    found = embed.nearest(seed_vecs, paths, V, n, exclude=exclude)
+    say(f"{len(found)} tracks nearest {', '.join(Path(p).name for p in seed_paths)} "
+        f"(cosine of {embedder.dim}-d track embeddings, {len(paths)} tracks compared):")
+    say("rank  cosine  track")
+    for i, nb in enumerate(found, 1):
+        say(f"{i:4d}  {nb.cosine:6.3f}  {nb.path}")
+    if m3u:
+        playlists.write_m3u(m3u, [(nb.path, -1, f"{Path(nb.path).stem} (cosine {nb.cosine:.3f})") for nb in found])
+        say(f"wrote {m3u}")
     return EXIT_SOME_FAILED if failed else EXIT_OK
 
 

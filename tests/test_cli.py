@@ -70,6 +70,28 @@ def test_pretrain_then_train_starts_from_the_stored_weights(listener, tmp_path, 
     assert json.loads(model.with_suffix(".json").read_text())["train_config"]["pretrained"] is None
 
 
+def test_similar_lists_the_nearest_tracks_without_the_seed(listener, tmp_path, capsys):
+    seed = listener["paths"][0]  # a flute clip
+    m3u = tmp_path / "near.m3u8"
+    code = main(["similar", str(seed), "--library", str(listener["lib"]), "--model", str(listener["model"]), "--n", "7",
+                 "--m3u", str(m3u), "--cache", str(listener["root"] / "cache"), "--jobs", "1", "--quiet"])
+    assert code == EXIT_OK
+    lines = capsys.readouterr().out.splitlines()
+    rows = [ln.split() for ln in lines if re.match(r"^\s+\d+\s+[-0-9.]+\s+/", ln)]
+    assert len(rows) == 7 and [int(r[0]) for r in rows] == list(range(1, 8))
+    cos = [float(r[1]) for r in rows]
+    assert cos == sorted(cos, reverse=True) and str(seed) not in {r[2] for r in rows}
+    assert {r[2] for r in rows} <= {str(p) for p in listener["paths"]}
+    assert m3u.read_text().count("#EXTINF:-1,") == 7
+
+
+def test_similar_without_an_encoder_says_what_to_do(listener, tmp_path, capsys):
+    code = main(["similar", str(listener["paths"][0]), "--library", str(listener["lib"]), "--cache", str(tmp_path),
+                 "--jobs", "1", "--quiet"])
+    err = capsys.readouterr().err
+    assert code == EXIT_USAGE and "pers-rec pretrain" in err and len(err.strip().splitlines()) == 1
+
+
 def test_rank_puts_hidden_likes_first(listener, tmp_path, capsys):
     out, m3u = tmp_path / "ranking.csv", tmp_path / "top.m3u8"
     code = main(["rank", str(listener["lib"]), "--model", str(listener["model"]), "--out", str(out), "--m3u", str(m3u),

@@ -1,0 +1,166 @@
+"""Track embeddings and similar tracks: a trunk's window vectors pooled over a track, compared by cosine.
+
+Dieleman's and Murray's recommenders and Deej-A.I. describe a track by the
+average of what a network makes of its slices, and find similar tracks by
+cosine similarity. Here a window's vector is the output of the taste
+model's encoder (the trunk, then the LSTM for ``cnn_lstm`` or the head's
+hidden dense layer otherwise), the layer ``pers-rec pretrain`` trains. A
+track's vector is the mean of its windows' vectors, L2-normalised.
+
+The encoder comes from a taste model (``--model``: its first member) or, with
+no likes at all, from the library's pre-trained weights. Vectors are stored
+as float16 in the feature cache beside the features, keyed by the file, the
+feature configuration and a hash of the encoder's weights, so they are
+computed once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import features as F
+from . import model as Mo
+from .checkpoint import SavedModel
+from .scoring import Scorer, pow2
+
+
+class Embedder:
+    """Window and track vectors of one encoder.
+
+    Parameters
+    ----------
+    saved : SavedModel
+        A taste model, or a model initialised from pre-trained weights; its
+        first member's trunk and encoder layer are used.
+    """
+
+    def __init__(self, saved: SavedModel):
+        import keras
+
+        from .pretrain import encoder_layers
+
+        self.cfg, self.mcfg = saved.cfg, saved.mcfg
+        self.scorer = Scorer(SavedModel(saved.model, saved.cfg, saved.mcfg), fast=True)
+        self.trunk, head = Mo.members(saved.model)[0]
+        layer = head.get_layer(encoder_layers(self.mcfg)[-1])
+        self.encoder = keras.Model(head.inputs, layer.output, name="encoder")
+        h = hashlib.sha256()
+        for w in self.trunk.get_weights() + layer.get_weights():
+            h.update(np.ascontiguousarray(w).tobytes())
+        #: Identifies the encoder: part of the cache key.
+        self.identity = h.hexdigest()[:16]
+
+    @property
+    def dim(self) -> int:
+        return int(self.encoder.output.shape[-1])
+
+    def window_vectors(self, M: np.ndarray) -> np.ndarray:
+        """Every window's vector [shape=(n_windows, dim), float32] of one track [shape=(n_frames, n_features)]."""
+        M = F.fit_to_window(M, self.cfg)
+        S, H = self.mcfg.stride, self.cfg.hop_frames // self.mcfg.stride
+        X = np.pad(M, ((0, (-len(M)) % S), (0, 0)))
+        T = self.scorer.trunk_steps(self.trunk, X)
+        starts = H * np.arange(F.n_windows(len(M), self.cfg))
+        out = []
+        for i in range(0, len(starts), self.scorer.head_batch):
+            idx = starts[i : i + self.scorer.head_batch, None] + np.arange(self.scorer.steps)[None, :]
+            x = T[idx]
+            n, size = len(x), pow2(len(x), 32, self.scorer.head_batch)
+            x = np.concatenate([x, np.zeros((size - n,) + x.shape[1:], x.dtype)]) if size > n else x
+            out.append(np.asarray(self.encoder.predict_on_batch(x))[:n])
+        return np.concatenate(out).astype(np.float32)
+
+    def track_vector(self, M: np.ndarray) -> np.ndarray:
+        """The track's vector [shape=(dim,), float32]: the mean of its window vectors, L2-normalised."""
+        return normalise(self.window_vectors(M).mean(axis=0))
+
+
+def normalise(v: np.ndarray) -> np.ndarray:
+    v = np.asarray(v, np.float32)
+    n = np.linalg.norm(v, axis=-1, keepdims=True)
+    return v / np.maximum(n, 1e-12)
+
+
+def cache_key(embedder: Embedder) -> str:
+    return f"emb:{embedder.identity}:{embedder.cfg.key()}"
+
+
+def vectors(paths: list[str | os.PathLike], embedder: Embedder, *, cache=None, jobs=None, progress: bool = False
+            ) -> tuple[list[str], np.ndarray, list]:
+    """Vectors of many files, from the cache where stored, else computed (and stored).
+
+    Returns
+    -------
+    paths : list of str
+        The files that worked, in the order given.
+    V : np.ndarray [shape=(n_ok, dim), float32]
+    failed : list of (path, AudioError)
+    """
+    from .library import extract_many
+    from .progress import bar
+
+    key = cache_key(embedder)
+    got: dict[str, np.ndarray] = {}
+    todo = []
+    for p in map(str, paths):
+        v = cache.get_vector(p, key, os.stat(p)) if cache is not None and os.path.isfile(p) else None
+        if v is not None:
+            got[p] = v.astype(np.float32)
+        else:
+            todo.append(p)
+    failed = []
+    with bar(len(todo), "embeddings", "track", progress and bool(todo)) as b:
+        for item in extract_many(todo, embedder.cfg, cache=cache, jobs=jobs, on_done=b.update):
+            p = str(item.path)
+            if not item.ok:
+                failed.append((p, item.error))
+                continue
+            v = embedder.track_vector(item.features)
+            got[p] = v
+            if cache is not None:
+                cache.put_vector(p, key, os.stat(p), v)
+    ok = [str(p) for p in paths if str(p) in got]
+    V = np.stack([got[p] for p in ok]) if ok else np.zeros((0, embedder.dim), np.float32)
+    return ok, V, failed
+
+
+@dataclass
+class Neighbour:
+    path: str
+    cosine: float
+
+
+def nearest(seeds: np.ndarray, paths: list[str], V: np.ndarray, n: int, exclude: set[str] = frozenset(),
+            duplicate_cos: float = 0.99999) -> list[Neighbour]:
+    """The ``n`` tracks nearest the seeds' mean direction by cosine, best first.
+
+    Parameters
+    ----------
+    seeds : np.ndarray [shape=(n_seeds, dim)]
+        The seed tracks' vectors; the query is their mean, L2-normalised.
+    paths : list of str
+        The candidates, one per row of ``V`` [shape=(n_tracks, dim), L2-normalised].
+    exclude : set of str
+        Paths to leave out (the seeds themselves; also matched by real path).
+    duplicate_cos : float
+        A candidate this close to any seed is the same recording under another name and is left out.
+
+    Ties are broken by path, so the answer does not depend on the scan order.
+    """
+    seeds = normalise(np.atleast_2d(seeds))
+    q = normalise(seeds.mean(axis=0))
+    cos = V @ q if len(V) else np.zeros(0)
+    dup = (V @ seeds.T).max(axis=1) >= duplicate_cos if len(V) else np.zeros(0, bool)
+    order = np.lexsort((np.array(paths, dtype=object).astype(str), -cos)) if len(V) else []
+    out = []
+    for i in order:
+        if dup[i] or paths[i] in exclude or os.path.realpath(paths[i]) in exclude:
+            continue
+        out.append(Neighbour(paths[i], float(cos[i])))
+        if len(out) == n:
+            break
+    return out
