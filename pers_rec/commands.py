@@ -153,7 +153,7 @@ def similar(seeds, library_dir, embedder, *, n: int = 20, m3u=None, cache=None, 
         f"(cosine of {embedder.dim}-d track embeddings, {len(paths)} tracks compared):")
     say("rank  cosine  track")
     for i, nb in enumerate(found, 1):
-        say(f"{i:4d}  {nb.cosine:6.3f}  {nb.path}")
+        say(f"{i:4d}  {nb.cosine:6.4f}  {nb.path}")
     if m3u:
         playlists.write_m3u(m3u, [(nb.path, -1, f"{Path(nb.path).stem} (cosine {nb.cosine:.3f})") for nb in found])
         say(f"wrote {m3u}")
