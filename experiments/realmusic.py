@@ -204,18 +204,19 @@ def plot(table: list[dict], tasks: list[D.Task], out) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(13, 4.8), constrained_layout=True)
+    fig, ax = plt.subplots(figsize=(13, 6.5), constrained_layout=True)
     n = len(table)
+    colours = plt.get_cmap("tab20").colors
     width = 0.8 / n
     for j, row in enumerate(table):
         means = [row["tasks"][t.name]["roc_auc_mean"] or np.nan for t in tasks]
         stds = [row["tasks"][t.name]["roc_auc_std"] or 0 for t in tasks]
         ax.bar(np.arange(len(tasks)) + (j - n / 2 + 0.5) * width, means, width, yerr=stds, capsize=2,
-               label=row["system"].replace("**", "").replace("`", ""))
+               color=colours[j % len(colours)], label=row["system"].replace("**", "").replace("`", ""))
     ax.set_xticks(np.arange(len(tasks)), [t.name.replace("-to-", "\n-> ") for t in tasks], fontsize=8)
     ax.set(ylim=(0.3, 1.0), ylabel="test ROC-AUC (mean ± std over seeds)", title="real-music benchmark")
     ax.axhline(0.5, color="k", lw=0.5)
-    ax.legend(fontsize=7, loc="lower left", ncols=2)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncols=3)
     fig.savefig(out, dpi=110)
     plt.close(fig)
 
@@ -288,8 +289,11 @@ def write_up(table, runs, tasks, baselines, wall, args) -> None:
     lines = [
         "# Real-music benchmark",
         "",
-        f"Written by `python -m experiments.realmusic` (`make realmusic`) in {wall / 60:.0f} min on this machine "
-        f"({env['cpus']} CPUs, Keras backend {env['backend']} on {env['device']}), every row in the same run. "
+        f"Written by `python -m experiments.realmusic` (`make realmusic`) on this machine ({env['cpus']} CPUs, "
+        f"Keras backend {env['backend']} on {env['device']}). Its {len(runs)} trainings took "
+        f"{sum(r['train_s'] + r['rank_s'] for r in runs) / 60:.0f} min of training and ranking in all (each run is "
+        "kept in a progress file in the cache folder, so the benchmark can be resumed and spread over processes; "
+        "timings of runs made while another ran beside them are inflated). "
         f"Data: {sum(1 for _ in D.read_catalog())} tracks from Debian game-soundtrack packages "
         "(`experiments/realmusic/catalog.csv`), each reduced to a normalised excerpt (middle 120 s, mono 24 kHz, "
         "RMS -20 dBFS, anonymous names), so length, rate, format and loudness are the same for every track. "

@@ -53,3 +53,14 @@ def test_check_output(tmp_path):
     (tmp_path / "d.csv").mkdir()
     with pytest.raises(ParameterError, match="is a folder"):
         check_output(tmp_path / "d.csv", (".csv",), "--out")
+
+
+def test_outputs_get_the_usual_permissions_not_mkstemps_private_ones(tmp_path):
+    import os
+
+    old = os.umask(0o022)
+    try:
+        p = write_text(tmp_path / "r.csv", "a\n")
+    finally:
+        os.umask(old)
+    assert p.stat().st_mode & 0o777 == 0o644
