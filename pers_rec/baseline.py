@@ -81,19 +81,13 @@ def cross_validate(matrices: list[np.ndarray], labels: np.ndarray, splits, seed:
     oof : np.ndarray [shape=(n_tracks,)]
         Each track's score from the fold that held it out.
     """
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import StandardScaler
-
     X = np.stack([track_features(M) for M in matrices])
     y = np.asarray(labels)
     oof = np.zeros(len(y))
     per_fold = []
     for train_idx, val_idx in splits:
-        clf = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000,
-                                                                 random_state=seed))
-        clf.fit(X[train_idx], y[train_idx])
-        oof[val_idx] = clf.predict_proba(X[val_idx])[:, 1]
+        model = _fit(X[train_idx], y[train_idx], seed)
+        oof[val_idx] = [model.score_features(x) for x in X[val_idx]]
         per_fold.append(metrics(y[val_idx], oof[val_idx]))
     return summarize_folds(per_fold, metrics(y, oof)), oof
 
@@ -112,23 +106,29 @@ class BaselineModel:
     coef: list[float]
     intercept: float
 
-    def logit(self, M: np.ndarray) -> float:
-        x = (track_features(M) - np.asarray(self.mean)) / np.asarray(self.scale)
-        return float(x @ np.asarray(self.coef) + self.intercept)
+    def score_features(self, x: np.ndarray) -> float:
+        """The score of one track's :func:`track_features` ``x``."""
+        z = ((x - np.asarray(self.mean)) / np.asarray(self.scale)) @ np.asarray(self.coef) + self.intercept
+        return float(1.0 / (1.0 + np.exp(-z)))
 
     def score(self, M: np.ndarray) -> float:
-        return float(1.0 / (1.0 + np.exp(-self.logit(M))))
+        """The score of one track's feature matrix ``M``."""
+        return self.score_features(track_features(M))
 
 
 def fit(matrices: list[np.ndarray], labels: np.ndarray, seed: int) -> BaselineModel:
-    """The baseline (same settings as in :func:`cross_validate`) fitted on all tracks."""
+    """The baseline fitted on all tracks (the same model :func:`cross_validate` fits per fold)."""
+    return _fit(np.stack([track_features(M) for M in matrices]), np.asarray(labels), seed)
+
+
+def _fit(X: np.ndarray, y: np.ndarray, seed: int) -> BaselineModel:
+    """Standardise, then L2 logistic regression (C=1) with balanced classes."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
-    X = np.stack([track_features(M) for M in matrices])
     scaler = StandardScaler().fit(X)
     clf = LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000, random_state=seed)
-    clf.fit(scaler.transform(X), np.asarray(labels))
+    clf.fit(scaler.transform(X), y)
     return BaselineModel(scaler.mean_.tolist(), scaler.scale_.tolist(), clf.coef_[0].tolist(), float(clf.intercept_[0]))
 
 

@@ -25,7 +25,7 @@ import numpy as np
 from . import features as F
 from . import model as Mo
 from .checkpoint import SavedModel
-from .scoring import Scorer, pow2
+from .scoring import Scorer
 
 
 class Embedder:
@@ -66,12 +66,9 @@ class Embedder:
         T = self.scorer.trunk_steps(self.trunk, X)
         starts = H * np.arange(F.n_windows(len(M), self.cfg))
         out = []
-        for i in range(0, len(starts), self.scorer.head_batch):
+        for i in range(0, len(starts), self.scorer.head_batch):  # each window's steps cut out one batch at a time
             idx = starts[i : i + self.scorer.head_batch, None] + np.arange(self.scorer.steps)[None, :]
-            x = T[idx]
-            n, size = len(x), pow2(len(x), 32, self.scorer.head_batch)
-            x = np.concatenate([x, np.zeros((size - n,) + x.shape[1:], x.dtype)]) if size > n else x
-            out.append(np.asarray(self.encoder.predict_on_batch(x))[:n])
+            out.append(self.scorer.predict_rows(self.encoder, T[idx]))
         return np.concatenate(out).astype(np.float32)
 
     def track_vector(self, M: np.ndarray) -> np.ndarray:

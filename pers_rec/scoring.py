@@ -230,12 +230,16 @@ class Scorer:
         return np.concatenate(out)
 
     def predict(self, model, X: np.ndarray) -> np.ndarray:
-        """``model`` on a batch of inputs -> ``(n,)`` scores, in calls of at most ``head_batch``.
+        """``model`` on a batch of inputs -> ``(n,)`` scores (the first output column; see :meth:`predict_rows`)."""
+        return self.predict_rows(model, X)[:, 0]
+
+    def predict_rows(self, model, X: np.ndarray) -> np.ndarray:
+        """``model`` on a batch of inputs -> its outputs ``(n, width)``, in calls of at most ``head_batch``.
 
         Parameters
         ----------
         model : keras.Model
-            The whole model (inputs are windows) or a head (inputs are trunk steps).
+            The whole model (inputs are windows), a head (inputs are trunk steps) or an encoder.
         X : np.ndarray [shape=(n, ...)]
 
         Each call is padded to a power of two (at least 32) so that compiled
@@ -247,8 +251,9 @@ class Scorer:
             n, size = len(x), pow2(len(x), 32, self.head_batch)
             if size > n:
                 x = np.concatenate([x, np.zeros((size - n,) + x.shape[1:], x.dtype)])
-            out.append(np.asarray(model.predict_on_batch(x)).reshape(size, -1)[:n, 0])
-        return np.concatenate(out) if out else np.zeros(0)
+            y = np.asarray(model.predict_on_batch(x))
+            out.append(y.reshape(size, -1)[:n])
+        return np.concatenate(out) if out else np.zeros((0, 1))
 
     def mean_scores(self, tracks: Iterable[np.ndarray]) -> np.ndarray:
         """Each track's score [shape=(n_tracks,)], the mean of its window scores."""
