@@ -142,6 +142,19 @@ def build_parser() -> argparse.ArgumentParser:
     si.add_argument("--m3u", help="also write them as an M3U8 playlist (.m3u8 or .m3u)")
     si.set_defaults(run=_similar)
 
+    pl = _sub(sub, "playlist", "make a playlist that continues from a track, or travels from one track to another",
+              "pers-rec playlist --library ~/Music --from a.flac --to b.flac --n 12 --m3u trip.m3u8", cache=True, jobs=True)
+    pl.add_argument("--library", required=True, help="music folder to draw from (scanned recursively)")
+    how = pl.add_mutually_exclusive_group(required=True)
+    how.add_argument("--seed", metavar="TRACK", help="continue from this track: each next track near the last few")
+    how.add_argument("--from", dest="start", metavar="A", help="join the dots from A (with --to B)")
+    pl.add_argument("--to", dest="end", metavar="B", help="...to B, in small even steps")
+    pl.add_argument("--n", type=_int_at_least(2), default=30, help="tracks after the seed, or in all from A to B")
+    pl.add_argument("--model", help="use this taste model's encoder (default: the library's pre-trained weights)")
+    pl.add_argument("--m3u", help="write the playlist as M3U8 (.m3u8 or .m3u)")
+    pl.add_argument("--csv", dest="csv_out", help="write the rows with their cosine steps as CSV")
+    pl.set_defaults(run=_playlist)
+
     r = _sub(sub, "rank", "score every track of a folder and write the ranking",
              "pers-rec rank ~/Music --model taste.keras --out ranking.csv --m3u top50.m3u8", cache=True, jobs=True)
     r.add_argument("library", help="music folder (scanned recursively)")
@@ -286,6 +299,39 @@ def _similar(args) -> int:
         embedder = commands.encoder_for(args.library, args.model, _cache_dir(args), features.FeatureConfig())
         return commands.similar(args.tracks, args.library, embedder, n=args.n, m3u=args.m3u, cache=cache,
                                 jobs=args.jobs, progress=not args.quiet)
+    finally:
+        if cache:
+            cache.close()
+
+
+def _playlist(args) -> int:
+    from .fileio import check_output
+
+    if (args.start is None) != (args.end is None):
+        raise ParameterError("--from and --to go together")
+    for t in (args.seed, args.start, args.end):
+        if t is not None and not os.path.isfile(t):
+            raise ParameterError(f"{t}: no such file")
+    if args.start is not None and os.path.realpath(args.start) == os.path.realpath(args.end):
+        raise ParameterError("--from and --to are the same track")
+    _need_dir(args.library, "--library")
+    if args.m3u:
+        check_output(args.m3u, (".m3u8", ".m3u"), "--m3u")
+    if args.csv_out:
+        check_output(args.csv_out, (".csv",), "--csv")
+    if args.model:
+        from .checkpoint import check_file
+
+        check_file(args.model)
+    _check_backend()
+    from . import commands, features
+
+    cache = _open_cache(args)
+    try:
+        embedder = commands.encoder_for(args.library, args.model, _cache_dir(args), features.FeatureConfig())
+        return commands.playlist(args.library, embedder, seed=args.seed, start=args.start, end=args.end, n=args.n,
+                                 m3u=args.m3u, csv_out=args.csv_out, cache=cache, jobs=args.jobs,
+                                 progress=not args.quiet)
     finally:
         if cache:
             cache.close()

@@ -13,6 +13,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from .errors import EXIT_NOTHING, EXIT_OK, EXIT_SOME_FAILED, describe
 
 
@@ -157,6 +159,44 @@ def similar(seeds, library_dir, embedder, *, n: int = 20, m3u=None, cache=None, 
     if m3u:
         playlists.write_m3u(m3u, [(nb.path, -1, f"{Path(nb.path).stem} (cosine {nb.cosine:.3f})") for nb in found])
         say(f"wrote {m3u}")
+    return EXIT_SOME_FAILED if failed else EXIT_OK
+
+
+def playlist(library_dir, embedder, *, seed=None, start=None, end=None, n: int = 30, m3u=None, csv_out=None,
+             cache=None, jobs=None, progress: bool = False) -> int:
+    """``pers-rec playlist``: continue from ``seed``, or join ``start`` to ``end``; print, and write M3U8/CSV."""
+    from . import embed, playlists
+    from .errors import ParameterError
+    from .fileio import write_text
+    from .library import scan
+
+    ends = [seed] if seed is not None else [start, end]
+    end_paths, end_vecs, bad = embed.vectors(ends, embedder, cache=cache, jobs=1)
+    if bad:
+        raise ParameterError(f"{bad[0][0]}: {describe(bad[0][1])}")
+    paths, V, failed = embed.vectors(scan(library_dir), embedder, cache=cache, jobs=jobs, progress=progress)
+    for path, err in failed:
+        warn(f"skipped {path}: {describe(err)}")
+    real = [os.path.realpath(p) for p in paths]
+    keep = [i for i, r in enumerate(real) if r not in {os.path.realpath(p) for p in end_paths}]
+    paths, V = end_paths + [paths[i] for i in keep], np.concatenate([end_vecs, V[keep]])
+    order = embed.continue_from(V, 0, n) if seed is not None else embed.join(V, 0, 1, n)
+    steps = [None] + [float(V[i] @ V[j]) for i, j in zip(order, order[1:])]
+    say("  #  cosine to previous  track")
+    for k, (i, c) in enumerate(zip(order, steps), 1):
+        say(f"{k:3d}  {'' if c is None else f'{c:18.4f}':>18}  {paths[i]}")
+    if m3u:
+        playlists.write_m3u(m3u, [(paths[i], -1, Path(paths[i]).stem) for i in order])
+        say(f"wrote {m3u}")
+    if csv_out:
+        import pandas as pd
+
+        from .rank import csv_text
+
+        df = pd.DataFrame({"position": range(1, len(order) + 1), "path": [paths[i] for i in order],
+                           "cosine_to_previous": steps})
+        write_text(csv_out, csv_text(df), errors="surrogateescape")
+        say(f"wrote {csv_out}")
     return EXIT_SOME_FAILED if failed else EXIT_OK
 
 

@@ -161,3 +161,56 @@ def nearest(seeds: np.ndarray, paths: list[str], V: np.ndarray, n: int, exclude:
         if len(out) == n:
             break
     return out
+
+
+def _pick(V: np.ndarray, q: np.ndarray, used: np.ndarray, duplicate_cos: float) -> int | None:
+    """The unused row of ``V`` nearest ``q`` that is not a duplicate of a used row; None when none is left."""
+    cos = V @ normalise(q)
+    bad = used.copy()
+    if used.any():
+        bad |= (V @ V[used].T).max(axis=1) >= duplicate_cos
+    if bad.all():
+        return None
+    cos = np.where(bad, -np.inf, cos)
+    return int(np.argmax(cos))
+
+
+def continue_from(V: np.ndarray, start: int, n: int, history: int = 3, duplicate_cos: float = 0.99999) -> list[int]:
+    """A playlist of ``n`` rows of ``V`` after ``start``: each next track is the one nearest the mean of the
+    last ``history`` tracks (so it drifts slowly instead of jumping), never a track already used or a
+    duplicate of one. Returns the row indices, ``start`` first."""
+    order, used = [start], np.zeros(len(V), bool)
+    used[start] = True
+    while len(order) <= n:
+        nxt = _pick(V, V[order[-history:]].mean(axis=0), used, duplicate_cos)
+        if nxt is None:
+            break
+        order.append(nxt)
+        used[nxt] = True
+    return order
+
+
+def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
+    """The point a fraction ``t`` of the way from unit vector ``a`` to ``b`` along the great circle."""
+    omega = float(np.arccos(np.clip(a @ b, -1.0, 1.0)))
+    if omega < 1e-6:
+        return a.copy()
+    return (np.sin((1 - t) * omega) * a + np.sin(t * omega) * b) / np.sin(omega)
+
+
+def join(V: np.ndarray, a: int, b: int, n: int, duplicate_cos: float = 0.99999) -> list[int]:
+    """A playlist of ``n`` rows of ``V`` (``a`` and ``b`` included) from ``a`` to ``b`` whose steps are small and even:
+    the i-th track is the unused one nearest the point i/(n-1) of the way from ``a`` to ``b`` on the sphere
+    (Deej-A.I.'s "join the dots"). Never repeats a track; ends at ``b`` (shorter when the library runs out)."""
+    if n < 2 or a == b:
+        raise ValueError("join needs two different tracks and n >= 2")
+    used = np.zeros(len(V), bool)
+    used[[a, b]] = True
+    path = [a]
+    for t in np.linspace(0, 1, n)[1:-1]:
+        nxt = _pick(V, slerp(V[a], V[b], float(t)), used, duplicate_cos)
+        if nxt is None:
+            break
+        path.append(nxt)
+        used[nxt] = True
+    return path + [b]

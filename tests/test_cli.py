@@ -85,6 +85,24 @@ def test_similar_lists_the_nearest_tracks_without_the_seed(listener, tmp_path, c
     assert m3u.read_text().count("#EXTINF:-1,") == 7
 
 
+def test_playlists_continue_and_join_without_repeats(listener, tmp_path, capsys):
+    paths, lib, model = listener["paths"], listener["lib"], listener["model"]
+    common = ["--library", str(lib), "--model", str(model), "--cache", str(listener["root"] / "cache"), "--jobs", "1",
+              "--quiet"]
+    m3u, out = tmp_path / "p.m3u8", tmp_path / "p.csv"
+    assert main(["playlist", "--seed", str(paths[0]), "--n", "6", "--m3u", str(m3u)] + common) == EXIT_OK
+    rows = [ln.split()[-1] for ln in capsys.readouterr().out.splitlines() if re.match(r"^\s*\d+\s", ln)]
+    assert len(rows) == 7 and len(set(rows)) == 7 and rows[0] == str(paths[0]) and m3u.read_text().count("#EXTINF") == 7
+    assert main(["playlist", "--from", str(paths[0]), "--to", str(paths[12]), "--n", "5", "--csv", str(out)] + common) == 0
+    df = pd.read_csv(out)
+    assert list(df.columns) == ["position", "path", "cosine_to_previous"] and len(df) == 5
+    assert df["path"].iloc[0] == str(paths[0]) and df["path"].iloc[-1] == str(paths[12]) and df["path"].is_unique
+    assert df["cosine_to_previous"].isna().tolist() == [True, False, False, False, False]
+    capsys.readouterr()
+    assert main(["playlist", "--from", str(paths[0]), "--n", "5"] + common) == EXIT_USAGE
+    assert "--from and --to go together" in capsys.readouterr().err
+
+
 def test_similar_without_an_encoder_says_what_to_do(listener, tmp_path, capsys):
     code = main(["similar", str(listener["paths"][0]), "--library", str(listener["lib"]), "--cache", str(tmp_path),
                  "--jobs", "1", "--quiet"])
