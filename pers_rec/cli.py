@@ -279,29 +279,12 @@ def _pretrain(args) -> int:
 
 
 def _similar(args) -> int:
-    from .fileio import check_output
-
     for t in args.tracks:
         if not os.path.isfile(t):
             raise ParameterError(f"TRACK {t}: no such file")
-    _need_dir(args.library, "--library")
-    if args.m3u:
-        check_output(args.m3u, (".m3u8", ".m3u"), "--m3u")
-    if args.model:
-        from .checkpoint import check_file
-
-        check_file(args.model)
-    _check_backend()
-    from . import commands, features
-
-    cache = _open_cache(args)
-    try:
-        embedder = commands.encoder_for(args.library, args.model, _cache_dir(args), features.FeatureConfig())
-        return commands.similar(args.tracks, args.library, embedder, n=args.n, m3u=args.m3u, cache=cache,
-                                jobs=args.jobs, progress=not args.quiet)
-    finally:
-        if cache:
-            cache.close()
+    return _with_embedder(args, lambda commands, embedder, cache: commands.similar(
+        args.tracks, args.library, embedder, n=args.n, m3u=args.m3u, cache=cache, jobs=args.jobs,
+        progress=not args.quiet))
 
 
 def _playlist(args) -> int:
@@ -314,11 +297,20 @@ def _playlist(args) -> int:
             raise ParameterError(f"{t}: no such file")
     if args.start is not None and os.path.realpath(args.start) == os.path.realpath(args.end):
         raise ParameterError("--from and --to are the same track")
+    if args.csv_out:
+        check_output(args.csv_out, (".csv",), "--csv")
+    return _with_embedder(args, lambda commands, embedder, cache: commands.playlist(
+        args.library, embedder, seed=args.seed, start=args.start, end=args.end, n=args.n, m3u=args.m3u,
+        csv_out=args.csv_out, cache=cache, jobs=args.jobs, progress=not args.quiet))
+
+
+def _with_embedder(args, run) -> int:
+    """Checks shared by the embedding commands (library, --m3u, --model), then ``run(commands, embedder, cache)``."""
+    from .fileio import check_output
+
     _need_dir(args.library, "--library")
     if args.m3u:
         check_output(args.m3u, (".m3u8", ".m3u"), "--m3u")
-    if args.csv_out:
-        check_output(args.csv_out, (".csv",), "--csv")
     if args.model:
         from .checkpoint import check_file
 
@@ -328,10 +320,8 @@ def _playlist(args) -> int:
 
     cache = _open_cache(args)
     try:
-        embedder = commands.encoder_for(args.library, args.model, _cache_dir(args), features.FeatureConfig())
-        return commands.playlist(args.library, embedder, seed=args.seed, start=args.start, end=args.end, n=args.n,
-                                 m3u=args.m3u, csv_out=args.csv_out, cache=cache, jobs=args.jobs,
-                                 progress=not args.quiet)
+        return run(commands, commands.encoder_for(args.library, args.model, _cache_dir(args), features.FeatureConfig()),
+                   cache)
     finally:
         if cache:
             cache.close()
