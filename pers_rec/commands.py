@@ -136,19 +136,26 @@ def encoder_for(library_dir, model_path, pretrained_dir, cfg):
     return embed.Embedder(SavedModel(model, cfg, mcfg))
 
 
-def similar(seeds, library_dir, embedder, *, n: int = 20, m3u=None, cache=None, jobs=None, progress: bool = False) -> int:
-    """``pers-rec similar``: the library's tracks nearest the seeds by cosine of their embeddings; prints a table."""
-    from . import embed, playlists
+def _embed_all(given, library_dir, embedder, cache, jobs, progress):
+    """Vectors of the tracks named on the command line (each must work) and of the library (failures warned)."""
+    from . import embed
     from .errors import ParameterError
     from .library import scan
 
-    seed_paths, seed_vecs, bad = embed.vectors(seeds, embedder, cache=cache, jobs=1)
+    given_paths, given_vecs, bad = embed.vectors(given, embedder, cache=cache, jobs=1)
     if bad:
-        path, err = bad[0]
-        raise ParameterError(f"seed {path}: {describe(err)}")
+        raise ParameterError(f"{bad[0][0]}: {describe(bad[0][1])}")
     paths, V, failed = embed.vectors(scan(library_dir), embedder, cache=cache, jobs=jobs, progress=progress)
     for path, err in failed:
         warn(f"skipped {path}: {describe(err)}")
+    return given_paths, given_vecs, paths, V, failed
+
+
+def similar(seeds, library_dir, embedder, *, n: int = 20, m3u=None, cache=None, jobs=None, progress: bool = False) -> int:
+    """``pers-rec similar``: the library's tracks nearest the seeds by cosine of their embeddings; prints a table."""
+    from . import embed, playlists
+
+    seed_paths, seed_vecs, paths, V, failed = _embed_all(seeds, library_dir, embedder, cache, jobs, progress)
     exclude = set(seed_paths) | {os.path.realpath(p) for p in seed_paths}
     found = embed.nearest(seed_vecs, paths, V, n, exclude=exclude)
     say(f"{len(found)} tracks nearest {', '.join(Path(p).name for p in seed_paths)} "
@@ -166,17 +173,10 @@ def playlist(library_dir, embedder, *, seed=None, start=None, end=None, n: int =
              cache=None, jobs=None, progress: bool = False) -> int:
     """``pers-rec playlist``: continue from ``seed``, or join ``start`` to ``end``; print, and write M3U8/CSV."""
     from . import embed, playlists
-    from .errors import ParameterError
     from .fileio import write_text
-    from .library import scan
 
     ends = [seed] if seed is not None else [start, end]
-    end_paths, end_vecs, bad = embed.vectors(ends, embedder, cache=cache, jobs=1)
-    if bad:
-        raise ParameterError(f"{bad[0][0]}: {describe(bad[0][1])}")
-    paths, V, failed = embed.vectors(scan(library_dir), embedder, cache=cache, jobs=jobs, progress=progress)
-    for path, err in failed:
-        warn(f"skipped {path}: {describe(err)}")
+    end_paths, end_vecs, paths, V, failed = _embed_all(ends, library_dir, embedder, cache, jobs, progress)
     real = [os.path.realpath(p) for p in paths]
     keep = [i for i, r in enumerate(real) if r not in {os.path.realpath(p) for p in end_paths}]
     paths, V = end_paths + [paths[i] for i in keep], np.concatenate([end_vecs, V[keep]])

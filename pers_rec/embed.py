@@ -163,30 +163,31 @@ def nearest(seeds: np.ndarray, paths: list[str], V: np.ndarray, n: int, exclude:
     return out
 
 
-def _pick(V: np.ndarray, q: np.ndarray, used: np.ndarray, duplicate_cos: float) -> int | None:
-    """The unused row of ``V`` nearest ``q`` that is not a duplicate of a used row; None when none is left."""
-    cos = V @ normalise(q)
-    bad = used.copy()
-    if used.any():
-        bad |= (V @ V[used].T).max(axis=1) >= duplicate_cos
-    if bad.all():
+def _pick(V: np.ndarray, q: np.ndarray, blocked: np.ndarray) -> int | None:
+    """The row of ``V`` nearest ``q`` that is not ``blocked``; None when every row is."""
+    if blocked.all():
         return None
-    cos = np.where(bad, -np.inf, cos)
-    return int(np.argmax(cos))
+    return int(np.argmax(np.where(blocked, -np.inf, V @ normalise(q))))
+
+
+def _use(V: np.ndarray, row: int, blocked: np.ndarray, duplicate_cos: float) -> None:
+    """Block ``row`` and every duplicate of it (one product per track used, not one per step and used track)."""
+    blocked |= V @ V[row] >= duplicate_cos
+    blocked[row] = True
 
 
 def continue_from(V: np.ndarray, start: int, n: int, history: int = 3, duplicate_cos: float = 0.99999) -> list[int]:
     """A playlist of ``n`` rows of ``V`` after ``start``: each next track is the one nearest the mean of the
     last ``history`` tracks (so it drifts slowly instead of jumping), never a track already used or a
     duplicate of one. Returns the row indices, ``start`` first."""
-    order, used = [start], np.zeros(len(V), bool)
-    used[start] = True
+    order, blocked = [start], np.zeros(len(V), bool)
+    _use(V, start, blocked, duplicate_cos)
     while len(order) <= n:
-        nxt = _pick(V, V[order[-history:]].mean(axis=0), used, duplicate_cos)
+        nxt = _pick(V, V[order[-history:]].mean(axis=0), blocked)
         if nxt is None:
             break
         order.append(nxt)
-        used[nxt] = True
+        _use(V, nxt, blocked, duplicate_cos)
     return order
 
 
@@ -204,13 +205,14 @@ def join(V: np.ndarray, a: int, b: int, n: int, duplicate_cos: float = 0.99999) 
     (Deej-A.I.'s "join the dots"). Never repeats a track; ends at ``b`` (shorter when the library runs out)."""
     if n < 2 or a == b:
         raise ValueError("join needs two different tracks and n >= 2")
-    used = np.zeros(len(V), bool)
-    used[[a, b]] = True
+    blocked = np.zeros(len(V), bool)
+    _use(V, a, blocked, duplicate_cos)
+    _use(V, b, blocked, duplicate_cos)
     path = [a]
     for t in np.linspace(0, 1, n)[1:-1]:
-        nxt = _pick(V, slerp(V[a], V[b], float(t)), used, duplicate_cos)
+        nxt = _pick(V, slerp(V[a], V[b], float(t)), blocked)
         if nxt is None:
             break
         path.append(nxt)
-        used[nxt] = True
+        _use(V, nxt, blocked, duplicate_cos)
     return path + [b]
