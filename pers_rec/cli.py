@@ -62,6 +62,16 @@ def _ensemble(text: str) -> int:
     return v
 
 
+def _fraction(text: str) -> float:
+    try:
+        v = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= v <= 1:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
+    return v
+
+
 def _seconds(text: str) -> float:
     try:
         v = float(text)
@@ -140,6 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
     si.add_argument("--model", help="use this taste model's encoder (default: the library's pre-trained weights)")
     si.add_argument("--n", type=_int_at_least(1), default=20, help="tracks to list")
     si.add_argument("--m3u", help="also write them as an M3U8 playlist (.m3u8 or .m3u)")
+    si.add_argument("--taste-weight", type=_fraction, default=0.0,
+                    help="with --model: rank by (1-w) x cosine + w x taste score, 'like this, and to my taste'")
     si.set_defaults(run=_similar)
 
     pl = _sub(sub, "playlist", "make a playlist that continues from a track, or travels from one track to another",
@@ -151,6 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--to", dest="end", metavar="B", help="...to B, in small even steps")
     pl.add_argument("--n", type=_int_at_least(2), default=30, help="tracks after the seed, or in all from A to B")
     pl.add_argument("--model", help="use this taste model's encoder (default: the library's pre-trained weights)")
+    pl.add_argument("--max-per-artist", type=_int_at_least(1), default=None,
+                    help="at most this many tracks of one artist (tags; untagged tracks are never held back)")
+    pl.add_argument("--no-repeat-artist", action="store_true", help="never two tracks of one artist in a row")
     pl.add_argument("--m3u", help="write the playlist as M3U8 (.m3u8 or .m3u)")
     pl.add_argument("--csv", dest="csv_out", help="write the rows with their cosine steps as CSV")
     pl.set_defaults(run=_playlist)
@@ -164,6 +179,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--top", type=_int_at_least(1), default=50, help="tracks in the M3U8")
     r.add_argument("--min-track-s", type=_seconds, default=30.0,
                    help="leave tracks shorter than this out of the M3U8 (jingles, effects); 0 keeps them")
+    r.add_argument("--max-per-artist", type=_int_at_least(1), default=None,
+                   help="at most this many tracks of one artist in the M3U8 (by the artist tag)")
     r.add_argument("--include-liked", action="store_true", help="also rank the tracks the model was trained on as likes")
     r.set_defaults(run=_rank)
 
@@ -282,8 +299,11 @@ def _similar(args) -> int:
     for t in args.tracks:
         if not os.path.isfile(t):
             raise ParameterError(f"TRACK {t}: no such file")
+    if args.taste_weight > 0 and not args.model:
+        raise ParameterError("--taste-weight needs --model (the taste model that gives the scores)")
     return _with_embedder(args, lambda commands, embedder, cache: commands.similar(
         args.tracks, args.library, embedder, n=args.n, m3u=args.m3u, cache=cache, jobs=args.jobs,
+        taste=embedder.saved if args.taste_weight > 0 else None, taste_weight=args.taste_weight,
         progress=not args.quiet))
 
 
@@ -301,7 +321,7 @@ def _playlist(args) -> int:
         check_output(args.csv_out, (".csv",), "--csv")
     return _with_embedder(args, lambda commands, embedder, cache: commands.playlist(
         args.library, embedder, seed=args.seed, start=args.start, end=args.end, n=args.n, m3u=args.m3u,
-        csv_out=args.csv_out, cache=cache, jobs=args.jobs, progress=not args.quiet))
+        csv_out=args.csv_out, max_per_artist=args.max_per_artist, not_in_a_row=args.no_repeat_artist, cache=cache, jobs=args.jobs, progress=not args.quiet))
 
 
 def _with_embedder(args, run) -> int:
@@ -348,7 +368,8 @@ def _rank(args) -> int:
     cache = _open_cache(args)
     try:
         df = commands.rank(saved, paths, out_csv=args.out, m3u=args.m3u, top=args.top, min_track_s=args.min_track_s,
-                           include_liked=args.include_liked, cache=cache, jobs=args.jobs, progress=not args.quiet)
+                           include_liked=args.include_liked, max_per_artist=args.max_per_artist, cache=cache,
+                           jobs=args.jobs, progress=not args.quiet)
     finally:
         if cache:
             cache.close()

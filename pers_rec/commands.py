@@ -151,28 +151,51 @@ def _embed_all(given, library_dir, embedder, cache, jobs, progress):
     return given_paths, given_vecs, paths, V, failed
 
 
-def similar(seeds, library_dir, embedder, *, n: int = 20, m3u=None, cache=None, jobs=None, progress: bool = False) -> int:
-    """``pers-rec similar``: the library's tracks nearest the seeds by cosine of their embeddings; prints a table."""
-    from . import embed, playlists
+def similar(seeds, library_dir, embedder, *, n: int = 20, m3u=None, taste=None, taste_weight: float = 0.0,
+            cache=None, jobs=None, progress: bool = False) -> int:
+    """``pers-rec similar``: the library's tracks nearest the seeds by cosine of their embeddings; prints a table.
+
+    With a ``taste`` model and ``taste_weight`` w > 0, tracks are ranked by (1 - w) * cosine + w * taste score
+    ("like this, and to my taste"); both are shown.
+    """
+    from . import embed, playlists, tags
 
     seed_paths, seed_vecs, paths, V, failed = _embed_all(seeds, library_dir, embedder, cache, jobs, progress)
     exclude = set(seed_paths) | {os.path.realpath(p) for p in seed_paths}
-    found = embed.nearest(seed_vecs, paths, V, n, exclude=exclude)
+    if taste is not None and taste_weight > 0:
+        scores = _taste_scores(taste, paths, cache, jobs, progress)
+        found = embed.nearest(seed_vecs, paths, V, n, exclude=exclude, bonus=taste_weight * scores,
+                              weight=1 - taste_weight)
+    else:
+        scores, found = None, embed.nearest(seed_vecs, paths, V, n, exclude=exclude)
+    by_path = dict(zip(paths, scores)) if scores is not None else {}
     say(f"{len(found)} tracks nearest {', '.join(Path(p).name for p in seed_paths)} "
-        f"(cosine of {embedder.dim}-d track embeddings, {len(paths)} tracks compared):")
-    say("rank  cosine  track")
+        f"(cosine of {embedder.dim}-d track embeddings, {len(paths)} tracks compared"
+        + (f"; ranked by {1 - taste_weight:g} x cosine + {taste_weight:g} x taste score" if by_path else "") + "):")
+    say("rank  cosine" + ("   taste" if by_path else "") + "  track")
     for i, nb in enumerate(found, 1):
-        say(f"{i:4d}  {nb.cosine:6.4f}  {nb.path}")
+        say(f"{i:4d}  {nb.cosine:6.4f}" + (f"  {by_path[nb.path]:6.3f}" if by_path else "")
+            + f"  {nb.path}{tags.suffix(tags.read(nb.path))}")
     if m3u:
-        playlists.write_m3u(m3u, [(nb.path, -1, f"{Path(nb.path).stem} (cosine {nb.cosine:.3f})") for nb in found])
+        playlists.write_m3u(m3u, [(nb.path, -1, f"{tags.label(nb.path, tags.read(nb.path))} (cosine {nb.cosine:.3f})")
+                                  for nb in found])
         say(f"wrote {m3u}")
     return EXIT_SOME_FAILED if failed else EXIT_OK
 
 
-def playlist(library_dir, embedder, *, seed=None, start=None, end=None, n: int = 30, m3u=None, csv_out=None,
-             cache=None, jobs=None, progress: bool = False) -> int:
+def _taste_scores(saved, paths, cache, jobs, progress) -> np.ndarray:
+    """The taste model's track score of each path (NaN where it failed: such a track is never ranked first)."""
+    from . import rank as R
+
+    df = R.rank(paths, saved, cache=cache, jobs=jobs, progress=progress)
+    got = dict(zip(df["path"], df["score"]))
+    return np.array([got.get(str(p), np.nan) for p in paths], np.float64)
+
+
+def playlist(library_dir, embedder, *, seed=None, start=None, end=None, n: int = 30, max_per_artist=None,
+             not_in_a_row: bool = False, m3u=None, csv_out=None, cache=None, jobs=None, progress: bool = False) -> int:
     """``pers-rec playlist``: continue from ``seed``, or join ``start`` to ``end``; print, and write M3U8/CSV."""
-    from . import embed, playlists
+    from . import embed, playlists, tags
     from .fileio import write_text
 
     ends = [seed] if seed is not None else [start, end]
@@ -180,13 +203,17 @@ def playlist(library_dir, embedder, *, seed=None, start=None, end=None, n: int =
     real = [os.path.realpath(p) for p in paths]
     keep = [i for i, r in enumerate(real) if r not in {os.path.realpath(p) for p in end_paths}]
     paths, V = end_paths + [paths[i] for i in keep], np.concatenate([end_vecs, V[keep]])
-    order = embed.continue_from(V, 0, n) if seed is not None else embed.join(V, 0, 1, n)
+    info = [tags.read(p) for p in paths]
+    rules = None
+    if max_per_artist is not None or not_in_a_row:
+        rules = embed.ArtistRules.from_names([tags.artist_key(t) for t in info], max_per_artist, not_in_a_row)
+    order = embed.continue_from(V, 0, n, rules=rules) if seed is not None else embed.join(V, 0, 1, n, rules=rules)
     steps = [None] + [float(V[i] @ V[j]) for i, j in zip(order, order[1:])]
     say("  #  cosine to previous  track")
     for k, (i, c) in enumerate(zip(order, steps), 1):
-        say(f"{k:3d}  {'' if c is None else f'{c:18.4f}':>18}  {paths[i]}")
+        say(f"{k:3d}  {'' if c is None else f'{c:18.4f}':>18}  {paths[i]}{tags.suffix(info[i])}")
     if m3u:
-        playlists.write_m3u(m3u, [(paths[i], -1, Path(paths[i]).stem) for i in order])
+        playlists.write_m3u(m3u, [(paths[i], -1, tags.label(paths[i], info[i])) for i in order])
         say(f"wrote {m3u}")
     if csv_out:
         import pandas as pd
@@ -194,7 +221,8 @@ def playlist(library_dir, embedder, *, seed=None, start=None, end=None, n: int =
         from .rank import csv_text
 
         df = pd.DataFrame({"position": range(1, len(order) + 1), "path": [paths[i] for i in order],
-                           "cosine_to_previous": steps})
+                           "artist": [info[i].get("artist", "") for i in order],
+                           "title": [info[i].get("title", "") for i in order], "cosine_to_previous": steps})
         write_text(csv_out, csv_text(df), errors="surrogateescape")
         say(f"wrote {csv_out}")
     return EXIT_SOME_FAILED if failed else EXIT_OK
@@ -224,7 +252,7 @@ def _f(x: float | None) -> str:
 
 
 def rank(saved, paths, *, out_csv, m3u=None, top: int = 50, min_track_s: float = 30.0, include_liked: bool = False,
-         cache=None, jobs=None, progress: bool = False):
+         max_per_artist: int | None = None, cache=None, jobs=None, progress: bool = False):
     """``pers-rec rank``: rank ``paths`` with ``saved``, write the CSV (and the top of it as an M3U8).
 
     Returns
@@ -240,17 +268,22 @@ def rank(saved, paths, *, out_csv, m3u=None, top: int = 50, min_track_s: float =
     df = R.rank(paths, saved, cache=cache, jobs=jobs, exclude=exclude, progress=progress)
     write_text(out_csv, R.csv_text(df), errors="surrogateescape")
     if m3u:
-        playlists.write_m3u(m3u, R.playlist_entries(df, top=top, min_track_s=min_track_s))
+        playlists.write_m3u(m3u, R.playlist_entries(df, top=top, min_track_s=min_track_s,
+                                                    max_per_artist=max_per_artist))
     return df
 
 
 def print_rank_summary(df, n_paths: int, out_csv, m3u, top: int) -> int:
+    from . import rank as R
+    from . import tags
+
     ok = df[df["status"] == "ok"]
     n_err = len(df) - len(ok)
     say(f"ranked {len(ok)} tracks ({n_paths - len(df)} liked tracks left out, {n_err} failed) -> {out_csv}"
         + (f", top {min(top, len(ok))} -> {m3u}" if m3u else ""))
     for r in ok.head(10).itertuples():
-        say(f"{r.rank:>4}  {r.score:.3f}  best {r.best_start_s:.0f}-{r.best_end_s:.0f} s  {r.path}")
+        say(f"{r.rank:>4}  {r.score:.3f}  best {r.best_start_s:.0f}-{r.best_end_s:.0f} s  {r.path}"
+            f"{tags.suffix(R.row_tags(r))}")
     for r in df[df["status"] != "ok"].itertuples():
         warn(f"error: {r.path}: {r.error}")
     if ok.empty:

@@ -18,6 +18,7 @@ import numpy as np
 from . import features as F
 from .errors import ParameterError, describe
 from .report import FailedTrack
+from .tags import read as tags
 
 
 @dataclass
@@ -183,28 +184,6 @@ def feature_stats(matrices: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     var = sum(((M - mean) ** 2).sum(0, dtype=np.float64) for M in matrices) / n
     return mean.astype(np.float32), var.astype(np.float32)
 
-
-
-def tags(path: str | os.PathLike) -> dict[str, str]:
-    """``artist``, ``album`` and ``title`` from a file's tags (mutagen's easy interface); missing ones are left out.
-
-    Never raises: a file without readable tags gives ``{}``.
-    """
-    try:
-        import mutagen
-
-        f = mutagen.File(path, easy=True)
-    except Exception:  # noqa: BLE001 - any tag parser failure means "no tags", the audio may still be fine
-        return {}
-    out = {}
-    for key in ("artist", "album", "title", "albumartist"):
-        try:
-            v = (f or {}).get(key)
-        except Exception:  # noqa: BLE001
-            v = None
-        if v and str(v[0]).strip():
-            out[key] = str(v[0]).strip()
-    return out
 
 
 def fold_groups(tracks: list[Track]) -> tuple[list[tuple[str, str]], str]:

@@ -44,6 +44,8 @@ class Embedder:
         from .pretrain import encoder_layers
 
         self.cfg, self.mcfg = saved.cfg, saved.mcfg
+        #: The model the encoder comes from (a taste model can also score: ``similar --taste-weight``).
+        self.saved = saved
         self.scorer = Scorer(SavedModel(saved.model, saved.cfg, saved.mcfg), fast=True)
         self.trunk, head = Mo.members(saved.model)[0]
         layer = head.get_layer(encoder_layers(self.mcfg)[-1])
@@ -132,7 +134,7 @@ class Neighbour:
 
 
 def nearest(seeds: np.ndarray, paths: list[str], V: np.ndarray, n: int, exclude: set[str] = frozenset(),
-            duplicate_cos: float = 0.99999) -> list[Neighbour]:
+            duplicate_cos: float = 0.99999, bonus: np.ndarray | None = None, weight: float = 1.0) -> list[Neighbour]:
     """The ``n`` tracks nearest the seeds' mean direction by cosine, best first.
 
     Parameters
@@ -145,6 +147,9 @@ def nearest(seeds: np.ndarray, paths: list[str], V: np.ndarray, n: int, exclude:
         Paths to leave out (the seeds themselves; also matched by real path).
     duplicate_cos : float
         A candidate this close to any seed is the same recording under another name and is left out.
+    bonus, weight : np.ndarray [shape=(n_tracks,)] or None, float
+        Rank by ``weight * cosine + bonus`` instead of the cosine (a NaN bonus ranks last); the
+        neighbours still carry their plain cosine.
 
     Ties are broken by path, so the answer does not depend on the scan order.
     """
@@ -152,7 +157,8 @@ def nearest(seeds: np.ndarray, paths: list[str], V: np.ndarray, n: int, exclude:
     q = normalise(seeds.mean(axis=0))
     cos = V @ q if len(V) else np.zeros(0)
     dup = (V @ seeds.T).max(axis=1) >= duplicate_cos if len(V) else np.zeros(0, bool)
-    order = np.lexsort((np.array(paths, dtype=object).astype(str), -cos)) if len(V) else []
+    key = cos if bonus is None else np.nan_to_num(weight * cos + bonus, nan=-np.inf)
+    order = np.lexsort((np.array(paths, dtype=object).astype(str), -key)) if len(V) else []
     out = []
     for i in order:
         if dup[i] or paths[i] in exclude or os.path.realpath(paths[i]) in exclude:
@@ -161,6 +167,42 @@ def nearest(seeds: np.ndarray, paths: list[str], V: np.ndarray, n: int, exclude:
         if len(out) == n:
             break
     return out
+
+
+@dataclass
+class ArtistRules:
+    """Per-artist rules of a playlist.
+
+    Attributes
+    ----------
+    artists : np.ndarray [shape=(n_tracks,), int]
+        Each row's artist as a code; -1 for an untagged track, which no rule blocks.
+    max_per_artist : int or None
+        At most this many tracks of one artist in the playlist (None: no limit).
+    not_in_a_row : bool
+        Never two tracks of one artist one after the other.
+    """
+
+    artists: np.ndarray
+    max_per_artist: int | None = None
+    not_in_a_row: bool = False
+
+    @classmethod
+    def from_names(cls, names: list[str | None], max_per_artist: int | None = None, not_in_a_row: bool = False):
+        codes: dict[str, int] = {}
+        return cls(np.array([-1 if a is None else codes.setdefault(a, len(codes)) for a in names], int),
+                   max_per_artist, not_in_a_row)
+
+    def blocked(self, order: list[int]) -> np.ndarray:
+        """Rows these rules forbid as the next track after ``order``."""
+        out = np.zeros(len(self.artists), bool)
+        used = self.artists[order]
+        if self.max_per_artist is not None:
+            codes, counts = np.unique(used[used >= 0], return_counts=True)
+            out |= np.isin(self.artists, codes[counts >= self.max_per_artist])
+        if self.not_in_a_row and used[-1] >= 0:
+            out |= self.artists == used[-1]
+        return out
 
 
 def _pick(V: np.ndarray, q: np.ndarray, blocked: np.ndarray) -> int | None:
@@ -176,14 +218,19 @@ def _use(V: np.ndarray, row: int, blocked: np.ndarray, duplicate_cos: float) -> 
     blocked[row] = True
 
 
-def continue_from(V: np.ndarray, start: int, n: int, history: int = 3, duplicate_cos: float = 0.99999) -> list[int]:
+def _blocked(blocked: np.ndarray, rules: ArtistRules | None, order: list[int]) -> np.ndarray:
+    return blocked if rules is None else blocked | rules.blocked(order)
+
+
+def continue_from(V: np.ndarray, start: int, n: int, history: int = 3, duplicate_cos: float = 0.99999,
+                  rules: ArtistRules | None = None) -> list[int]:
     """A playlist of ``n`` rows of ``V`` after ``start``: each next track is the one nearest the mean of the
-    last ``history`` tracks (so it drifts slowly instead of jumping), never a track already used or a
-    duplicate of one. Returns the row indices, ``start`` first."""
+    last ``history`` tracks (so it drifts slowly instead of jumping), never a track already used, a
+    duplicate of one, or one the artist ``rules`` forbid. Returns the row indices, ``start`` first."""
     order, blocked = [start], np.zeros(len(V), bool)
     _use(V, start, blocked, duplicate_cos)
     while len(order) <= n:
-        nxt = _pick(V, V[order[-history:]].mean(axis=0), blocked)
+        nxt = _pick(V, V[order[-history:]].mean(axis=0), _blocked(blocked, rules, order))
         if nxt is None:
             break
         order.append(nxt)
@@ -199,18 +246,25 @@ def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
     return (np.sin((1 - t) * omega) * a + np.sin(t * omega) * b) / np.sin(omega)
 
 
-def join(V: np.ndarray, a: int, b: int, n: int, duplicate_cos: float = 0.99999) -> list[int]:
+def join(V: np.ndarray, a: int, b: int, n: int, duplicate_cos: float = 0.99999,
+         rules: ArtistRules | None = None) -> list[int]:
     """A playlist of ``n`` rows of ``V`` (``a`` and ``b`` included) from ``a`` to ``b`` whose steps are small and even:
     the i-th track is the unused one nearest the point i/(n-1) of the way from ``a`` to ``b`` on the sphere
-    (Deej-A.I.'s "join the dots"). Never repeats a track; ends at ``b`` (shorter when the library runs out)."""
+    (Deej-A.I.'s "join the dots"). Never repeats a track; ends at ``b`` (shorter when the library runs out).
+    With artist ``rules``, ``b`` counts as already used for ``max_per_artist``, and the track before ``b``
+    is not by ``b``'s artist when ``not_in_a_row``."""
     if n < 2 or a == b:
         raise ValueError("join needs two different tracks and n >= 2")
     blocked = np.zeros(len(V), bool)
     _use(V, a, blocked, duplicate_cos)
     _use(V, b, blocked, duplicate_cos)
     path = [a]
-    for t in np.linspace(0, 1, n)[1:-1]:
-        nxt = _pick(V, slerp(V[a], V[b], float(t)), blocked)
+    targets = np.linspace(0, 1, n)[1:-1]
+    for k, t in enumerate(targets):
+        extra = _blocked(blocked, rules, [b] + path)  # b counted as used
+        if rules is not None and rules.not_in_a_row and k == len(targets) - 1 and rules.artists[b] >= 0:
+            extra = extra | (rules.artists == rules.artists[b])
+        nxt = _pick(V, slerp(V[a], V[b], float(t)), extra)
         if nxt is None:
             break
         path.append(nxt)

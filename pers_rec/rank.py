@@ -20,15 +20,16 @@ import numpy as np
 import pandas as pd
 
 from . import features as F
-from . import scoring
+from . import scoring, tags
 from .cache import FeatureCache
 from .checkpoint import SavedModel
 from .errors import AudioError, InvalidScoreError, describe
 from .library import Extracted, extract_many
 from .progress import bar
 
-#: Columns of the ranking, in order. ``short``: the track is shorter than one window (it was looped).
-COLUMNS = ["rank", "score", "path", "duration_s", "n_windows", "best_start_s", "best_end_s", "best_score", "short",
+#: Columns of the ranking, in order. ``artist``, ``album``, ``title``: the file's tags (empty when untagged).
+#: ``short``: the track is shorter than one window (it was looped).
+COLUMNS = ["rank", "score", "path", "artist", "album", "title", "duration_s", "n_windows", "best_start_s", "best_end_s", "best_score", "short",
            "network_score", "status", "error"]
 
 
@@ -95,7 +96,9 @@ def _row(item: Extracted, window_scores: np.ndarray, scorer: scoring.Scorer) -> 
     final = scorer.final_score(window_scores, item.features)
     if not np.isfinite(final):
         return _error_row(item.path, InvalidScoreError(item.path, "the stacked score is not a finite number"))
+    t = tags.read(item.path)
     return {"score": round(final, 6), "network_score": round(s.score, 6), "path": str(item.path),
+            "artist": t.get("artist", ""), "album": t.get("album", ""), "title": t.get("title", ""),
             "duration_s": round(duration, 3),
             "n_windows": s.n_windows, "best_start_s": s.best_start_s, "best_end_s": round(s.best_end_s, 3),
             "best_score": round(s.best_score, 6), "short": duration < cfg.window_s, "status": "ok", "error": ""}
@@ -112,7 +115,8 @@ def _table(rows: list[dict]) -> pd.DataFrame:
     df["rank"] = pd.array([*range(1, int(ok.sum()) + 1)] + [pd.NA] * int((~ok).sum()), dtype="Int64")
     df["n_windows"] = df["n_windows"].astype("Int64")  # stays an integer column beside error rows
     df["short"] = df["short"].astype("boolean")
-    df["error"] = df["error"].fillna("")
+    for c in ("artist", "album", "title", "error"):
+        df[c] = [v if isinstance(v, str) else "" for v in df[c]]  # a text column even when every row failed
     return df.reset_index(drop=True)
 
 
@@ -123,16 +127,26 @@ def csv_text(df: pd.DataFrame) -> str:
     return buf.getvalue()
 
 
-def playlist_entries(df: pd.DataFrame, top: int | None = None, min_track_s: float = 0.0) -> list[tuple[str, float, str]]:
+def playlist_entries(df: pd.DataFrame, top: int | None = None, min_track_s: float = 0.0,
+                     max_per_artist: int | None = None) -> list[tuple[str, float, str]]:
     """``(path, duration_s, title)`` of the ``top`` best-ranked tracks for an M3U8 (all if None).
 
     Tracks shorter than ``min_track_s`` seconds (jingles, sound effects, which
-    a looped short clip can score highly) are left out before taking the top.
+    a looped short clip can score highly) are left out before taking the top,
+    and so are an artist's tracks after its best ``max_per_artist`` (untagged
+    tracks are never left out by that rule).
     """
     ok = df[(df["status"] == "ok") & (df["duration_s"] >= min_track_s)]
+    ok = ok[tags.artist_caps([tags.artist_key({"artist": a}) if a else None for a in ok["artist"]], max_per_artist)]
     if top is not None:
         ok = ok.head(top)
-    return [(r.path, float(r.duration_s), f"{Path(r.path).stem} (score {r.score:.3f})") for r in ok.itertuples()]
+    return [(r.path, float(r.duration_s), f"{tags.label(r.path, row_tags(r))} (score {r.score:.3f})")
+            for r in ok.itertuples()]
+
+
+def row_tags(r) -> dict[str, str]:
+    """The non-empty tag columns of a ranking row."""
+    return {k: getattr(r, k) for k in ("artist", "album", "title") if isinstance(getattr(r, k), str) and getattr(r, k)}
 
 
 def explain(path: str | os.PathLike, saved: SavedModel, *, cache: FeatureCache | None = None

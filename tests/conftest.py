@@ -29,6 +29,16 @@ def write_m4a(path, y: np.ndarray, sr: int) -> None:
             c.mux(packet)
 
 
+def tag(path, **tags) -> None:
+    """Write Vorbis comment tags (artist=..., title=...) into a FLAC file."""
+    import mutagen.flac
+
+    f = mutagen.flac.FLAC(path)
+    for k, v in tags.items():
+        f[k] = v
+    f.save()
+
+
 @pytest.fixture
 def write_audio(tmp_path):
     """``write_audio(name, y, sr, **soundfile kwargs)`` -> path of a new file in tmp_path."""

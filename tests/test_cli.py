@@ -8,6 +8,7 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import tag
 from sklearn.metrics import roc_auc_score
 
 import synth
@@ -31,6 +32,8 @@ def listener(tmp_path_factory):
         notes = [float(m) for m in rng.integers(55, 79, 5)]
         y = synth.note_sequence(inst, notes, 2.0, 16000, rng, duration_s=10.0)
         paths.append(write(lib / ("sub" if i % 3 else "") / f"clip{i:02d}.{'flac' if i % 4 == 0 else 'wav'}", y, 16000))
+        if i % 4 == 0:  # the FLAC clips are tagged: clips 0, 4 by "Ann", 8, 12, 16 by "Bob"
+            tag(paths[-1], artist="Ann" if i < 8 else "Bob", album="Synth", title=f"Clip {i}")
     (root / "likes.m3u").write_text("#EXTM3U\n" + "".join(f"music/{p.relative_to(lib).as_posix()}\n" for p in paths[:5]))
     model = root / "taste.keras"
     code = main(["train", "--likes", str(root / "likes.m3u"), "--library", str(lib), "--model", str(model),
@@ -91,16 +94,49 @@ def test_playlists_continue_and_join_without_repeats(listener, tmp_path, capsys)
               "--quiet"]
     m3u, out = tmp_path / "p.m3u8", tmp_path / "p.csv"
     assert main(["playlist", "--seed", str(paths[0]), "--n", "6", "--m3u", str(m3u)] + common) == EXIT_OK
-    rows = [ln.split()[-1] for ln in capsys.readouterr().out.splitlines() if re.match(r"^\s*\d+\s", ln)]
+    rows = [re.search(r"\s(/\S+)", ln)[1] for ln in capsys.readouterr().out.splitlines() if re.match(r"^\s*\d+\s", ln)]
     assert len(rows) == 7 and len(set(rows)) == 7 and rows[0] == str(paths[0]) and m3u.read_text().count("#EXTINF") == 7
     assert main(["playlist", "--from", str(paths[0]), "--to", str(paths[12]), "--n", "5", "--csv", str(out)] + common) == 0
     df = pd.read_csv(out)
-    assert list(df.columns) == ["position", "path", "cosine_to_previous"] and len(df) == 5
+    assert list(df.columns) == ["position", "path", "artist", "title", "cosine_to_previous"] and len(df) == 5
     assert df["path"].iloc[0] == str(paths[0]) and df["path"].iloc[-1] == str(paths[12]) and df["path"].is_unique
     assert df["cosine_to_previous"].isna().tolist() == [True, False, False, False, False]
     capsys.readouterr()
     assert main(["playlist", "--from", str(paths[0]), "--n", "5"] + common) == EXIT_USAGE
     assert "--from and --to go together" in capsys.readouterr().err
+
+
+def test_artist_rules_in_the_ranking_m3u_and_playlists(listener, tmp_path, capsys):
+    paths, bob = listener["paths"], {str(listener["paths"][i]) for i in (8, 12, 16)}
+    common = ["--model", str(listener["model"]), "--cache", str(listener["root"] / "cache"), "--jobs", "1", "--quiet"]
+    m3u = tmp_path / "top.m3u8"
+    assert main(["rank", str(listener["lib"]), "--out", str(tmp_path / "r.csv"), "--m3u", str(m3u), "--top", "20",
+                 "--min-track-s", "0", "--max-per-artist", "1"] + common) == EXIT_OK
+    lines = m3u.read_text().splitlines()
+    entries = lines[2::2]
+    assert len(entries) == 13 and len(bob & set(entries)) == 1  # 15 ranked, 2 of Bob's 3 held back
+    bob_title = lines[lines.index(next(e for e in entries if e in bob)) - 1]
+    assert re.match(r"#EXTINF:10,Bob - Clip \d+ \(score 0\.\d{3}\)$", bob_title)
+    out = capsys.readouterr().out
+    assert "(Bob - Clip" in out  # the printed table names tagged tracks
+    assert main(["playlist", "--library", str(listener["lib"]), "--seed", str(paths[0]), "--n", "18",
+                 "--max-per-artist", "1", "--csv", str(tmp_path / "p.csv")] + common) == EXIT_OK
+    df = pd.read_csv(tmp_path / "p.csv")
+    assert len(df) == 17 and (df["artist"] == "Bob").sum() == 1 and str(paths[4]) not in set(df["path"])  # seed is Ann
+
+
+def test_similar_with_taste_weight_one_follows_the_taste_scores(listener, tmp_path, capsys):
+    common = ["--model", str(listener["model"]), "--cache", str(listener["root"] / "cache"), "--jobs", "1", "--quiet"]
+    assert main(["rank", str(listener["lib"]), "--out", str(tmp_path / "r.csv"), "--include-liked"] + common) == 0
+    scores = pd.read_csv(tmp_path / "r.csv").set_index("path")["score"]
+    capsys.readouterr()
+    seed = str(listener["paths"][13])
+    assert main(["similar", seed, "--library", str(listener["lib"]), "--n", "5", "--taste-weight", "1"] + common) == 0
+    rows = [ln.split() for ln in capsys.readouterr().out.splitlines() if re.match(r"^\s+\d+\s+[-0-9.]+\s+[0-9.]+\s+/", ln)]
+    assert [r[3] for r in rows] == list(scores.drop(seed).sort_values(ascending=False, kind="stable").index[:5])
+    assert [float(r[2]) for r in rows] == pytest.approx(list(scores.drop(seed).sort_values(ascending=False)[:5]), abs=1e-3)
+    assert main(["similar", seed, "--library", str(listener["lib"]), "--taste-weight", "0.5", "--quiet"]) == EXIT_USAGE
+    assert "--taste-weight needs --model" in capsys.readouterr().err
 
 
 def test_similar_without_an_encoder_says_what_to_do(listener, tmp_path, capsys):
@@ -116,11 +152,14 @@ def test_rank_puts_hidden_likes_first(listener, tmp_path, capsys):
                  "--top", "3", "--min-track-s", "0", "--cache", str(listener["root"] / "cache"), "--jobs", "2", "--quiet"])
     assert code == EXIT_OK
     df = pd.read_csv(out)
-    assert list(df.columns) == ["rank", "score", "path", "duration_s", "n_windows", "best_start_s", "best_end_s",
+    assert list(df.columns) == ["rank", "score", "path", "artist", "album", "title", "duration_s", "n_windows", "best_start_s", "best_end_s",
                                 "best_score", "short", "network_score", "status", "error"]
     assert len(df) == 15  # the 5 liked training tracks are left out
     assert (df["status"] == "ok").all() and list(df["rank"]) == list(range(1, 16))
     assert df["score"].is_monotonic_decreasing and (df["n_windows"] == 3).all()
+    by_path = pd.read_csv(out, keep_default_na=False).set_index("path")
+    assert by_path.loc[str(listener["paths"][8]), ["artist", "album", "title"]].tolist() == ["Bob", "Synth", "Clip 8"]
+    assert by_path.loc[str(listener["paths"][5]), ["artist", "album", "title"]].tolist() == ["", "", ""]
     y = df["path"].isin(listener["hidden"])
     assert roc_auc_score(y, df["score"]) >= 0.9
     lines = m3u.read_text().splitlines()

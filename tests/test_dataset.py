@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import tone
+from conftest import tag, tone
 
 from pers_rec import dataset as D
 from pers_rec import features as F
@@ -84,16 +84,11 @@ def test_liked_and_disliked_at_once(music, tmp_path):
 
 
 def test_tags_and_fold_groups_by_album_then_artist(tmp_path):
-    import mutagen.flac
-
     def flac(name, **tags):
         path = tmp_path / name
         path.parent.mkdir(parents=True, exist_ok=True)
         sf.write(path, tone(440, 0.5, 8000), 8000, format="FLAC")
-        f = mutagen.flac.FLAC(path)
-        for k, v in tags.items():
-            f[k] = v
-        f.save()
+        tag(path, **tags)
         return str(path)
 
     a = flac("x/a.flac", artist="Ann", album="One", title="Song A")

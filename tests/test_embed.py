@@ -91,3 +91,29 @@ def test_join_goes_from_a_to_b_in_even_steps_without_repeats():
     assert np.allclose(E.slerp(V[3], V[17], 0.0), V[3]) and np.allclose(E.slerp(V[3], V[17], 1.0), V[17])
     with pytest.raises(ValueError):
         E.join(V, 3, 3, 5)
+
+
+def test_artist_rules_hold_in_continue_and_join():
+    rng = np.random.default_rng(3)
+    V = E.normalise(rng.normal(size=(40, 6)))
+    names = [None if i % 5 == 0 else f"artist{i % 4}" for i in range(40)]
+    rules = E.ArtistRules.from_names(names, max_per_artist=2, not_in_a_row=True)
+    for order in (E.continue_from(V, 0, 30, rules=rules), E.join(V, 0, 1, 12, rules=rules)):
+        tagged = [names[i] for i in order if names[i] is not None]
+        assert max(tagged.count(a) for a in set(tagged)) <= 2 and len(set(order)) == len(order)
+        assert all(a is None or a != b for a, b in zip([names[i] for i in order], [names[i] for i in order[1:]]))
+    # with no rule the same library gives a longer playlist than with "at most 2 per artist"
+    assert len(E.continue_from(V, 0, 39)) == 40 > len(E.continue_from(V, 0, 39, rules=rules))
+    # untagged tracks are never held back: with every track untagged the rules change nothing
+    none = E.ArtistRules.from_names([None] * 40, max_per_artist=1, not_in_a_row=True)
+    assert E.continue_from(V, 0, 20, rules=none) == E.continue_from(V, 0, 20)
+
+
+def test_artist_caps_and_labels():
+    from pers_rec import tags as T
+
+    assert T.artist_caps(["a", None, "a", "b", "A".casefold(), None], 2) == [True, True, True, True, False, True]
+    assert T.artist_caps(["a", "a"], None) == [True, True]
+    assert T.label("/x/song.flac", {}) == "song" and T.label("/x/s.flac", {"artist": "A", "title": "T"}) == "A - T"
+    assert T.suffix({"artist": "A"}) == "  (A)" and T.suffix({}) == ""
+    assert T.artist_key({"artist": "  The  Band "}) == "the band" and T.artist_key({"albumartist": "X"}) == "x"
