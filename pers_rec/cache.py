@@ -120,21 +120,22 @@ class FeatureCache:
                  None if error is None else describe(error), time.time()),
             )
 
-    def put_vector(self, path: str | os.PathLike, key: str, stat: os.stat_result, v: np.ndarray) -> None:
-        """Store a track's embedding ``v`` [shape=(dim,)] as float16 under ``key`` (see ``embed.cache_key``)."""
-        v = np.ascontiguousarray(v, np.float16)
+    def put_vectors(self, path: str | os.PathLike, key: str, stat: os.stat_result, V: np.ndarray) -> None:
+        """Store a track's embeddings ``V`` [shape=(n, dim)] as float16 under ``key`` (see ``embed.cache_key``):
+        one row for a track vector, one per window for window vectors."""
+        V = np.ascontiguousarray(V, np.float16)
         with self._db:
             self._db.execute("INSERT OR REPLACE INTO entries VALUES (?,?,?,?,?,?,?,?,?)",
-                             (os.fsencode(path), key, stat.st_size, stat.st_mtime_ns, 1, len(v), v.tobytes(), None,
-                              time.time()))
+                             (os.fsencode(path), key, stat.st_size, stat.st_mtime_ns, V.shape[0], V.shape[1],
+                              V.tobytes(), None, time.time()))
 
-    def get_vector(self, path: str | os.PathLike, key: str, stat: os.stat_result) -> np.ndarray | None:
-        """The embedding stored by :meth:`put_vector` [shape=(dim,), float16], or None (absent or file changed)."""
-        row = self._db.execute("SELECT size, mtime_ns, n_features, data FROM entries WHERE path=? AND key=?",
+    def get_vectors(self, path: str | os.PathLike, key: str, stat: os.stat_result) -> np.ndarray | None:
+        """The embeddings stored by :meth:`put_vectors` [shape=(n, dim), float16], or None (absent or file changed)."""
+        row = self._db.execute("SELECT size, mtime_ns, n_frames, n_features, data FROM entries WHERE path=? AND key=?",
                                (os.fsencode(path), key)).fetchone()
         if row is None or (row[0], row[1]) != (stat.st_size, stat.st_mtime_ns):
             return None
-        return np.frombuffer(row[3], np.float16).reshape(row[2])
+        return np.frombuffer(row[4], np.float16).reshape(row[2], row[3])
 
     def __len__(self) -> int:
         return self._db.execute("SELECT COUNT(*) FROM entries").fetchone()[0]

@@ -148,6 +148,9 @@ def build_parser() -> argparse.ArgumentParser:
     si.add_argument("tracks", nargs="+", metavar="TRACK", help="seed track(s); several: near their mean")
     si.add_argument("--library", required=True, help="music folder to search (scanned recursively)")
     si.add_argument("--model", help="use this taste model's encoder (default: the library's pre-trained weights)")
+    si.add_argument("--pooling", choices=["mean", "distinctive"], default="mean",
+                    help="a track's vector: the mean of its windows', or Deej-A.I.'s TF-IDF weighting that favours "
+                         "windows common in the track and rare in the library")
     si.add_argument("--n", type=_int_at_least(1), default=20, help="tracks to list")
     si.add_argument("--m3u", help="also write them as an M3U8 playlist (.m3u8 or .m3u)")
     si.add_argument("--taste-weight", type=_fraction, default=0.0,
@@ -163,6 +166,9 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--to", dest="end", metavar="B", help="...to B, in small even steps")
     pl.add_argument("--n", type=_int_at_least(2), default=30, help="tracks after the seed, or in all from A to B")
     pl.add_argument("--model", help="use this taste model's encoder (default: the library's pre-trained weights)")
+    pl.add_argument("--pooling", choices=["mean", "distinctive"], default="mean",
+                    help="a track's vector: the mean of its windows', or Deej-A.I.'s TF-IDF weighting that favours "
+                         "windows common in the track and rare in the library")
     pl.add_argument("--max-per-artist", type=_int_at_least(1), default=None,
                     help="at most this many tracks of one artist (tags; untagged tracks are never held back)")
     pl.add_argument("--no-repeat-artist", action="store_true", help="never two tracks of one artist in a row")
@@ -303,7 +309,7 @@ def _similar(args) -> int:
         raise ParameterError("--taste-weight needs --model (the taste model that gives the scores)")
     return _with_embedder(args, lambda commands, embedder, cache: commands.similar(
         args.tracks, args.library, embedder, n=args.n, m3u=args.m3u, cache=cache, jobs=args.jobs,
-        taste=embedder.saved if args.taste_weight > 0 else None, taste_weight=args.taste_weight,
+        taste=embedder.saved if args.taste_weight > 0 else None, taste_weight=args.taste_weight, pooling=args.pooling,
         progress=not args.quiet))
 
 
@@ -321,7 +327,8 @@ def _playlist(args) -> int:
         check_output(args.csv_out, (".csv",), "--csv")
     return _with_embedder(args, lambda commands, embedder, cache: commands.playlist(
         args.library, embedder, seed=args.seed, start=args.start, end=args.end, n=args.n, m3u=args.m3u,
-        csv_out=args.csv_out, max_per_artist=args.max_per_artist, not_in_a_row=args.no_repeat_artist, cache=cache, jobs=args.jobs, progress=not args.quiet))
+        csv_out=args.csv_out, max_per_artist=args.max_per_artist, not_in_a_row=args.no_repeat_artist,
+        pooling=args.pooling, cache=cache, jobs=args.jobs, progress=not args.quiet))
 
 
 def _with_embedder(args, run) -> int:

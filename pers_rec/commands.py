@@ -136,23 +136,30 @@ def encoder_for(library_dir, model_path, pretrained_dir, cfg):
     return embed.Embedder(SavedModel(model, cfg, mcfg))
 
 
-def _embed_all(given, library_dir, embedder, cache, jobs, progress):
-    """Vectors of the tracks named on the command line (each must work) and of the library (failures warned)."""
+def _embed_all(given, library_dir, embedder, cache, jobs, progress, pooling: str = "mean"):
+    """Vectors of the tracks named on the command line (each must work) and of the library (failures warned).
+    With ``distinctive`` pooling the library's windows are the reference of the given tracks' weights too."""
     from . import embed
     from .errors import ParameterError
     from .library import scan
 
-    given_paths, given_vecs, bad = embed.vectors(given, embedder, cache=cache, jobs=1)
+    if pooling == "distinctive":
+        paths, Ws, failed = embed.window_sets(scan(library_dir), embedder, cache=cache, jobs=jobs, progress=progress)
+        ref = embed.IdfReference.build(Ws) if Ws else None
+        V = np.stack([ref.pool(W) for W in Ws]) if Ws else np.zeros((0, embedder.dim), np.float32)
+    else:
+        paths, V, failed = embed.vectors(scan(library_dir), embedder, cache=cache, jobs=jobs, progress=progress)
+        ref = None
+    given_paths, given_vecs, bad = embed.vectors(given, embedder, pooling=pooling, reference=ref, cache=cache, jobs=1)
     if bad:
         raise ParameterError(f"{bad[0][0]}: {describe(bad[0][1])}")
-    paths, V, failed = embed.vectors(scan(library_dir), embedder, cache=cache, jobs=jobs, progress=progress)
     for path, err in failed:
         warn(f"skipped {path}: {describe(err)}")
     return given_paths, given_vecs, paths, V, failed
 
 
 def similar(seeds, library_dir, embedder, *, n: int = 20, m3u=None, taste=None, taste_weight: float = 0.0,
-            cache=None, jobs=None, progress: bool = False) -> int:
+            pooling: str = "mean", cache=None, jobs=None, progress: bool = False) -> int:
     """``pers-rec similar``: the library's tracks nearest the seeds by cosine of their embeddings; prints a table.
 
     With a ``taste`` model and ``taste_weight`` w > 0, tracks are ranked by (1 - w) * cosine + w * taste score
@@ -160,7 +167,7 @@ def similar(seeds, library_dir, embedder, *, n: int = 20, m3u=None, taste=None, 
     """
     from . import embed, playlists, tags
 
-    seed_paths, seed_vecs, paths, V, failed = _embed_all(seeds, library_dir, embedder, cache, jobs, progress)
+    seed_paths, seed_vecs, paths, V, failed = _embed_all(seeds, library_dir, embedder, cache, jobs, progress, pooling)
     exclude = set(seed_paths) | {os.path.realpath(p) for p in seed_paths}
     if taste is not None and taste_weight > 0:
         scores = _taste_scores(taste, paths, cache, jobs, progress)
@@ -193,13 +200,13 @@ def _taste_scores(saved, paths, cache, jobs, progress) -> np.ndarray:
 
 
 def playlist(library_dir, embedder, *, seed=None, start=None, end=None, n: int = 30, max_per_artist=None,
-             not_in_a_row: bool = False, m3u=None, csv_out=None, cache=None, jobs=None, progress: bool = False) -> int:
+             not_in_a_row: bool = False, pooling: str = "mean", m3u=None, csv_out=None, cache=None, jobs=None, progress: bool = False) -> int:
     """``pers-rec playlist``: continue from ``seed``, or join ``start`` to ``end``; print, and write M3U8/CSV."""
     from . import embed, playlists, tags
     from .fileio import write_text
 
     ends = [seed] if seed is not None else [start, end]
-    end_paths, end_vecs, paths, V, failed = _embed_all(ends, library_dir, embedder, cache, jobs, progress)
+    end_paths, end_vecs, paths, V, failed = _embed_all(ends, library_dir, embedder, cache, jobs, progress, pooling)
     real = [os.path.realpath(p) for p in paths]
     keep = [i for i, r in enumerate(real) if r not in {os.path.realpath(p) for p in end_paths}]
     paths, V = end_paths + [paths[i] for i in keep], np.concatenate([end_vecs, V[keep]])

@@ -84,29 +84,24 @@ def normalise(v: np.ndarray) -> np.ndarray:
     return v / np.maximum(n, 1e-12)
 
 
-def cache_key(embedder: Embedder) -> str:
-    return f"emb:{embedder.identity}:{embedder.cfg.key()}"
+#: How a track's window vectors become its vector: their mean, or Deej-A.I.'s TF-IDF weighting of distinctive windows.
+POOLINGS = ("mean", "distinctive")
 
 
-def vectors(paths: list[str | os.PathLike], embedder: Embedder, *, cache=None, jobs=None, progress: bool = False
-            ) -> tuple[list[str], np.ndarray, list]:
-    """Vectors of many files, from the cache where stored, else computed (and stored).
+def cache_key(embedder: Embedder, windows: bool = False) -> str:
+    """Cache key of the track vectors (or, ``windows``, of every window's vector) of this encoder and feature config."""
+    return f"{'embw' if windows else 'emb'}:{embedder.identity}:{embedder.cfg.key()}"
 
-    Returns
-    -------
-    paths : list of str
-        The files that worked, in the order given.
-    V : np.ndarray [shape=(n_ok, dim), float32]
-    failed : list of (path, AudioError)
-    """
+
+def _stored(paths, embedder: Embedder, key: str, compute, cache, jobs, progress) -> tuple[list[str], dict, list]:
+    """``compute(features)`` [shape=(n, dim)] of each file, from the cache where stored, else computed and stored."""
     from .library import extract_many
     from .progress import bar
 
-    key = cache_key(embedder)
     got: dict[str, np.ndarray] = {}
     todo = []
     for p in map(str, paths):
-        v = cache.get_vector(p, key, os.stat(p)) if cache is not None and os.path.isfile(p) else None
+        v = cache.get_vectors(p, key, os.stat(p)) if cache is not None and os.path.isfile(p) else None
         if v is not None:
             got[p] = v.astype(np.float32)
         else:
@@ -118,13 +113,107 @@ def vectors(paths: list[str | os.PathLike], embedder: Embedder, *, cache=None, j
             if not item.ok:
                 failed.append((p, item.error))
                 continue
-            v = embedder.track_vector(item.features)
-            got[p] = v
+            got[p] = compute(item.features).astype(np.float16).astype(np.float32)  # as stored: same answer cached or not
             if cache is not None:
-                cache.put_vector(p, key, os.stat(p), v)
-    ok = [str(p) for p in paths if str(p) in got]
-    V = np.stack([got[p] for p in ok]) if ok else np.zeros((0, embedder.dim), np.float32)
+                cache.put_vectors(p, key, os.stat(p), got[p])
+    return [str(p) for p in paths if str(p) in got], got, failed
+
+
+def window_sets(paths: list[str | os.PathLike], embedder: Embedder, *, cache=None, jobs=None, progress: bool = False
+                ) -> tuple[list[str], list[np.ndarray], list]:
+    """Every window's vector of many files (cached as float16): the files that worked, their matrices
+    [each shape=(n_windows_i, dim), float32], and the failures ``(path, AudioError)``."""
+    ok, got, failed = _stored(paths, embedder, cache_key(embedder, windows=True), embedder.window_vectors,
+                              cache, jobs, progress)
+    return ok, [got[p] for p in ok], failed
+
+
+def vectors(paths: list[str | os.PathLike], embedder: Embedder, *, pooling: str = "mean", reference=None, cache=None,
+            jobs=None, progress: bool = False) -> tuple[list[str], np.ndarray, list]:
+    """Track vectors of many files, from the cache where stored, else computed (and stored).
+
+    Parameters
+    ----------
+    pooling : str
+        ``"mean"``: the mean of the windows' vectors (stored per track, 2 bytes per dimension).
+        ``"distinctive"``: Deej-A.I.'s TF-IDF weighting (:class:`IdfReference`); the window
+        vectors are stored, and the weights need the library they are judged against.
+    reference : IdfReference or None
+        For ``"distinctive"``: the library's windows; None builds it from ``paths``.
+
+    Returns
+    -------
+    paths : list of str
+        The files that worked, in the order given.
+    V : np.ndarray [shape=(n_ok, dim), float32]
+        L2-normalised.
+    failed : list of (path, AudioError)
+    """
+    if pooling not in POOLINGS:
+        raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
+    if pooling == "mean":
+        ok, got, failed = _stored(paths, embedder, cache_key(embedder), lambda M: embedder.track_vector(M)[None],
+                                  cache, jobs, progress)
+        rows = [got[p][0] for p in ok]
+    else:
+        ok, Ws, failed = window_sets(paths, embedder, cache=cache, jobs=jobs, progress=progress)
+        reference = reference if reference is not None else IdfReference.build(Ws)
+        rows = [reference.pool(W) for W in Ws]
+    V = np.stack(rows) if rows else np.zeros((0, embedder.dim), np.float32)
     return ok, V, failed
+
+
+class IdfReference:
+    """The library's windows that Deej-A.I.'s TF-IDF weights are judged against.
+
+    Two windows are "the same term" when their cosine is at least ``threshold``: the
+    ``near_quantile`` of the cosines between windows of different reference tracks
+    (so "near" means the same for any encoder). For a window w of a track:
+
+    - tf(w) = the fraction of the track's windows near w (w itself included);
+    - idf(w) = log((1 + N) / (1 + df(w))) + 1, df(w) the number of the N reference
+      tracks with a window near w (scikit-learn's smoothed idf);
+
+    and the track's vector is the sum of its windows' vectors weighted by tf x idf,
+    L2-normalised: windows that recur in the track but are rare in the library count most.
+    """
+
+    def __init__(self, windows: np.ndarray, track_of: np.ndarray, threshold: float):
+        self.windows, self.track_of, self.threshold = windows, track_of, float(threshold)
+        self.n_tracks = int(track_of.max()) + 1 if len(track_of) else 0
+
+    @classmethod
+    def build(cls, Ws: list[np.ndarray], max_tracks: int = 400, per_track: int = 24, near_quantile: float = 0.98,
+              seed: int = 0) -> IdfReference:
+        """From up to ``max_tracks`` tracks' window matrices (a seeded sample), ``per_track`` evenly spaced windows each."""
+        rng = np.random.default_rng(seed)
+        pick = sorted(rng.choice(len(Ws), min(len(Ws), max_tracks), replace=False)) if Ws else []
+        rows, owner = [], []
+        for k, i in enumerate(pick):
+            W = Ws[i]
+            idx = np.unique(np.linspace(0, len(W) - 1, min(len(W), per_track)).round().astype(int))
+            rows.append(normalise(W[idx]))
+            owner += [k] * len(idx)
+        if not rows:
+            raise ValueError("an IDF reference needs at least one track")
+        R, owner = np.concatenate(rows), np.array(owner)
+        C = R @ R.T
+        other = owner[:, None] != owner[None, :]
+        threshold = np.quantile(C[other], near_quantile) if other.any() else 1.0
+        return cls(R, owner, threshold)
+
+    def weights(self, W: np.ndarray) -> np.ndarray:
+        """tf x idf of each window of one track [shape=(n_windows,)]."""
+        Wn = normalise(W)
+        tf = (Wn @ Wn.T >= self.threshold).mean(axis=1)
+        near = Wn @ self.windows.T >= self.threshold  # (n_windows, n_reference_windows)
+        starts = np.flatnonzero(np.r_[True, self.track_of[1:] != self.track_of[:-1]])  # each track's windows are contiguous
+        df = np.logical_or.reduceat(near, starts, axis=1).sum(axis=1)  # reference tracks with any near window
+        return tf * (np.log((1 + self.n_tracks) / (1 + df)) + 1)
+
+    def pool(self, W: np.ndarray) -> np.ndarray:
+        """The track's TF-IDF weighted vector [shape=(dim,)], L2-normalised."""
+        return normalise(self.weights(W) @ W)
 
 
 @dataclass

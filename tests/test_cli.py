@@ -86,6 +86,10 @@ def test_similar_lists_the_nearest_tracks_without_the_seed(listener, tmp_path, c
     assert cos == sorted(cos, reverse=True) and str(seed) not in {r[2] for r in rows}
     assert {r[2] for r in rows} <= {str(p) for p in listener["paths"]}
     assert m3u.read_text().count("#EXTINF:-1,") == 7
+    code = main(["similar", str(seed), "--library", str(listener["lib"]), "--model", str(listener["model"]), "--n", "3",
+                 "--pooling", "distinctive", "--cache", str(listener["root"] / "cache"), "--jobs", "1", "--quiet"])
+    rows = [ln.split() for ln in capsys.readouterr().out.splitlines() if re.match(r"^\s+\d+\s+[-0-9.]+\s+/", ln)]
+    assert code == EXIT_OK and len(rows) == 3 and str(seed) not in {r[2] for r in rows}
 
 
 def test_playlists_continue_and_join_without_repeats(listener, tmp_path, capsys):

@@ -50,11 +50,11 @@ def test_vectors_are_cached_as_float16(tmp_path):
     p = tmp_path / "a.wav"
     p.write_bytes(b"x")
     v = E.normalise(np.arange(8, dtype=np.float32))
-    cache.put_vector(p, "emb:k", os.stat(p), v)
-    got = cache.get_vector(p, "emb:k", os.stat(p))
-    assert got.dtype == np.float16 and np.allclose(got, v, atol=1e-3) and cache.get_vector(p, "emb:other", os.stat(p)) is None
+    cache.put_vectors(p, "emb:k", os.stat(p), v[None])
+    got = cache.get_vectors(p, "emb:k", os.stat(p))[0]
+    assert got.dtype == np.float16 and np.allclose(got, v, atol=1e-3) and cache.get_vectors(p, "emb:other", os.stat(p)) is None
     p.write_bytes(b"xy")
-    assert cache.get_vector(p, "emb:k", os.stat(p)) is None
+    assert cache.get_vectors(p, "emb:k", os.stat(p)) is None
     cache.close()
 
 
@@ -117,3 +117,52 @@ def test_artist_caps_and_labels():
     assert T.label("/x/song.flac", {}) == "song" and T.label("/x/s.flac", {"artist": "A", "title": "T"}) == "A - T"
     assert T.suffix({"artist": "A"}) == "  (A)" and T.suffix({}) == ""
     assert T.artist_key({"artist": "  The  Band "}) == "the band" and T.artist_key({"albumartist": "X"}) == "x"
+
+
+def test_distinctive_weights_equal_a_brute_force_tf_idf():
+    rng = np.random.default_rng(5)
+    Ws = [rng.normal(size=(int(rng.integers(3, 30)), 6)).astype(np.float32) for _ in range(12)]
+    ref = E.IdfReference.build(Ws, per_track=8, near_quantile=0.9)
+    R, owner, t = ref.windows, ref.track_of, ref.threshold
+    cross = [float(R[i] @ R[j]) for i in range(len(R)) for j in range(len(R)) if owner[i] != owner[j]]
+    assert t == pytest.approx(np.quantile(cross, 0.9), abs=1e-6) and ref.n_tracks == 12
+    W = Ws[3]
+    want = []
+    for w in W:
+        w = w / np.linalg.norm(w)
+        tf = np.mean([w @ (x / np.linalg.norm(x)) >= t for x in W])
+        df = len({owner[j] for j in range(len(R)) if w @ R[j] >= t})
+        want.append(tf * (np.log(13 / (1 + df)) + 1))
+    assert np.allclose(ref.weights(W), want, atol=1e-6)
+    assert np.allclose(ref.pool(W), E.normalise(np.array(want) @ W), atol=1e-6)
+
+
+def test_distinctive_pooling_favours_the_windows_rare_in_the_library():
+    rng = np.random.default_rng(6)
+    common, rare = E.normalise(rng.normal(size=8)), E.normalise(rng.normal(size=8))
+    noise = lambda n: 0.01 * rng.normal(size=(n, 8))  # noqa: E731
+    library = [common + noise(10) for _ in range(20)] + [E.normalise(rng.normal(size=(10, 8))) for _ in range(20)]
+    track = np.concatenate([common + noise(5), rare + noise(5)]).astype(np.float32)
+    ref = E.IdfReference.build(library + [track])
+    v, mean = ref.pool(track), E.normalise(track.mean(0))
+    assert v @ rare > mean @ rare and v @ common < mean @ common
+
+
+def test_vectors_with_distinctive_pooling_use_the_window_cache(tmp_path, monkeypatch):
+    saved = saved_model()
+    emb = E.Embedder(saved)
+    import soundfile as sf
+    from conftest import tone
+
+    paths = []
+    for i in range(3):
+        p = tmp_path / f"{i}.wav"
+        sf.write(p, tone(200 + 100 * i, 3.0, 16000), 16000)
+        paths.append(str(p))
+    cache = FeatureCache(tmp_path / "c.sqlite")
+    ok, V, failed = E.vectors(paths, emb, pooling="distinctive", cache=cache, jobs=1)
+    assert ok == paths and not failed and np.allclose(np.linalg.norm(V, axis=1), 1, atol=1e-5)
+    monkeypatch.setattr(E.Embedder, "window_vectors", lambda *a: pytest.fail("window vectors not taken from the cache"))
+    ok2, V2, _ = E.vectors(paths, emb, pooling="distinctive", cache=cache, jobs=1)
+    assert np.allclose(V, V2, atol=1e-6)
+    cache.close()
