@@ -35,7 +35,8 @@ setup(
     ],
     extras_require={
         "gpu": ["tensorflow[and-cuda]>=2.16"],
-        "test": ["pytest>=8", "ruff>=0.5", "jax[cpu]>=0.4.30"],
+        "test": ["pytest>=8", "ruff>=0.5", "jax[cpu]>=0.4.30",
+                 "playwright>=1.40"],  # drives Debian's chromium to test the map page (no browser download)
     },
     entry_points={"console_scripts": ["pers-rec=pers_rec.cli:main"]},
     classifiers=[

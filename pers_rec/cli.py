@@ -176,6 +176,16 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--csv", dest="csv_out", help="write the rows with their cosine steps as CSV")
     pl.set_defaults(run=_playlist)
 
+    mp = _sub(sub, "map", "draw the library as a 2-D map of its track embeddings (HTML page + PNG)",
+              "pers-rec map ~/Music --model taste.keras --out map.html", cache=True, jobs=True)
+    mp.add_argument("library", help="music folder (scanned recursively)")
+    mp.add_argument("--model", help="colour by this taste model's score and mark its likes and dislikes (and use its "
+                                    "encoder); default: the library's pre-trained encoder, no colours")
+    mp.add_argument("--out", default="map.html", help="HTML page; the PNG is written beside it (.png)")
+    mp.add_argument("--pooling", choices=["mean", "distinctive"], default="mean", help="see pers-rec similar")
+    mp.add_argument("--seed", type=int, default=0, help="t-SNE's random seed")
+    mp.set_defaults(run=_map)
+
     r = _sub(sub, "rank", "score every track of a folder and write the ranking",
              "pers-rec rank ~/Music --model taste.keras --out ranking.csv --m3u top50.m3u8", cache=True, jobs=True)
     r.add_argument("library", help="music folder (scanned recursively)")
@@ -331,11 +341,21 @@ def _playlist(args) -> int:
         pooling=args.pooling, cache=cache, jobs=args.jobs, progress=not args.quiet))
 
 
-def _with_embedder(args, run) -> int:
+def _map(args) -> int:
+    from .fileio import check_output
+
+    check_output(args.out, (".html", ".htm"), "--out")
+    args.m3u = None
+    return _with_embedder(args, lambda commands, embedder, cache: commands.map_library(
+        args.library, embedder, args.out, taste=embedder.saved if args.model else None, pooling=args.pooling,
+        seed=args.seed, cache=cache, jobs=args.jobs, progress=not args.quiet), library_flag="library")
+
+
+def _with_embedder(args, run, library_flag: str = "--library") -> int:
     """Checks shared by the embedding commands (library, --m3u, --model), then ``run(commands, embedder, cache)``."""
     from .fileio import check_output
 
-    _need_dir(args.library, "--library")
+    _need_dir(args.library, library_flag)
     if args.m3u:
         check_output(args.m3u, (".m3u8", ".m3u"), "--m3u")
     if args.model:

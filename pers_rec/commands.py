@@ -136,6 +136,19 @@ def encoder_for(library_dir, model_path, pretrained_dir, cfg):
     return embed.Embedder(SavedModel(model, cfg, mcfg))
 
 
+def _library_vectors(files, embedder, pooling, cache, jobs, progress):
+    """The library's track vectors, and with ``distinctive`` pooling the :class:`embed.IdfReference` built from it
+    (the reference other tracks' weights are judged against; None for ``mean``)."""
+    from . import embed
+
+    if pooling != "distinctive":
+        return (*embed.vectors(files, embedder, cache=cache, jobs=jobs, progress=progress), None)
+    paths, Ws, failed = embed.window_sets(files, embedder, cache=cache, jobs=jobs, progress=progress)
+    ref = embed.IdfReference.build(Ws) if Ws else None
+    V = np.stack([ref.pool(W) for W in Ws]) if Ws else np.zeros((0, embedder.dim), np.float32)
+    return paths, V, failed, ref
+
+
 def _embed_all(given, library_dir, embedder, cache, jobs, progress, pooling: str = "mean"):
     """Vectors of the tracks named on the command line (each must work) and of the library (failures warned).
     With ``distinctive`` pooling the library's windows are the reference of the given tracks' weights too."""
@@ -143,13 +156,7 @@ def _embed_all(given, library_dir, embedder, cache, jobs, progress, pooling: str
     from .errors import ParameterError
     from .library import scan
 
-    if pooling == "distinctive":
-        paths, Ws, failed = embed.window_sets(scan(library_dir), embedder, cache=cache, jobs=jobs, progress=progress)
-        ref = embed.IdfReference.build(Ws) if Ws else None
-        V = np.stack([ref.pool(W) for W in Ws]) if Ws else np.zeros((0, embedder.dim), np.float32)
-    else:
-        paths, V, failed = embed.vectors(scan(library_dir), embedder, cache=cache, jobs=jobs, progress=progress)
-        ref = None
+    paths, V, failed, ref = _library_vectors(scan(library_dir), embedder, pooling, cache, jobs, progress)
     given_paths, given_vecs, bad = embed.vectors(given, embedder, pooling=pooling, reference=ref, cache=cache, jobs=1)
     if bad:
         raise ParameterError(f"{bad[0][0]}: {describe(bad[0][1])}")
@@ -232,6 +239,49 @@ def playlist(library_dir, embedder, *, seed=None, start=None, end=None, n: int =
                            "title": [info[i].get("title", "") for i in order], "cosine_to_previous": steps})
         write_text(csv_out, csv_text(df), errors="surrogateescape")
         say(f"wrote {csv_out}")
+    return EXIT_SOME_FAILED if failed else EXIT_OK
+
+
+def map_library(library_dir, embedder, out_html, *, taste=None, pooling: str = "mean", seed: int = 0, cache=None,
+                jobs=None, progress: bool = False) -> int:
+    """``pers-rec map``: the library's embeddings laid out by t-SNE, as a self-contained HTML page and a PNG beside it.
+
+    With a ``taste`` model, points are coloured by its score and its likes and dislikes are marked.
+    """
+    from . import maps, tags
+    from .errors import ParameterError
+    from .fileio import write_text
+    from .library import scan
+
+    files = scan(library_dir)
+    if not files:
+        raise ParameterError(f"{library_dir}: no audio files found")
+    paths, V, failed, _ = _library_vectors(files, embedder, pooling, cache, jobs, progress)
+    for path, err in failed:
+        warn(f"skipped {path}: {describe(err)}")
+    if not paths:
+        warn(f"no track of {library_dir} could be read")
+        return EXIT_NOTHING
+    scores, marks = [None] * len(paths), [""] * len(paths)
+    if taste is not None:
+        got = _taste_scores(taste, paths, cache, jobs, progress)
+        scores = [None if not np.isfinite(x) else float(x) for x in got]
+        if taste.report is not None:
+            source = {os.path.realpath(t.path): t.source for t in taste.report.tracks}
+            marks = [{"like": "like", "dislike": "dislike"}.get(source.get(os.path.realpath(p)), "") for p in paths]
+    Y = maps.layout(V, seed=seed)
+    points = [maps.Point(p, float(x), float(y), tags.label(p, tags.read(p)), s, m)
+              for p, (x, y), s, m in zip(paths, Y, scores, marks)]
+    title = f"{Path(library_dir).name or library_dir}: {len(points)} tracks"
+    sub = (f"t-SNE of {embedder.dim}-d track embeddings (cosine; {pooling} of windows) "
+           + ("from the taste model's encoder" if taste is not None else "from the library's pre-trained encoder"))
+    out_html = Path(out_html)
+    write_text(out_html, maps.html_text(points, str(out_html.resolve().parent), title, sub), errors="surrogateescape")
+    png = out_html.with_suffix(".png")
+    maps.write_png(points, png, title)
+    n_like, n_dislike = marks.count("like"), marks.count("dislike")
+    say(f"mapped {len(points)} tracks ({n_like} likes, {n_dislike} dislikes marked"
+        + (", coloured by taste score" if taste is not None else "") + f") -> {out_html}, {png}")
     return EXIT_SOME_FAILED if failed else EXIT_OK
 
 

@@ -98,14 +98,9 @@ def _stored(paths, embedder: Embedder, key: str, compute, cache, jobs, progress)
     from .library import extract_many
     from .progress import bar
 
-    got: dict[str, np.ndarray] = {}
-    todo = []
-    for p in map(str, paths):
-        v = cache.get_vectors(p, key, os.stat(p)) if cache is not None and os.path.isfile(p) else None
-        if v is not None:
-            got[p] = v.astype(np.float32)
-        else:
-            todo.append(p)
+    paths = [str(p) for p in paths]
+    got = {p: v.astype(np.float32) for p, v in (cache.get_vectors_many(paths, key) if cache is not None else {}).items()}
+    todo = [p for p in paths if p not in got]
     failed = []
     with bar(len(todo), "embeddings", "track", progress and bool(todo)) as b:
         for item in extract_many(todo, embedder.cfg, cache=cache, jobs=jobs, on_done=b.update):
@@ -116,7 +111,7 @@ def _stored(paths, embedder: Embedder, key: str, compute, cache, jobs, progress)
             got[p] = compute(item.features).astype(np.float16).astype(np.float32)  # as stored: same answer cached or not
             if cache is not None:
                 cache.put_vectors(p, key, os.stat(p), got[p])
-    return [str(p) for p in paths if str(p) in got], got, failed
+    return [p for p in paths if p in got], got, failed
 
 
 def window_sets(paths: list[str | os.PathLike], embedder: Embedder, *, cache=None, jobs=None, progress: bool = False
@@ -243,19 +238,25 @@ def nearest(seeds: np.ndarray, paths: list[str], V: np.ndarray, n: int, exclude:
     Ties are broken by path, so the answer does not depend on the scan order.
     """
     seeds = normalise(np.atleast_2d(seeds))
-    q = normalise(seeds.mean(axis=0))
-    cos = V @ q if len(V) else np.zeros(0)
-    dup = (V @ seeds.T).max(axis=1) >= duplicate_cos if len(V) else np.zeros(0, bool)
-    key = cos if bonus is None else np.nan_to_num(weight * cos + bonus, nan=-np.inf)
-    order = np.lexsort((np.array(paths, dtype=object).astype(str), -key)) if len(V) else []
-    out = []
-    for i in order:
-        if dup[i] or paths[i] in exclude or os.path.realpath(paths[i]) in exclude:
-            continue
-        out.append(Neighbour(paths[i], float(cos[i])))
-        if len(out) == n:
-            break
-    return out
+    if not len(V):
+        return []
+    cos = V @ normalise(seeds.mean(axis=0))
+    key = -(cos if bonus is None else np.nan_to_num(weight * cos + bonus, nan=-np.inf))  # ascending = best first
+    m = min(len(V), 2 * (n + len(exclude)) + 16)
+    while True:  # sort only the best m (and everything tied with the m-th), widening if too many are left out
+        cand = np.flatnonzero(key <= np.partition(key, m - 1)[m - 1]) if m < len(V) else np.arange(len(V))
+        cand = cand[np.lexsort((np.array([paths[i] for i in cand], dtype=object).astype(str), key[cand]))]
+        dup = (V[cand] @ seeds.T).max(axis=1) >= duplicate_cos
+        out = []
+        for i, d in zip(cand, dup):
+            if d or paths[i] in exclude or os.path.realpath(paths[i]) in exclude:
+                continue
+            out.append(Neighbour(paths[i], float(cos[i])))
+            if len(out) == n:
+                return out
+        if len(cand) == len(V):
+            return out
+        m = min(len(V), 4 * m)
 
 
 @dataclass

@@ -143,6 +143,23 @@ def test_similar_with_taste_weight_one_follows_the_taste_scores(listener, tmp_pa
     assert "--taste-weight needs --model" in capsys.readouterr().err
 
 
+def test_map_writes_a_page_and_a_png_coloured_by_taste(listener, tmp_path, capsys):
+    from test_map import open_page, page_data
+
+    out = tmp_path / "maps" / "map.html"
+    out.parent.mkdir()
+    code = main(["map", str(listener["lib"]), "--model", str(listener["model"]), "--out", str(out), "--cache",
+                 str(listener["root"] / "cache"), "--jobs", "1", "--quiet"])
+    assert code == EXIT_OK and out.with_suffix(".png").stat().st_size > 1000
+    assert f"mapped 20 tracks (5 likes, 0 dislikes marked, coloured by taste score) -> {out}" in capsys.readouterr().out
+    data = page_data(out.read_text(encoding="utf-8"))
+    assert sorted(d["file"] for d in data) == sorted(map(str, listener["paths"]))
+    assert sum(d["mark"] == "like" for d in data) == 5 and all(isinstance(d["score"], float) for d in data)
+    assert {d["label"] for d in data} >= {"Ann - Clip 0", "Bob - Clip 8"}  # tagged tracks show artist and title
+    facts, errors = open_page(out.as_uri())
+    assert errors == [] and facts["n"] == 20 and facts["likes"] == 5 and facts["src"].startswith("file:///")
+
+
 def test_similar_without_an_encoder_says_what_to_do(listener, tmp_path, capsys):
     code = main(["similar", str(listener["paths"][0]), "--library", str(listener["lib"]), "--cache", str(tmp_path),
                  "--jobs", "1", "--quiet"])

@@ -51,10 +51,10 @@ def test_vectors_are_cached_as_float16(tmp_path):
     p.write_bytes(b"x")
     v = E.normalise(np.arange(8, dtype=np.float32))
     cache.put_vectors(p, "emb:k", os.stat(p), v[None])
-    got = cache.get_vectors(p, "emb:k", os.stat(p))[0]
-    assert got.dtype == np.float16 and np.allclose(got, v, atol=1e-3) and cache.get_vectors(p, "emb:other", os.stat(p)) is None
+    got = cache.get_vectors_many([str(p)], "emb:k")[str(p)][0]
+    assert got.dtype == np.float16 and np.allclose(got, v, atol=1e-3) and cache.get_vectors_many([str(p)], "emb:x") == {}
     p.write_bytes(b"xy")
-    assert cache.get_vectors(p, "emb:k", os.stat(p)) is None
+    assert cache.get_vectors_many([str(p)], "emb:k") == {}
     cache.close()
 
 
@@ -166,3 +166,12 @@ def test_vectors_with_distinctive_pooling_use_the_window_cache(tmp_path, monkeyp
     ok2, V2, _ = E.vectors(paths, emb, pooling="distinctive", cache=cache, jobs=1)
     assert np.allclose(V, V2, atol=1e-6)
     cache.close()
+
+
+def test_nearest_widens_its_shortlist_and_keeps_ties_in_path_order():
+    V = E.normalise(np.repeat(np.eye(3), [50, 30, 20], axis=0).astype(np.float32))  # three groups of equal vectors
+    paths = [f"/m/{i:03d}" for i in range(100)][::-1]  # path order is the reverse of row order
+    got = E.nearest(V[:1] * 0 + E.normalise(np.array([1, 0.5, 0.1])), paths, V, 60,
+                    exclude={paths[i] for i in range(40)}, duplicate_cos=2.0)  # 40 of the best left out: widen
+    want = sorted(paths[40:50]) + sorted(paths[50:80]) + sorted(paths[80:100])[:20]
+    assert [n.path for n in got] == want
