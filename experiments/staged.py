@@ -26,6 +26,7 @@ from pers_rec import model as Mo
 from pers_rec.checkpoint import SavedModel
 from pers_rec.dataset import feature_stats
 from pers_rec.fileio import write_text
+from pers_rec.filters import draw_kernel
 from pers_rec.scoring import Scorer
 from pers_rec.train import TrainConfig
 
@@ -177,10 +178,8 @@ def run_exp1(s: Settings, log=print) -> dict:
     for row, conv in zip(axes, convs):
         kernel = np.asarray(conv.kernel)  # (taps, in_channels, filters)
         for j, ax in enumerate(row):
-            for c in range(kernel.shape[1]):
-                ax.plot(range(1, kernel.shape[0] + 1), kernel[:, c, j], color=plt.cm.viridis(c / kernel.shape[1]), lw=0.8)
+            draw_kernel(ax, kernel, j)
             ax.set_title(f"{conv.name}, filter {j}: one line per input channel", fontsize=8)
-            ax.set_xticks(range(1, kernel.shape[0] + 1))
             ax.set_xlabel("tap (frame)", fontsize=8)
     fig.suptitle("Experiment 1: learned filters of conv layers 1-3 (the seed's line plots; colour = input channel)")
     fig.savefig(RESULTS / "exp1_filters.png", dpi=80)

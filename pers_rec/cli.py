@@ -186,6 +186,15 @@ def build_parser() -> argparse.ArgumentParser:
     mp.add_argument("--seed", type=int, default=0, help="t-SNE's random seed")
     mp.set_defaults(run=_map)
 
+    fi = _sub(sub, "filters", "find the tracks and 8 s windows that drive each filter of the last conv block "
+              "(playlists, index.md, first-layer kernels)",
+              "pers-rec filters ~/Music --model taste.keras --out filters/", cache=True, jobs=True)
+    fi.add_argument("library", help="music folder (scanned recursively)")
+    fi.add_argument("--model", help="a taste model (default: the library's pre-trained encoder)")
+    fi.add_argument("--out", default="filters", help="output folder")
+    fi.add_argument("--top", type=_int_at_least(1), default=20, help="tracks per playlist")
+    fi.set_defaults(run=_filters)
+
     r = _sub(sub, "rank", "score every track of a folder and write the ranking",
              "pers-rec rank ~/Music --model taste.keras --out ranking.csv --m3u top50.m3u8", cache=True, jobs=True)
     r.add_argument("library", help="music folder (scanned recursively)")
@@ -349,6 +358,18 @@ def _map(args) -> int:
     return _with_embedder(args, lambda commands, embedder, cache: commands.map_library(
         args.library, embedder, args.out, taste=embedder.saved if args.model else None, pooling=args.pooling,
         seed=args.seed, cache=cache, jobs=args.jobs, progress=not args.quiet), library_flag="library")
+
+
+def _filters(args) -> int:
+    from .fileio import check_output
+
+    if os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise ParameterError(f"--out {args.out}: not a folder")
+    check_output(os.path.join(args.out, "index.md"), (".md",), "--out")
+    args.m3u = None
+    return _with_embedder(args, lambda commands, embedder, cache: commands.filters(
+        args.library, embedder, args.out, top=args.top, model_name=os.path.basename(args.model or ""), cache=cache,
+        jobs=args.jobs, progress=not args.quiet), library_flag="library")
 
 
 def _with_embedder(args, run, library_flag: str = "--library") -> int:

@@ -285,6 +285,58 @@ def map_library(library_dir, embedder, out_html, *, taste=None, pooling: str = "
     return EXIT_SOME_FAILED if failed else EXIT_OK
 
 
+def filters(library_dir, embedder, out_dir, *, top: int = 20, model_name: str = "", cache=None, jobs=None,
+            progress: bool = False) -> int:
+    """``pers-rec filters``: per filter of the last conv block, M3U8s of the tracks (from their best 8 s window)
+    that drive it most, by max and by mean activation; ``index.md``; the first layer's kernels as ``kernels.png``."""
+    from . import filters as Fi
+    from . import tags
+    from .errors import ParameterError
+    from .fileio import write_text
+    from .library import scan
+
+    files = scan(library_dir)
+    if not files:
+        raise ParameterError(f"{library_dir}: no audio files found")
+    acts, failed = Fi.analyse(files, embedder, cache=cache, jobs=jobs, progress=progress)
+    for path, err in failed:
+        warn(f"skipped {path}: {describe(err)}")
+    if not acts:
+        warn(f"no track of {library_dir} could be read")
+        return EXIT_NOTHING
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    labels = {a.path: tags.label(a.path, tags.read(a.path)) for a in acts}
+    n_filters = acts[0].max.shape[1]
+    cfg = embedder.cfg
+    lines = [f"# Filter analysis of {library_dir}", "",
+             f"{len(acts)} tracks, {sum(len(a.max) for a in acts):,} windows of {cfg.window_s:g} s (hop {cfg.hop_s:g} s); "
+             f"the {n_filters} filters of the last conv block of {model_name or 'the encoder'}. A track's value is its "
+             "best window's (max: the filter's peak activation in the window; mean: its average over the window). "
+             "Each playlist starts every track at that window (`#EXTVLCOPT:start-time`, honoured by VLC and mpv).", "",
+             "First-layer kernels: [kernels.png](kernels.png).", ""]
+    for f in range(n_filters):
+        lines += [f"## Filter {f}", ""]
+        for measure in Fi.MEASURES:
+            entries = Fi.top(acts, f, measure, top, cfg)
+            name = f"filter_{f:02d}_{measure}.m3u8"
+            write_text(out / name, Fi.m3u_text(entries, labels.get), errors="surrogateescape")
+            lines += [f"By {measure} activation ([{name}]({name})):", "", "| # | track | window | value |", "|---|---|---|---|"]
+            lines += [f"| {i} | {labels[e.path].replace('|', '/')} | {e.start_s:.0f}-{e.end_s:.0f} s | {e.value:.3f} |"
+                      for i, e in enumerate(entries[:5], 1)]
+            lines.append("")
+    write_text(out / "index.md", "\n".join(lines), errors="surrogateescape")
+    Fi.plot_kernels(embedder.trunk, out / "kernels.png", f"First conv layer of {model_name or 'the encoder'}")
+    say(f"analysed {n_filters} filters over {len(acts)} tracks: {2 * n_filters} playlists of the top {top}, "
+        f"index.md and kernels.png -> {out}")
+    for f in range(min(n_filters, 4)):
+        e = Fi.top(acts, f, "max", 1, cfg)[0]
+        say(f"  filter {f:2d}: strongest in {labels[e.path]} at {e.start_s:.0f}-{e.end_s:.0f} s (max {e.value:.3f})")
+    if n_filters > 4:
+        say(f"  ... {n_filters - 4} more in {out / 'index.md'}")
+    return EXIT_SOME_FAILED if failed else EXIT_OK
+
+
 def print_train_summary(saved, out: TrainOutputs) -> int:
     rep = saved.report
     cv = rep.cross_validation

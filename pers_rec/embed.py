@@ -60,18 +60,28 @@ class Embedder:
     def dim(self) -> int:
         return int(self.encoder.output.shape[-1])
 
-    def window_vectors(self, M: np.ndarray) -> np.ndarray:
-        """Every window's vector [shape=(n_windows, dim), float32] of one track [shape=(n_frames, n_features)]."""
+    def window_steps(self, M: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The trunk (the last conv block) run once over a whole track [shape=(n_frames, n_features)], and each
+        window's rows of it.
+
+        Returns
+        -------
+        T : np.ndarray [shape=(n_steps, n_filters)]
+        idx : np.ndarray [shape=(n_windows, steps_per_window), int]
+            ``T[idx[k]]`` is exactly the trunk's output for window ``k`` alone (see ``Scorer.trunk_steps``).
+        """
         M = F.fit_to_window(M, self.cfg)
         S, H = self.mcfg.stride, self.cfg.hop_frames // self.mcfg.stride
-        X = np.pad(M, ((0, (-len(M)) % S), (0, 0)))
-        T = self.scorer.trunk_steps(self.trunk, X)
-        starts = H * np.arange(F.n_windows(len(M), self.cfg))
-        out = []
-        for i in range(0, len(starts), self.scorer.head_batch):  # each window's steps cut out one batch at a time
-            idx = starts[i : i + self.scorer.head_batch, None] + np.arange(self.scorer.steps)[None, :]
-            out.append(self.scorer.predict_rows(self.encoder, T[idx]))
-        return np.concatenate(out).astype(np.float32)
+        T = self.scorer.trunk_steps(self.trunk, np.pad(M, ((0, (-len(M)) % S), (0, 0))))
+        idx = H * np.arange(F.n_windows(len(M), self.cfg))[:, None] + np.arange(self.scorer.steps)[None, :]
+        return T, idx
+
+    def window_vectors(self, M: np.ndarray) -> np.ndarray:
+        """Every window's vector [shape=(n_windows, dim), float32] of one track [shape=(n_frames, n_features)]."""
+        T, idx = self.window_steps(M)
+        b = self.scorer.head_batch  # each window's steps cut out one batch at a time
+        return np.concatenate([self.scorer.predict_rows(self.encoder, T[idx[i : i + b]])
+                               for i in range(0, len(idx), b)]).astype(np.float32)
 
     def track_vector(self, M: np.ndarray) -> np.ndarray:
         """The track's vector [shape=(dim,), float32]: the mean of its window vectors, L2-normalised."""

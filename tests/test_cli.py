@@ -160,6 +160,25 @@ def test_map_writes_a_page_and_a_png_coloured_by_taste(listener, tmp_path, capsy
     assert errors == [] and facts["n"] == 20 and facts["likes"] == 5 and facts["src"].startswith("file:///")
 
 
+def test_filters_writes_playlists_index_and_kernels(listener, tmp_path, capsys):
+    out = tmp_path / "filters"
+    code = main(["filters", str(listener["lib"]), "--model", str(listener["model"]), "--out", str(out), "--top", "3",
+                 "--cache", str(listener["root"] / "cache"), "--jobs", "1", "--quiet"])
+    assert code == EXIT_OK
+    assert "analysed 32 filters over 20 tracks: 64 playlists of the top 3" in capsys.readouterr().out
+    lists = sorted(out.glob("filter_*.m3u8"))
+    assert len(lists) == 64 and (out / "index.md").exists() and (out / "kernels.png").stat().st_size > 10000
+    lines = lists[0].read_text().splitlines()
+    assert lines[0] == "#EXTM3U" and len(lines) == 1 + 3 * 4
+    starts = [float(x.split("=")[1]) for x in lines if x.startswith("#EXTVLCOPT:start-time=")]
+    assert len(starts) == 3 and all(0 <= s_ <= 2 for s_ in starts)  # 10 s clips: windows start at 0, 1 or 2 s
+    assert set(lines[4::4]) <= {str(p) for p in listener["paths"]}
+    index = (out / "index.md").read_text()
+    assert index.count("## Filter ") == 32 and "filter_31_mean.m3u8" in index
+    assert main(["filters", str(listener["lib"]), "--out", str(lists[0]), "--quiet"]) == EXIT_USAGE
+    assert "not a folder" in capsys.readouterr().err
+
+
 def test_similar_without_an_encoder_says_what_to_do(listener, tmp_path, capsys):
     code = main(["similar", str(listener["paths"][0]), "--library", str(listener["lib"]), "--cache", str(tmp_path),
                  "--jobs", "1", "--quiet"])

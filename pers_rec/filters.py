@@ -1,0 +1,145 @@
+"""Filter analysis (Dieleman): which tracks, and which 8 s windows, drive each filter of the last conv block.
+
+The trunk's output is the last conv block's activation (after its ReLU and
+pooling), one vector per step along time. For a window, a filter's activation
+is summarised two ways, over the window's steps: its **max** (the filter fired
+somewhere in these 8 s) and its **mean** (it fired throughout). A track's value
+is the largest of its windows' values, reached in its *best window*, where its
+playlist entry starts.
+
+``pers-rec filters`` writes, for every filter, ``filter_NN_max.m3u8`` and
+``filter_NN_mean.m3u8`` (the top tracks by that measure, each starting at its
+best window: ``#EXTVLCOPT:start-time`` / ``stop-time``, which VLC and mpv
+honour), an ``index.md`` with the tables, and ``kernels.png``: the first conv
+layer's kernels as Ueno's experiment 1 plotted them (value against tap, one
+line per MFCC coefficient).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+MEASURES = ("max", "mean")
+
+
+@dataclass
+class TrackActivations:
+    """One track's per-window summaries of every filter.
+
+    Attributes
+    ----------
+    path : str
+    max, mean : np.ndarray [shape=(n_windows, n_filters), float32]
+        Each window's max and mean activation of each filter over the window's trunk steps.
+    """
+
+    path: str
+    max: np.ndarray
+    mean: np.ndarray
+
+    def best(self, measure: str, f: int) -> tuple[float, int]:
+        """The track's value of filter ``f`` by ``measure`` (its best window's) and that window's index."""
+        col = getattr(self, measure)[:, f]
+        w = int(np.argmax(col))
+        return float(col[w]), w
+
+
+def window_activations(embedder, M: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Max and mean [each shape=(n_windows, n_filters)] of each window's last-conv-block activations, for one
+    track's features ``M`` [shape=(n_frames, n_features)]. The trunk runs once over the whole track (its steps
+    are exactly those of each window, see ``Embedder.window_steps``)."""
+    T, idx = embedder.window_steps(M)
+    A = T[idx]  # (n_windows, steps, n_filters)
+    return A.max(axis=1).astype(np.float32), A.mean(axis=1).astype(np.float32)
+
+
+def analyse(paths, embedder, *, cache=None, jobs=None, progress: bool = False
+            ) -> tuple[list[TrackActivations], list]:
+    """:func:`window_activations` of many files; returns them and the failures ``(path, AudioError)``."""
+    from .library import extract_many
+    from .progress import bar
+
+    out, failed = [], []
+    with bar(len(paths), "filters", "track", progress) as b:
+        for item in extract_many(list(paths), embedder.cfg, cache=cache, jobs=jobs, on_done=b.update):
+            if item.ok:
+                out.append(TrackActivations(str(item.path), *window_activations(embedder, item.features)))
+            else:
+                failed.append((str(item.path), item.error))
+    order = {str(p): i for i, p in enumerate(paths)}
+    out.sort(key=lambda a: order[a.path])
+    return out, failed
+
+
+@dataclass
+class Entry:
+    path: str
+    value: float
+    window: int  # index of the best window
+    start_s: float
+    end_s: float
+
+
+def top(acts: list[TrackActivations], f: int, measure: str, k: int, cfg) -> list[Entry]:
+    """The ``k`` tracks with the highest value of filter ``f`` by ``measure``, best first (ties by path)."""
+    rows = []
+    for a in acts:
+        v, w = a.best(measure, f)
+        start = w * cfg.hop_s
+        rows.append(Entry(a.path, v, w, start, start + cfg.window_s))
+    rows.sort(key=lambda e: (-e.value, e.path))
+    return rows[:k]
+
+
+def m3u_text(entries: list[Entry], label) -> str:
+    """An extended M3U8 whose entries start at their best window (VLC/mpv options), with the value in the title."""
+    from .playlists import needs_uri, to_uri
+
+    lines = ["#EXTM3U"]
+    for e in entries:
+        title = " ".join(f"{label(e.path)} ({e.start_s:.0f}-{e.end_s:.0f} s, {e.value:.3f})".split())
+        lines += [f"#EXTINF:{int(round(e.end_s - e.start_s))},{title}",
+                  f"#EXTVLCOPT:start-time={e.start_s:g}", f"#EXTVLCOPT:stop-time={e.end_s:g}",
+                  to_uri(e.path) if needs_uri(e.path) else e.path]
+    return "\n".join(lines) + "\n"
+
+
+def draw_kernel(ax, kernel: np.ndarray, j: int) -> None:
+    """Filter ``j`` of a Conv1D kernel [shape=(taps, in_channels, filters)] as Ueno's experiment 1 drew it:
+    value against tap, one line per input channel (coloured along viridis)."""
+    import matplotlib.pyplot as plt
+
+    for c in range(kernel.shape[1]):
+        ax.plot(range(1, kernel.shape[0] + 1), kernel[:, c, j], color=plt.cm.viridis(c / kernel.shape[1]), lw=0.8)
+    ax.set_xticks(range(1, kernel.shape[0] + 1))
+
+
+def plot_kernels(trunk, path: str | os.PathLike, title: str) -> None:
+    """Every filter of the trunk's first conv layer, one small panel each, as a PNG (written atomically)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .fileio import atomic_path
+
+    kernel = np.asarray(trunk.get_layer("conv1").kernel)
+    n = kernel.shape[2]
+    cols = min(8, n)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(2 * cols, 1.6 * rows + 0.6), squeeze=False, sharex=True)
+    for j, ax in enumerate(axes.flat):
+        if j >= n:
+            ax.axis("off")
+            continue
+        draw_kernel(ax, kernel, j)
+        ax.set_title(f"filter {j}", fontsize=8)
+        ax.tick_params(labelsize=6)
+    fig.suptitle(title + " (value against tap; one line per MFCC coefficient, dark = low)", fontsize=9)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=90)
+    plt.close(fig)
