@@ -132,6 +132,24 @@ def _fit(X: np.ndarray, y: np.ndarray, seed: int) -> BaselineModel:
     return BaselineModel(scaler.mean_.tolist(), scaler.scale_.tolist(), clf.coef_[0].tolist(), float(clf.intercept_[0]))
 
 
+def cross_validate_classes(matrices: list[np.ndarray], labels: np.ndarray, splits, seed: int) -> np.ndarray:
+    """Out-of-fold class probabilities [shape=(n_tracks, n_classes)] of the multi-class baseline (genres):
+    the same track features, standardised, and a multinomial L2 logistic regression (C=1) with balanced
+    classes, fitted per fold. Labels are 0 .. n_classes - 1, every class in every training split."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    X = np.stack([track_features(M) for M in matrices])
+    y = np.asarray(labels)
+    oof = np.zeros((len(y), int(y.max()) + 1))
+    for train_idx, val_idx in splits:
+        scaler = StandardScaler().fit(X[train_idx])
+        clf = LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000, random_state=seed)
+        clf.fit(scaler.transform(X[train_idx]), y[train_idx])
+        oof[np.ix_(val_idx, clf.classes_)] = clf.predict_proba(scaler.transform(X[val_idx]))
+    return oof
+
+
 def logit(p) -> np.ndarray:
     p = np.clip(np.asarray(p, np.float64), 1e-6, 1 - 1e-6)
     return np.log(p) - np.log1p(-p)

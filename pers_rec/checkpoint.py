@@ -166,6 +166,10 @@ def load(path: str | os.PathLike, expect: FeatureConfig | None = None) -> SavedM
         raise ModelFileError(f"{path}: refused or unreadable by Keras safe mode ({type(exc).__name__}: {first})") from None
     if not members(model):
         raise ModelFileError(f"{path}: not a pers_rec network (no trunk/head members)")
+    width = model.output_shape[-1] if not isinstance(model.output_shape, list) else None
+    if width != max(1, len(mcfg.classes)):
+        raise ModelFileError(f"{path}: the network has {width} outputs, but its configuration names "
+                             f"{len(mcfg.classes) or 'no'} genres")
     shape = tuple(model.input_shape[1:]) if not isinstance(model.input_shape, list) else None
     if shape != (cfg.window_frames, cfg.n_features):
         raise ModelFileError(f"{path}: the network takes inputs of shape {shape}, but its feature configuration "

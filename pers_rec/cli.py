@@ -111,7 +111,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = _sub(sub, "train", "learn a listener's taste from liked (and disliked or unlabelled) tracks",
              "pers-rec train --likes liked.m3u8 --library ~/Music --model taste.keras", cache=True, jobs=True)
-    t.add_argument("--likes", required=True, help="liked tracks: M3U/M3U8 playlist, text list, CSV (path,label) or folder")
+    t.add_argument("--target", choices=["like", "genre"], default="like",
+                   help="like: a taste model from --likes; genre: a genre model (Murray) of the --library's tracks, "
+                        "genres from their tags or --genres")
+    t.add_argument("--likes", help="liked tracks: M3U/M3U8 playlist, text list, CSV (path,label) or folder "
+                                   "(required for --target like)")
     t.add_argument("--dislikes", help="disliked tracks, same formats")
     t.add_argument("--library", help="folder of the whole library: tracks not liked serve as unlabelled negatives")
     t.add_argument("--model", required=True, help="output model file (.keras); the report (.json) and curves (.png) go beside it")
@@ -125,6 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="track score: stack the network with the MFCC-statistics baseline when cross-validation "
                         "favours it (auto), always, or the network alone")
     t.add_argument("--windows-per-track", type=_int_at_least(1), default=8, help="random 8 s windows per track per epoch")
+    t.add_argument("--genres", metavar="CSV", help="--target genre: a CSV with a path column and a genre column "
+                                                   "(default: the files' genre tags)")
+    t.add_argument("--genre-column", default="genre", help="--target genre: the CSV's genre column")
     t.add_argument("--no-pretrained", action="store_true",
                    help="do not start from the library's pre-trained weights (see pers-rec pretrain)")
     t.add_argument("--seed", type=int, default=0, help="random seed")
@@ -272,6 +279,10 @@ def _load_model(path):
 def _train(args) -> int:
     from .fileio import check_output
 
+    if args.target == "genre":
+        return _train_genre(args)
+    if args.likes is None:
+        raise ParameterError("train needs --likes (or --target genre with --library)")
     for name in ("likes", "dislikes"):
         _need_input(getattr(args, name), f"--{name}")
     if args.library is not None:
@@ -294,6 +305,35 @@ def _train(args) -> int:
         if cache:
             cache.close()
     return commands.print_train_summary(saved, out)
+
+
+def _train_genre(args) -> int:
+    from .fileio import check_output
+
+    if args.library is None:
+        raise ParameterError("--target genre needs --library (the tracks to learn genres from)")
+    if args.likes is not None or args.dislikes is not None:
+        raise ParameterError("--likes and --dislikes are for --target like; a genre model learns from --library")
+    _need_dir(args.library, "--library")
+    _need_input(args.genres, "--genres")
+    check_output(args.model, (".keras",), "--model")
+    _check_backend()
+    from . import commands, features
+    from . import model as Mo
+    from .train import TrainConfig
+
+    tcfg = TrainConfig(max_epochs=args.epochs, folds=args.folds, ensemble=args.ensemble,
+                       windows_per_track=args.windows_per_track, seed=args.seed)
+    cache = _open_cache(args)
+    try:
+        return commands.train_genre(args.library, commands.TrainOutputs.beside(args.model), features.FeatureConfig(),
+                                    Mo.ModelConfig(arch=args.arch), tcfg, genres_csv=args.genres,
+                                    genre_column=args.genre_column, cache=cache, jobs=args.jobs,
+                                    progress=not args.quiet,
+                                    pretrained_dir=None if args.no_pretrained else _cache_dir(args))
+    finally:
+        if cache:
+            cache.close()
 
 
 def _cache_dir(args):

@@ -56,18 +56,7 @@ def train(likes, dislikes, library_dir, out: TrainOutputs, cfg, mcfg, tcfg, *, c
     from .fileio import write_text
     from .report import plot_curves
 
-    pre = None
-    if library_dir is not None and pretrained_dir is not None:
-        from . import pretrain as P
-        from .library import scan
-
-        found = P.find(pretrained_dir, scan(library_dir), cfg, mcfg)
-        if found is not None:
-            pre = P.load(found)
-            tcfg.pretrained = str(found)
-            if progress:
-                say(f"starting from the library's pre-trained weights ({found.name}, "
-                    f"{pre.info.get('tracks', '?')} tracks)")
+    pre = _pretrained_for(library_dir, pretrained_dir, cfg, mcfg, tcfg, progress)
     tracks, failed = dataset.gather(likes, dislikes, library_dir, cfg, unlabelled_per_like=tcfg.unlabelled_per_like,
                                     seed=tcfg.seed, cache=cache, jobs=jobs, progress=progress)
     saved = T.train(tracks, cfg, mcfg, tcfg, progress=progress, failed=failed, pretrained=pre)
@@ -75,6 +64,78 @@ def train(likes, dislikes, library_dir, out: TrainOutputs, cfg, mcfg, tcfg, *, c
     write_text(out.report, saved.report.to_json())
     plot_curves(saved.report, out.curves)
     return saved
+
+
+def _pretrained_for(library_dir, pretrained_dir, cfg, mcfg, tcfg, progress):
+    """The library's pre-trained weights (recorded in ``tcfg.pretrained``), or None."""
+    if library_dir is None or pretrained_dir is None:
+        return None
+    from . import pretrain as P
+    from .library import scan
+
+    found = P.find(pretrained_dir, scan(library_dir), cfg, mcfg)
+    if found is None:
+        return None
+    pre = P.load(found)
+    tcfg.pretrained = str(found)
+    if progress:
+        say(f"starting from the library's pre-trained weights ({found.name}, {pre.info.get('tracks', '?')} tracks)")
+    return pre
+
+
+def train_genre(library_dir, out: TrainOutputs, cfg, mcfg, tcfg, *, genres_csv=None, genre_column: str = "genre",
+                cache=None, jobs=None, progress: bool = False, pretrained_dir=None) -> int:
+    """``pers-rec train --target genre``: read genres, cross-validate and train the genre head, write the model,
+    its report (JSON) and its confusion matrices (PNG), print the summary."""
+    import time
+
+    from . import checkpoint
+    from . import genre as G
+    from . import train as T
+    from .dataset import Track
+    from .errors import ParameterError
+    from .fileio import write_text
+    from .library import extract_many, scan
+
+    t0 = time.time()
+    paths = [str(p) for p in scan(library_dir)]
+    genres = G.read_genres(paths, genres_csv, genre_column)
+    classes, left_out = G.choose_classes(genres, min_tracks=2)
+    source = f"column {genre_column!r} of {genres_csv}" if genres_csv else "genre tags"
+    if len(classes) < 2:
+        raise ParameterError(f"{library_dir}: {len(genres)} of {len(paths)} tracks have a genre ({source}), in "
+                             f"{len(classes)} genre(s) with 2 or more tracks; a genre model needs at least 2")
+    for g, n in left_out.items():
+        warn(f"left out genre {g!r}: {n} track (a genre needs 2 or more)")
+    index = {c: i for i, c in enumerate(classes)}
+    todo = [p for p in paths if genres.get(p) in index]
+    tracks, failed = [], []
+    for item in extract_many(todo, cfg, cache=cache, jobs=jobs):
+        if item.ok:
+            tracks.append(Track(str(item.path), index[genres[str(item.path)]], "genre", item.features))
+        else:
+            failed.append((str(item.path), describe(item.error)))
+            warn(f"skipped {item.path}: {describe(item.error)}")
+    if progress:
+        say(f"{len(tracks)} tracks in {len(classes)} genres ({source}); {len(paths) - len(genres)} without a genre")
+    pre = _pretrained_for(library_dir, pretrained_dir, cfg, mcfg, tcfg, progress)
+    saved, cv = T.train_genre(tracks, classes, cfg, mcfg, tcfg, progress=progress, pretrained=pre)
+    report = G.make_report(tracks, classes, cv, time.time() - t0, left_out, len(paths) - len(genres), failed)
+    checkpoint.save(out.model, saved)
+    write_text(out.report, report.to_json())
+    G.plot(report, out.curves)
+    n, b = report.network, report.baseline
+    say(f"trained a {len(classes)}-genre {saved.mcfg.arch} model on {len(tracks)} tracks in {report.seconds:.0f} s")
+    say(f"{report.folds}-fold cross-validated accuracy {n.accuracy:.3f} (balanced {n.balanced_accuracy:.3f}) at "
+        f"{report.best_epoch} epochs; baseline (MFCC statistics + logistic regression): {b.accuracy:.3f} "
+        f"(balanced {b.balanced_accuracy:.3f}); chance {max(report.counts.values()) / len(tracks):.3f}")
+    width = max(len(c) for c in classes)
+    say("confusion (rows: genre, columns: predicted; network | baseline):")
+    for i, c in enumerate(classes):
+        say(f"  {c:<{width}}  " + " ".join(f"{x:3d}" for x in n.confusion[i]) + "  |  "
+            + " ".join(f"{x:3d}" for x in b.confusion[i]))
+    say(f"wrote {out.model}, {out.report}, {out.curves}")
+    return EXIT_SOME_FAILED if failed else EXIT_OK
 
 
 def pretrain(library_dir, out_dir, cfg, mcfg, pcfg, *, cache=None, jobs=None, progress: bool = False) -> int:
@@ -391,8 +452,8 @@ def print_rank_summary(df, n_paths: int, out_csv, m3u, top: int) -> int:
     say(f"ranked {len(ok)} tracks ({n_paths - len(df)} liked tracks left out, {n_err} failed) -> {out_csv}"
         + (f", top {min(top, len(ok))} -> {m3u}" if m3u else ""))
     for r in ok.head(10).itertuples():
-        say(f"{r.rank:>4}  {r.score:.3f}  best {r.best_start_s:.0f}-{r.best_end_s:.0f} s  {r.path}"
-            f"{tags.suffix(R.row_tags(r))}")
+        say(f"{r.rank:>4}  {r.score:.3f}  " + (f"{r.genre}  " if isinstance(r.genre, str) and r.genre else "")
+            + f"best {r.best_start_s:.0f}-{r.best_end_s:.0f} s  {r.path}{tags.suffix(R.row_tags(r))}")
     for r in df[df["status"] != "ok"].itertuples():
         warn(f"error: {r.path}: {r.error}")
     if ok.empty:

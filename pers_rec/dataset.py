@@ -137,13 +137,13 @@ def gather(likes, dislikes, library_dir, cfg: F.FeatureConfig, *, unlabelled_per
 
 def track_weights(tracks: list[Track], unlabelled_weight: float) -> np.ndarray:
     """Per-track sample weights [shape=(n_tracks,)]: unlabelled negatives weigh ``unlabelled_weight``, then
-    each class is rescaled so that both classes have the same total weight (``n_tracks / 2`` each)."""
+    each class is rescaled so that every class has the same total weight (``n_tracks / n_classes`` each;
+    two classes for likes, one per genre for a genre model)."""
     w = np.array([unlabelled_weight if t.source == "unlabelled" else 1.0 for t in tracks])
     labels = np.array([t.label for t in tracks])
-    for c in (0, 1):
-        total = w[labels == c].sum()
-        if total > 0:
-            w[labels == c] *= len(tracks) / (2 * total)
+    classes = np.unique(labels)
+    for c in classes:
+        w[labels == c] *= len(tracks) / (len(classes) * w[labels == c].sum())
     return w
 
 
@@ -186,18 +186,19 @@ def feature_stats(matrices: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
 
 
 
-def fold_groups(tracks: list[Track]) -> tuple[list[tuple[str, str]], str]:
+def fold_groups(tracks: list[Track], artists_of_all: bool = False) -> tuple[list[tuple[str, str]], str]:
     """The group of each track for cross-validation, and the rule used, in words.
 
     A track's album is its ``album`` tag (with the album artist), else its
-    parent folder. When the likes carry at least two artist tags, tracks are
-    grouped by artist (album where untagged), so that no artist has tracks on
-    both sides of a fold; otherwise by album.
+    parent folder. When the likes (``artists_of_all``: the tracks of any
+    label, as for genres) carry at least two artist tags, tracks are grouped
+    by artist (album where untagged), so that no artist has tracks on both
+    sides of a fold; otherwise by album.
     """
     info = [tags(t.path) for t in tracks]
     albums = [f"{i.get('albumartist', '')}\x00{i['album']}" if "album" in i else os.path.dirname(t.path)
               for t, i in zip(tracks, info)]
-    liked_artists = {i["artist"] for t, i in zip(tracks, info) if t.label == 1 and "artist" in i}
+    liked_artists = {i["artist"] for t, i in zip(tracks, info) if (artists_of_all or t.label == 1) and "artist" in i}
     if len(liked_artists) >= 2:
         return [("artist", i["artist"]) if "artist" in i else ("album", a) for i, a in zip(info, albums)], "artist"
     return [("album", a) for a in albums], "album"

@@ -91,6 +91,9 @@ class ModelConfig:
         Dropout before each dense/sigmoid layer.
     batchnorm : bool
         Batch normalisation after each convolution.
+    classes : tuple of str
+        A genre model's genres (``train --target genre``): the head ends in a
+        softmax over them. Empty (default): a like-probability (sigmoid) head.
     """
 
     arch: str = "cnn_lstm"
@@ -101,11 +104,15 @@ class ModelConfig:
     dense_units: int = 32
     dropout: float = 0.25
     batchnorm: bool = True
+    classes: tuple = ()
 
     def __post_init__(self):
         if self.arch not in ARCHS:
             raise ParameterError(f"arch must be one of {ARCHS}, got {self.arch!r}")
         object.__setattr__(self, "filters", tuple(int(f) for f in self.filters))
+        object.__setattr__(self, "classes", tuple(str(c) for c in self.classes))
+        if len(self.classes) == 1 or len(set(self.classes)) != len(self.classes):
+            raise ParameterError(f"a genre model needs 2 or more distinct genres, got {list(self.classes)}")
         if not self.filters or min(self.filters) < 1 or self.kernel_size < 1 or self.pool_size < 1:
             raise ParameterError(f"invalid trunk: filters={self.filters}, kernel_size={self.kernel_size}, pool_size={self.pool_size}")
         if not 0 <= self.dropout < 1:
@@ -135,6 +142,7 @@ class ModelConfig:
     def to_dict(self) -> dict:
         d = asdict(self)
         d["filters"] = list(self.filters)
+        d["classes"] = list(self.classes)
         return d
 
 
@@ -212,7 +220,10 @@ def _head(cfg: FeatureConfig, mcfg: ModelConfig, name: str) -> keras.Model:
         x = layers.Dropout(mcfg.dropout)(x)
         x = layers.Dense(mcfg.dense_units, activation="relu", name="dense")(x)
     x = layers.Dropout(mcfg.dropout)(x)
-    out = layers.Dense(1, activation="sigmoid", name="like")(x)
+    if mcfg.classes:
+        out = layers.Dense(len(mcfg.classes), activation="softmax", name="genre")(x)
+    else:
+        out = layers.Dense(1, activation="sigmoid", name="like")(x)
     return keras.Model(inp, out, name=name)
 
 
@@ -266,14 +277,16 @@ def ensemble(models: list[keras.Model], cfg: FeatureConfig, mcfg: ModelConfig) -
 
 def build_compiled(cfg: FeatureConfig, mcfg: ModelConfig, *, learning_rate: float, stats=None, seed: int = 0,
                    run_eagerly: bool = False) -> keras.Model:
-    """A fresh model (see :func:`build`), seeded and compiled for training with Adam and binary cross-entropy.
+    """A fresh model (see :func:`build`), seeded and compiled for training with Adam and binary cross-entropy
+    (sparse categorical cross-entropy for a genre model).
 
     The one place that decides how a pers_rec model is trained, used by
     ``train`` and the staged experiments alike.
     """
     keras.utils.set_random_seed(seed)
     model = build(cfg, mcfg, stats=stats)
-    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="binary_crossentropy", weighted_metrics=[],
+    loss = "sparse_categorical_crossentropy" if mcfg.classes else "binary_crossentropy"
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss, weighted_metrics=[],
                   run_eagerly=run_eagerly, jit_compile=jit_compile())
     return model
 

@@ -28,9 +28,11 @@ from .library import Extracted, extract_many
 from .progress import bar
 
 #: Columns of the ranking, in order. ``artist``, ``album``, ``title``: the file's tags (empty when untagged).
-#: ``short``: the track is shorter than one window (it was looped).
+#: ``short``: the track is shorter than one window (it was looped). ``genre``, ``genre_probability``: with a
+#: genre model, the predicted genre (the highest mean of the windows' genre probabilities) and that mean, which is
+#: then also the ``score``; empty with a taste model.
 COLUMNS = ["rank", "score", "path", "artist", "album", "title", "duration_s", "n_windows", "best_start_s", "best_end_s", "best_score", "short",
-           "network_score", "status", "error"]
+           "network_score", "genre", "genre_probability", "status", "error"]
 
 
 def liked_paths(saved: SavedModel) -> set[str]:
@@ -92,6 +94,11 @@ def _row(item: Extracted, window_scores: np.ndarray, scorer: scoring.Scorer) -> 
     if not np.isfinite(window_scores).all():
         return _error_row(item.path, InvalidScoreError(item.path, "the model's score is not a finite number"))
     duration = F.duration_s(item.features, cfg)
+    genre = {}
+    if window_scores.ndim == 2:  # a genre model: the predicted genre's probability is the timeline
+        g = int(np.argmax(window_scores.mean(axis=0)))
+        window_scores = window_scores[:, g]
+        genre = {"genre": scorer.mcfg.classes[g], "genre_probability": round(float(window_scores.mean()), 6)}
     s = scoring.summarize(window_scores, cfg, duration)
     final = scorer.final_score(window_scores, item.features)
     if not np.isfinite(final):
@@ -101,7 +108,7 @@ def _row(item: Extracted, window_scores: np.ndarray, scorer: scoring.Scorer) -> 
             "artist": t.get("artist", ""), "album": t.get("album", ""), "title": t.get("title", ""),
             "duration_s": round(duration, 3),
             "n_windows": s.n_windows, "best_start_s": s.best_start_s, "best_end_s": round(s.best_end_s, 3),
-            "best_score": round(s.best_score, 6), "short": duration < cfg.window_s, "status": "ok", "error": ""}
+            "best_score": round(s.best_score, 6), "short": duration < cfg.window_s, "status": "ok", "error": "", **genre}
 
 
 def _error_row(path: Path, error: AudioError) -> dict:
@@ -115,7 +122,7 @@ def _table(rows: list[dict]) -> pd.DataFrame:
     df["rank"] = pd.array([*range(1, int(ok.sum()) + 1)] + [pd.NA] * int((~ok).sum()), dtype="Int64")
     df["n_windows"] = df["n_windows"].astype("Int64")  # stays an integer column beside error rows
     df["short"] = df["short"].astype("boolean")
-    for c in ("artist", "album", "title", "error"):
+    for c in ("artist", "album", "title", "genre", "error"):
         df[c] = [v if isinstance(v, str) else "" for v in df[c]]  # a text column even when every row failed
     return df.reset_index(drop=True)
 
@@ -151,7 +158,8 @@ def row_tags(r) -> dict[str, str]:
 
 def explain(path: str | os.PathLike, saved: SavedModel, *, cache: FeatureCache | None = None
             ) -> tuple[np.ndarray, scoring.TrackScore]:
-    """One track's features [shape=(n_frames, n_features)] and its window-score timeline.
+    """One track's features [shape=(n_frames, n_features)] and its window-score timeline (a genre model's:
+    the probability of the track's predicted genre).
 
     Raises
     ------
@@ -164,4 +172,6 @@ def explain(path: str | os.PathLike, saved: SavedModel, *, cache: FeatureCache |
     window_scores = scoring.Scorer(saved).window_scores(item.features)
     if not np.isfinite(window_scores).all():
         raise InvalidScoreError(path, "the model's score is not a finite number")
+    if window_scores.ndim == 2:
+        window_scores = window_scores[:, int(np.argmax(window_scores.mean(axis=0)))]
     return item.features, scoring.summarize(window_scores, saved.cfg, F.duration_s(item.features, saved.cfg))

@@ -118,6 +118,8 @@ class Scorer:
         self.members = members(self.model)
         self.head_batch = head_batch
         self.steps = self.mcfg.trunk_length(self.cfg.window_frames)
+        #: Outputs per window: 1 (like-probability) or the number of genres of a genre model.
+        self.width = max(1, len(self.mcfg.classes))
         exact = self.cfg.hop_frames % self.mcfg.stride == 0 and self._all_valid()
         if fast and not exact:
             warnings.warn(
@@ -148,7 +150,11 @@ class Scorer:
     def window_scores_naive(self, M: np.ndarray) -> np.ndarray:
         """Scores [shape=(n_windows,)] of every window of one track [shape=(n_frames, n_features)],
         each window run through the whole model."""
-        return self.predict(self.model, windows(M, self.cfg))
+        return self._shape(self.predict_rows(self.model, windows(M, self.cfg)))
+
+    def _shape(self, rows: np.ndarray) -> np.ndarray:
+        """``(n, 1)`` outputs as ``(n,)`` scores; a genre model's ``(n, n_genres)`` as they are."""
+        return rows[:, 0] if self.width == 1 else rows
 
     # ---- fast path ------------------------------------------------------
     def window_scores(self, M: np.ndarray) -> np.ndarray:
@@ -166,7 +172,8 @@ class Scorer:
         Yields
         ------
         np.ndarray [shape=(n_windows_i,), float64]
-            Like-probability of each window, in window order.
+            Like-probability of each window, in window order (a genre model:
+            shape ``(n_windows_i, n_genres)``, each window's genre probabilities).
         """
         if not self.fast:
             for M in tracks:
@@ -195,14 +202,14 @@ class Scorer:
         X = np.concatenate(pieces)
         counts = [n_windows(len(M), self.cfg) for M in group]
         starts = np.concatenate([off + H * np.arange(c) for off, c in zip(offsets, counts)])
-        total = np.zeros(len(starts))
+        total = np.zeros((len(starts), self.width))
         for trunk, head in self.members:
             T = self.trunk_steps(trunk, X)
             for i in range(0, len(starts), self.head_batch):  # cut out each window's steps one batch at a time
                 idx = starts[i : i + self.head_batch, None] + np.arange(self.steps)[None, :]
-                total[i : i + len(idx)] += self.predict(head, T[idx])
+                total[i : i + len(idx)] += self.predict_rows(head, T[idx])
         total /= len(self.members)
-        return np.split(total, np.cumsum(counts)[:-1])
+        return np.split(self._shape(total), np.cumsum(counts)[:-1])
 
     def trunk_steps(self, trunk, X: np.ndarray) -> np.ndarray:
         """A trunk's output over frames ``X`` [shape=(n_frames, n_features)], n_frames a multiple of the stride.
@@ -256,5 +263,6 @@ class Scorer:
         return np.concatenate(out) if out else np.zeros((0, 1))
 
     def mean_scores(self, tracks: Iterable[np.ndarray]) -> np.ndarray:
-        """Each track's score [shape=(n_tracks,)], the mean of its window scores."""
-        return np.array([s.mean() for s in self.score_many(tracks)])
+        """Each track's score [shape=(n_tracks,)], the mean of its window scores (a genre model: the mean of its
+        windows' genre probabilities, shape ``(n_tracks, n_genres)``)."""
+        return np.array([s.mean(axis=0) for s in self.score_many(tracks)])

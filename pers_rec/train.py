@@ -205,6 +205,60 @@ def train(tracks: list[Track], cfg: F.FeatureConfig, mcfg: Mo.ModelConfig | None
     return SavedModel(final, cfg, mcfg, report)
 
 
+def train_genre(tracks: list[Track], classes: list[str], cfg: F.FeatureConfig, mcfg: Mo.ModelConfig | None = None,
+                tcfg: TrainConfig | None = None, *, progress: bool = False, pretrained=None):
+    """A genre model (Murray): the same trunk and LSTM, a softmax head over ``classes``, trained as the taste
+    model is (cross-validated fold models at the chosen epoch, averaged), with the multi-class baseline on the
+    same folds.
+
+    Parameters
+    ----------
+    tracks : list of Track
+        ``label`` is the index of the track's genre in ``classes``; every genre has at least 2 tracks.
+
+    Returns
+    -------
+    saved : SavedModel
+        Its ``mcfg.classes`` are the genres; no :class:`TrainReport` (see ``genre.GenreReport``).
+    cv : dict
+        ``splits_how``, ``folds``, ``best_epoch``, ``final_kind``, ``curves`` (mean held-out accuracy per
+        epoch), and out-of-fold probabilities ``network_oof`` and ``baseline_oof`` [shape=(n_tracks, n_genres)].
+    """
+    mcfg, tcfg = replace(mcfg or Mo.ModelConfig(), classes=tuple(classes)), tcfg or TrainConfig()
+    labels = np.array([t.label for t in tracks])
+    counts = np.bincount(labels, minlength=len(classes))
+    if len(classes) < 2 or counts.min() < 2:
+        raise ParameterError("a genre model needs 2 or more genres with 2 or more tracks each, got "
+                             + ", ".join(f"{c} ({n})" for c, n in zip(classes, counts)))
+    k = int(min(tcfg.folds, counts.min()))
+    if tcfg.ensemble:
+        tcfg = replace(tcfg, ensemble=k)
+    _deterministic(tcfg.seed)
+    splits, how = make_splits(tracks, labels, k, tcfg.seed, names={i: f"{c!r}" for i, c in enumerate(classes)},
+                              artists_of_all=True)
+    weights = track_weights(tracks, 1.0)
+    with bar(k * tcfg.max_epochs + 1, "training genres", "epoch", progress) as b:
+        curves = _cross_validate(tracks, splits, weights, cfg, mcfg, tcfg, b, pretrained, metrics=_genre_metrics)
+        best_epoch = choose_epoch(np.nanmean(curves.auc, axis=0), np.nanmean(curves.val_loss, axis=0))
+        final, _ = _final_model(tracks, weights, curves, best_epoch, cfg, mcfg, tcfg, pretrained)
+        b.update(1)
+    base_oof = B.cross_validate_classes([t.features for t in tracks], labels, splits, tcfg.seed)
+    kind = f"ensemble of {k} fold models" if tcfg.ensemble else "trained on all tracks"
+    return SavedModel(final, cfg, mcfg), {
+        "splits_how": how, "folds": k, "best_epoch": best_epoch, "final_kind": kind, "train_config": asdict(tcfg),
+        "curves": {"accuracy": _nan_list(np.nanmean(curves.auc, axis=0)),
+                   "val_loss": _nan_list(np.nanmean(curves.val_loss, axis=0))},
+        "network_oof": curves.oof[best_epoch - 1], "baseline_oof": base_oof, "splits": splits}
+
+
+def _genre_metrics(labels: np.ndarray, probs: np.ndarray) -> tuple[float, float, float]:
+    """Held-out accuracy, balanced accuracy (mean recall over the genres present) and log-loss of genre probabilities."""
+    pred = probs.argmax(axis=1)
+    recall = [np.mean(pred[labels == c] == c) for c in np.unique(labels)]
+    loss = -np.mean(np.log(np.clip(probs[np.arange(len(labels)), labels], 1e-7, 1.0)))
+    return float(np.mean(pred == labels)), float(np.mean(recall)), float(loss)
+
+
 def _fresh(cfg, mcfg, tcfg: TrainConfig, seed: int, stats, pretrained):
     """A compiled model with fresh weights for ``seed`` (and ``pretrained``'s where given)."""
     model = Mo.build_compiled(cfg, mcfg, learning_rate=tcfg.learning_rate, seed=seed, stats=stats)
@@ -226,11 +280,24 @@ def _epoch_windows(tracks, weights, cfg, tcfg: TrainConfig, rng):
     return X, y, w
 
 
-def _cross_validate(tracks, splits, weights, cfg, mcfg, tcfg: TrainConfig, b, pretrained=None) -> _Curves:
-    """Train one model per fold for ``max_epochs``, scoring its held-out tracks after every epoch."""
+def _like_metrics(labels: np.ndarray, scores: np.ndarray) -> tuple[float, float, float]:
+    """Held-out ROC-AUC, AP and log-loss of like-probabilities."""
+    m = B.metrics(labels, scores)
+    return _nan(m.roc_auc), _nan(m.ap), B.log_loss(labels, scores)
+
+
+def _cross_validate(tracks, splits, weights, cfg, mcfg, tcfg: TrainConfig, b, pretrained=None,
+                    metrics=_like_metrics) -> _Curves:
+    """Train one model per fold for ``max_epochs``, scoring its held-out tracks after every epoch.
+
+    ``metrics(labels, scores)`` gives the held-out (main metric, second metric, log-loss) recorded in the
+    curves (``auc``, ``ap``, ``val_loss``): ROC-AUC and AP for likes, accuracy and balanced accuracy for genres.
+    """
     k, E = len(splits), tcfg.max_epochs
     labels = np.array([t.label for t in tracks])
-    c = _Curves(*(np.full((k, E), np.nan) for _ in range(4)), oof=np.zeros((E, len(tracks))), fold_weights=[])
+    width = max(1, len(mcfg.classes))
+    oof = np.zeros((E, len(tracks)) + ((width,) if width > 1 else ()))
+    c = _Curves(*(np.full((k, E), np.nan) for _ in range(4)), oof=oof, fold_weights=[])
     for f, (tr, va) in enumerate(splits):
         train_tracks, val = [tracks[i] for i in tr], [tracks[i].features for i in va]
         model = _fresh(cfg, mcfg, tcfg, tcfg.seed + 1000 * (f + 1), feature_stats([t.features for t in train_tracks]),
@@ -242,13 +309,11 @@ def _cross_validate(tracks, splits, weights, cfg, mcfg, tcfg: TrainConfig, b, pr
             hist = model.fit(X, y, sample_weight=w, batch_size=tcfg.batch_size, epochs=1, verbose=0, shuffle=True)
             c.loss[f, e] = hist.history["loss"][-1]
             c.oof[e, va] = scores = Scorer(SavedModel(model, cfg, mcfg)).mean_scores(val)
-            m = B.metrics(labels[va], scores)
-            c.auc[f, e], c.ap[f, e] = _nan(m.roc_auc), _nan(m.ap)
-            c.val_loss[f, e] = B.log_loss(labels[va], scores)
+            c.auc[f, e], c.ap[f, e], c.val_loss[f, e] = metrics(labels[va], scores)
             if tcfg.ensemble:
                 snapshots.append(model.get_weights())
             b.update(1)
-            b.set_postfix(fold=f + 1, epoch=e + 1, val_auc=f"{c.auc[f, e]:.3f}")
+            b.set_postfix(fold=f + 1, epoch=e + 1, val=f"{c.auc[f, e]:.3f}")
         c.fold_weights.append(snapshots)
     return c
 
@@ -272,20 +337,23 @@ def _final_model(tracks, weights, curves: _Curves, best_epoch: int, cfg, mcfg, t
     return final, losses
 
 
-def make_splits(tracks: list[Track], labels: np.ndarray, k: int, seed: int) -> tuple[list, str]:
+def make_splits(tracks: list[Track], labels: np.ndarray, k: int, seed: int, names: dict | None = None,
+                artists_of_all: bool = False) -> tuple[list, str]:
     """``k`` stratified folds grouped so that no album (or artist, see ``dataset.fold_groups``) is on both sides.
 
     A class whose tracks come from fewer than ``k`` groups cannot be spread
     over the folds by group; its tracks are then split one by one (the other
-    class stays grouped). Returns the splits and how they were made, in words.
+    classes stay grouped). ``names`` maps each label to what the report calls
+    its tracks (default: 1 "likes", 0 "other tracks"). Returns the splits and
+    how they were made, in words.
     """
     from sklearn.model_selection import StratifiedGroupKFold
 
-    keys, rule = fold_groups(tracks)
+    keys, rule = fold_groups(tracks, artists_of_all)
     code = {g: i for i, g in enumerate(dict.fromkeys(keys))}
     groups = np.array([code[g] for g in keys])
     how = []
-    for cls, name in ((1, "likes"), (0, "other tracks")):
+    for cls, name in (names or {1: "likes", 0: "other tracks"}).items():
         n_groups = len(set(groups[labels == cls]))
         if n_groups < k:
             groups = np.where(labels == cls, -1 - np.arange(len(groups)), groups)

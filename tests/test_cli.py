@@ -179,6 +179,37 @@ def test_filters_writes_playlists_index_and_kernels(listener, tmp_path, capsys):
     assert "not a folder" in capsys.readouterr().err
 
 
+def test_genre_model_from_a_csv_column_then_rank_writes_genres(listener, tmp_path, capsys):
+    lib, paths = listener["lib"], listener["paths"]
+    rows = "".join(f"{p.relative_to(lib).as_posix()},{'flute' if i < 8 else OTHERS[(i - 8) % 4]}\n"
+                   for i, p in enumerate(paths))
+    (lib.parent / "genres.csv").write_text("path,lead\n" + "".join("music/" + r for r in rows.splitlines(True)))
+    model = tmp_path / "genre.keras"
+    common = ["--cache", str(listener["root"] / "cache"), "--jobs", "1", "--quiet"]
+    code = main(["train", "--target", "genre", "--library", str(lib), "--genres", str(lib.parent / "genres.csv"),
+                 "--genre-column", "lead", "--model", str(model), "--epochs", "2", "--folds", "3"] + common)
+    out = capsys.readouterr().out
+    assert code == EXIT_OK and "trained a 5-genre cnn_lstm model on 20 tracks" in out and "baseline" in out
+    report = json.loads(model.with_suffix(".json").read_text())
+    assert report["classes"] == ["clarinet", "flute", "guitar", "piano", "strings"]
+    assert report["counts"] == {"clarinet": 3, "flute": 8, "guitar": 3, "piano": 3, "strings": 3}
+    assert np.array(report["network"]["confusion"]).sum() == 20 and np.array(report["baseline"]["confusion"]).sum() == 20
+    assert model.with_suffix(".png").exists()
+    assert main(["rank", str(lib), "--model", str(model), "--out", str(tmp_path / "g.csv")] + common) == EXIT_OK
+    df = pd.read_csv(tmp_path / "g.csv")
+    assert len(df) == 20 and set(df["genre"]) <= set(report["classes"])
+    assert np.allclose(df["genre_probability"], df["score"]) and (df["score"] > 0.2).all()  # max of 5 >= 1/5
+    capsys.readouterr()
+    bad = ["train", "--target", "genre", "--model", str(tmp_path / "x.keras")]
+    assert main(bad) == EXIT_USAGE and "--target genre needs --library" in capsys.readouterr().err
+    assert main(bad + ["--library", str(lib), "--genres", str(lib.parent / "genres.csv")]) == EXIT_USAGE
+    assert "no 'genre' column (columns: path, lead)" in capsys.readouterr().err
+    assert main(bad + ["--library", str(lib)] + common) == EXIT_USAGE  # no genre tags: says how many have one
+    assert "0 of 20 tracks have a genre (genre tags)" in capsys.readouterr().err
+    assert main(["train", "--model", str(tmp_path / "x.keras")]) == EXIT_USAGE
+    assert "train needs --likes" in capsys.readouterr().err
+
+
 def test_similar_without_an_encoder_says_what_to_do(listener, tmp_path, capsys):
     code = main(["similar", str(listener["paths"][0]), "--library", str(listener["lib"]), "--cache", str(tmp_path),
                  "--jobs", "1", "--quiet"])
@@ -193,7 +224,7 @@ def test_rank_puts_hidden_likes_first(listener, tmp_path, capsys):
     assert code == EXIT_OK
     df = pd.read_csv(out)
     assert list(df.columns) == ["rank", "score", "path", "artist", "album", "title", "duration_s", "n_windows", "best_start_s", "best_end_s",
-                                "best_score", "short", "network_score", "status", "error"]
+                                "best_score", "short", "network_score", "genre", "genre_probability", "status", "error"]
     assert len(df) == 15  # the 5 liked training tracks are left out
     assert (df["status"] == "ok").all() and list(df["rank"]) == list(range(1, 16))
     assert df["score"].is_monotonic_decreasing and (df["n_windows"] == 3).all()
