@@ -21,6 +21,8 @@ import numpy as np
 from .fileio import write_text
 
 LEADS = ("flute", "clarinet", "strings", "piano")
+#: The demo's artists: song ``i`` is by ``ARTISTS[i % 8]``, so each artist always plays one lead instrument.
+ARTISTS = ("Ada Reed", "Basalt", "Cora Strand", "Dune Hall", "Echo Field", "Fennel", "Glass Harbour", "Hollow Pine")
 
 
 def _fmt(x: float | None, digits: int = 3) -> str:
@@ -28,9 +30,14 @@ def _fmt(x: float | None, digits: int = 3) -> str:
 
 
 def make_library(out: Path, n_tracks: int, duration_s: float, seed: int) -> list[dict]:
-    """Write ``n_tracks`` songs under ``out``; a quarter have a flute lead. Returns one dict per song."""
+    """Write ``n_tracks`` songs under ``out``; a quarter have a flute lead. Returns one dict per song.
+
+    Each song is tagged (ID3 in the WAV): artist, an album per artist, a title, and the lead instrument as its genre.
+    """
     import synth
-    from synth.io import write
+    from synth.io import tag, write
+
+    from .tags import read as read_tags
 
     rng = np.random.default_rng(seed)
     songs = []
@@ -42,7 +49,12 @@ def make_library(out: Path, n_tracks: int, duration_s: float, seed: int) -> list
         path = out / f"song_{i:03d}_{lead}_{key.lower()}_{mode}.wav"
         if not path.exists():
             write(path, y * gain, synth.stages.SR)
-        songs.append({"path": str(path.resolve()), "lead": lead, "key": meta["key"], "tempo": round(meta["tempo"])})
+        artist = ARTISTS[i % len(ARTISTS)]
+        want = {"artist": artist, "album": f"{artist}: demo tapes", "title": f"Song {i} in {meta['key']}", "genre": lead}
+        if read_tags(path) != want:  # only when needed: rewriting would change the file and void its cached features
+            tag(path, **want)
+        songs.append({"path": str(path.resolve()), "lead": lead, "key": meta["key"], "tempo": round(meta["tempo"]),
+                      "artist": artist})
     keep = {Path(s["path"]).name for s in songs}
     for stale in out.glob("song_*.wav"):  # from an earlier demo with other settings
         if stale.name not in keep:

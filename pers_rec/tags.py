@@ -13,6 +13,8 @@ from pathlib import Path
 
 #: The keys read, in the order they appear in tables.
 KEYS = ("artist", "album", "title", "albumartist", "genre")
+#: ID3 frames of the keys, for files whose ID3 tags mutagen's easy interface does not map (WAV, AIFF).
+ID3_FRAMES = {"artist": "TPE1", "album": "TALB", "title": "TIT2", "albumartist": "TPE2", "genre": "TCON"}
 
 
 def read(path: str | os.PathLike) -> dict[str, str]:
@@ -26,10 +28,12 @@ def read(path: str | os.PathLike) -> dict[str, str]:
         f = mutagen.File(path, easy=True)
     except Exception:  # noqa: BLE001 - any tag parser failure means "no tags", the audio may still be fine
         return {}
+    id3 = getattr(f, "tags", None) if f is not None and not hasattr(f, "ID3") else None
+    frames = id3 is not None and hasattr(id3, "getall")  # raw ID3 (WAV, AIFF): read the frames themselves
     out = {}
     for key in KEYS:
         try:
-            v = (f or {}).get(key)
+            v = id3.getall(ID3_FRAMES[key])[0].text if frames and id3.getall(ID3_FRAMES[key]) else (f or {}).get(key)
         except Exception:  # noqa: BLE001
             v = None
         if v and str(v[0]).strip():

@@ -49,6 +49,29 @@ def write(path: str | os.PathLike, y: np.ndarray, sr: int, *, subtype: str | Non
     return path
 
 
+def tag(path: str | os.PathLike, **tags: str) -> None:
+    """Write tags (``artist=``, ``album=``, ``title=``, ``albumartist=``, ``genre=``) into a file ``write`` made:
+    ID3 frames in a WAV, Vorbis comments in FLAC or OGG. Replaces the file's earlier tags of those keys."""
+    import mutagen
+
+    path = Path(path)
+    if path.suffix.lower() == ".wav":
+        import mutagen.id3 as id3
+        import mutagen.wave
+
+        frames = {"artist": id3.TPE1, "album": id3.TALB, "title": id3.TIT2, "albumartist": id3.TPE2, "genre": id3.TCON}
+        f = mutagen.wave.WAVE(path)
+        if f.tags is None:
+            f.add_tags()
+        for k, v in tags.items():
+            f.tags.setall(frames[k].__name__, [frames[k](encoding=3, text=str(v))])
+    else:
+        f = mutagen.File(path)
+        for k, v in tags.items():
+            f[k] = str(v)
+    f.save()
+
+
 def cached(path: str | os.PathLike, make, sr: int) -> Path:
     """Return ``path``, writing ``make()`` there first unless it already exists."""
     path = Path(path)

@@ -30,13 +30,10 @@ def write_m4a(path, y: np.ndarray, sr: int) -> None:
 
 
 def tag(path, **tags) -> None:
-    """Write Vorbis comment tags (artist=..., title=...) into a FLAC file."""
-    import mutagen.flac
+    """Write tags (artist=..., title=...) into a WAV or FLAC file (``synth.io.tag``)."""
+    from synth.io import tag as write_tags
 
-    f = mutagen.flac.FLAC(path)
-    for k, v in tags.items():
-        f[k] = v
-    f.save()
+    write_tags(path, **tags)
 
 
 @pytest.fixture

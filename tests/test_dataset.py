@@ -104,3 +104,13 @@ def test_tags_and_fold_groups_by_album_then_artist(tmp_path):
     tracks[1] = D.Track(b, 1, "like", m)
     groups, rule = D.fold_groups(tracks)
     assert rule == "artist" and groups[0] == groups[3] != groups[1] and groups[2][0] == "album"
+
+
+@pytest.mark.parametrize("ext", ["wav", "flac"])
+def test_tags_written_by_synth_are_read_back(tmp_path, ext):
+    path = tmp_path / f"a.{ext}"
+    sf.write(path, tone(440, 0.5, 8000), 8000)
+    tag(path, artist="Ann", album="One", title="Sóng", genre="Flute")
+    tag(path, artist="Bob")  # replaces, never duplicates
+    assert D.tags(path) == {"artist": "Bob", "album": "One", "title": "Sóng", "genre": "Flute"}
+    assert sf.info(path).frames == 4000  # the audio is untouched

@@ -14,3 +14,10 @@ def test_demo_small_library_relative_out(tmp_path, monkeypatch, capsys):
         assert (tmp_path / "out" / name).stat().st_size > 0, name
     assert json.loads((tmp_path / "out" / "demo_summary.json").read_text())["ranked"] == 14
     assert "Top 10 of 14 unliked tracks" in capsys.readouterr().out
+    import pandas as pd
+
+    ranking = pd.read_csv(tmp_path / "out" / "ranking.csv")
+    assert set(ranking["artist"]) <= set(demo.ARTISTS) and ranking["title"].str.startswith("Song ").all()
+    mtimes = {p: p.stat().st_mtime_ns for p in (tmp_path / "out" / "library").iterdir()}
+    demo.make_library(tmp_path / "out" / "library", 16, 9.0, 0)  # a re-run rewrites nothing (cached features stay)
+    assert {p: p.stat().st_mtime_ns for p in (tmp_path / "out" / "library").iterdir()} == mtimes
