@@ -217,6 +217,7 @@ def _embed_all(given, library_dir, embedder, cache, jobs, progress, pooling: str
     from .errors import ParameterError
     from .library import scan
 
+    given = [os.path.abspath(g) for g in given]  # printed beside the library's paths, which the scan makes absolute
     paths, V, failed, ref = _library_vectors(scan(library_dir), embedder, pooling, cache, jobs, progress)
     given_paths, given_vecs, bad = embed.vectors(given, embedder, pooling=pooling, reference=ref, cache=cache, jobs=1)
     if bad:
@@ -245,7 +246,8 @@ def similar(seeds, library_dir, embedder, *, n: int = 20, m3u=None, taste=None, 
         scores, found = None, embed.nearest(seed_vecs, paths, V, n, exclude=exclude)
     by_path = dict(zip(paths, scores)) if scores is not None else {}
     say(f"{len(found)} tracks nearest {', '.join(Path(p).name for p in seed_paths)} "
-        f"(cosine of {embedder.dim}-d track embeddings, {len(paths)} tracks compared"
+        f"(cosine of {embedder.dim}-d track embeddings{', distinctive windows' if pooling == 'distinctive' else ''}, "
+        f"{len(paths)} tracks compared"
         + (f"; ranked by {1 - taste_weight:g} x cosine + {taste_weight:g} x taste score" if by_path else "") + "):")
     say("rank  cosine" + ("   taste" if by_path else "") + "  track")
     for i, nb in enumerate(found, 1):
@@ -376,6 +378,19 @@ def filters(library_dir, embedder, out_dir, *, top: int = 20, model_name: str = 
              "best window's (max: the filter's peak activation in the window; mean: its average over the window). "
              "Each playlist starts every track at that window (`#EXTVLCOPT:start-time`, honoured by VLC and mpv).", "",
              "First-layer kernels: [kernels.png](kernels.png).", ""]
+    genres = {a.path: tags.read(a.path).get("genre") for a in acts}
+    if any(genres.values()):
+        lines += [f"Overview: the genre tags of each filter's top {top} tracks by mean activation.", "",
+                  "| filter | strongest (max) | strongest (mean) | genres of the top tracks |", "|---|---|---|---|"]
+        for f in range(n_filters):
+            best = [Fi.top(acts, f, m, top, cfg) for m in Fi.MEASURES]
+            counts: dict[str, int] = {}
+            for e in best[1]:
+                g = genres[e.path] or "untagged"
+                counts[g] = counts.get(g, 0) + 1
+            lines.append(f"| {f} | {labels[best[0][0].path]} | {labels[best[1][0].path]} | "
+                         + ", ".join(f"{g} {n}" for g, n in sorted(counts.items(), key=lambda x: -x[1])) + " |")
+        lines.append("")
     for f in range(n_filters):
         lines += [f"## Filter {f}", ""]
         for measure in Fi.MEASURES:

@@ -111,6 +111,10 @@ def write_png(points: list[Point], path: str | os.PathLike, title: str) -> None:
             ax.scatter(xy[sel, 0], xy[sel, 1], label=f"{mark}s ({sel.sum()})", **style)
     if any(p.mark for p in points):
         ax.legend(loc="upper right")
+    scored = [p.score for p in points if p.score is not None]
+    if scored:
+        norm = matplotlib.colors.Normalize(min(scored), max(scored))
+        fig.colorbar(matplotlib.cm.ScalarMappable(norm, "viridis"), ax=ax, shrink=0.6, label="taste score")
     ax.set_title(title)
     ax.set_xticks([])
     ax.set_yticks([])
