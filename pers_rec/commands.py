@@ -19,9 +19,18 @@ from .errors import EXIT_NOTHING, EXIT_OK, EXIT_SOME_FAILED, describe
 
 
 def say(*args) -> None:
-    """Print a result line on stdout, escaping what a terminal would misread (undecodable bytes, control chars)."""
+    """Print a result line on stdout, escaping what a terminal would misread (undecodable bytes, control chars).
+
+    When the reader of stdout has gone (``pers-rec rank ... | head``), the rest of the output is dropped and
+    the command finishes its work: its files are still written, and it exits with its usual code.
+    """
     text = " ".join(str(a) for a in args)
-    print(text.encode("utf-8", "backslashreplace").decode("utf-8"))
+    try:
+        print(text.encode("utf-8", "backslashreplace").decode("utf-8"), flush=True)
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # also keeps the interpreter's final flush from failing
+        os.close(devnull)
 
 
 def warn(text: str) -> None:

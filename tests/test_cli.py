@@ -484,3 +484,12 @@ def test_bad_input_corpus_end_to_end(listener, tmp_path):
     again = main(["rank", str(lib), "--model", str(listener["model"]), "--out", str(tmp_path / "r2.csv"),
                   "--cache", str(tmp_path / "cache"), "--jobs", "1", "-q"])  # from the cache: the same rows
     assert again == EXIT_SOME_FAILED and (tmp_path / "r2.csv").read_bytes() == out.read_bytes()
+
+
+def test_a_closed_stdout_drops_output_but_finishes_the_work(listener, tmp_path):
+    out = tmp_path / "r.csv"
+    cmd = (f"{sys.executable} -m pers_rec.cli rank {listener['lib']} --model {listener['model']} --out {out} "
+           f"--cache {listener['root'] / 'cache'} --jobs 1 -q | head -c 1")
+    proc = subprocess.run(["bash", "-o", "pipefail", "-c", cmd], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and len(pd.read_csv(out)) == 15
+    assert "pers-rec:" not in proc.stderr and "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr
