@@ -86,25 +86,40 @@ def _ms(xs) -> str:
 
 def section(title: str, res: dict) -> list[str]:
     runs, classes = res["runs"], res["classes"]
-    net_acc = [r["network"]["accuracy"] for r in runs]
-    net_bal = [r["network"]["balanced_accuracy"] for r in runs]
-    b = runs[0]["baseline"]
+    net = {k: [r["network"][k] for r in runs] for k in ("accuracy", "balanced_accuracy")}
+    base = {k: [r["baseline"][k] for r in runs] for k in ("accuracy", "balanced_accuracy")}
     counts = np.array(runs[0]["network"]["confusion"]).sum(axis=1)
-    conf_net = np.sum([r["network"]["confusion"] for r in runs], axis=0)
+    conf = {w: np.sum([r[w]["confusion"] for r in runs], axis=0) for w in ("network", "baseline")}
     lines = [f"## {title}", "",
              f"{res['tracks']} tracks: " + ", ".join(f"{c} {n}" for c, n in zip(classes, counts))
              + f"; chance (the largest genre) {counts.max() / counts.sum():.3f}. {runs[0]['splits_how']}.", "",
-             "| classifier | accuracy | balanced accuracy |", "|---|---|---|",
-             f"| MFCC statistics + multinomial logistic regression (baseline) | {b['accuracy']:.3f} | "
-             f"{b['balanced_accuracy']:.3f} |",
-             f"| genre head (cnn_lstm, fold-averaged; {len(runs)} seeds) | {_ms(net_acc)} | {_ms(net_bal)} |", "",
-             f"Confusion matrices (rows: true genre, columns: predicted; the network's summed over {len(runs)} seeds):",
+             f"Mean +- std over {len(runs)} seeds (each seed draws its own folds; both classifiers use the seed's folds).",
+             "", "| classifier | accuracy | balanced accuracy |", "|---|---|---|",
+             f"| MFCC statistics + multinomial logistic regression (baseline) | {_ms(base['accuracy'])} | "
+             f"{_ms(base['balanced_accuracy'])} |",
+             f"| genre head (cnn_lstm, fold-averaged) | {_ms(net['accuracy'])} | {_ms(net['balanced_accuracy'])} |", "",
+             f"Confusion matrices summed over the {len(runs)} seeds (rows: true genre, columns: predicted):",
              "", "| genre | " + " | ".join(f"net: {c}" for c in classes) + " | " + " | ".join(f"base: {c}" for c in classes)
              + " |", "|---" * (1 + 2 * len(classes)) + "|"]
     for i, c in enumerate(classes):
-        lines.append(f"| {c} | " + " | ".join(str(x) for x in conf_net[i]) + " | "
-                     + " | ".join(str(x) for x in b["confusion"][i]) + " |")
+        lines.append(f"| {c} | " + " | ".join(str(x) for x in conf["network"][i]) + " | "
+                     + " | ".join(str(x) for x in conf["baseline"][i]) + " |")
     return lines + [""]
+
+
+def write(res: dict, args, seconds: float) -> list[str]:
+    env = res["env"]
+    lines = ["# Genre head (Murray) against the MFCC-statistics baseline", "",
+             f"Written by `python -m experiments.genre` ({seconds:.0f} s on {env['cpus']} CPUs, Keras "
+             f"{env['backend']} on {env['device']}). Both classifiers are scored out-of-fold on the same folds, as "
+             "`pers-rec train --target genre` prints them (default settings: up to 20 epochs, 5 folds, the epoch "
+             "chosen by cross-validated accuracy, fold models averaged).", ""]
+    syn = res["synthetic"]
+    lines += section(f"Synthetic songs: genre = lead instrument ({syn['tracks']} songs of {args.duration:g} s)", syn)
+    if res.get("real"):
+        lines += section("Real music: style of the game soundtrack excerpts", res["real"])
+    write_results("genre", res, lines, args.out)
+    return lines
 
 
 def main(argv=None) -> int:
@@ -114,25 +129,22 @@ def main(argv=None) -> int:
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--skip-real", action="store_true")
     p.add_argument("--out", default=str(RESULTS))
+    p.add_argument("--summary-only", action="store_true", help="rewrite the Markdown from results/genre.json")
     args = p.parse_args(argv)
+    if args.summary_only:
+        import json
+        from pathlib import Path
+
+        res = json.loads((Path(args.out) / "genre.json").read_text())
+        print("\n".join(write(res, args, res.get("seconds", 0.0))))
+        return 0
     t0 = time.perf_counter()
     res = {"synthetic": run(*synthetic(args.songs, args.duration), args.seeds, "synthetic")}
     got = None if args.skip_real else real()
     if got is not None:
         res["real"] = run(*got, args.seeds, "real")
-    env = environment(keras=True)
-    lines = ["# Genre head (Murray) against the MFCC-statistics baseline", "",
-             f"Written by `python -m experiments.genre` ({time.perf_counter() - t0:.0f} s on {env['cpus']} CPUs, Keras "
-             f"{env['backend']} on {env['device']}). Both classifiers are scored out-of-fold on the same folds, as "
-             "`pers-rec train --target genre` prints them (default settings: up to 20 epochs, 5 folds, the epoch "
-             "chosen by cross-validated accuracy, fold models averaged).", ""]
-    lines += section(f"Synthetic songs: genre = lead instrument ({args.songs} songs of {args.duration:g} s)",
-                     res["synthetic"])
-    if "real" in res:
-        lines += section("Real music: style of the game soundtrack excerpts", res["real"])
-    res["env"] = env
-    write_results("genre", res, lines, args.out)
-    print("\n".join(lines))
+    res["env"], res["seconds"] = environment(keras=True), time.perf_counter() - t0
+    print("\n".join(write(res, args, res["seconds"])))
     return 0
 
 

@@ -87,7 +87,7 @@ def run(out: str = "demo_out", *, n_tracks: int = 48, duration_s: float = 12.0, 
     write_text(likes, "#EXTM3U\n" + "".join(f"library/{Path(p).name}\n" for p in sorted(told)))
     say(f"   the listener likes flute-lead songs and has liked {len(told)} of the {len(flute)}: {likes}")
 
-    say("2/4 training (cross-validation grouped by album; the fold models are averaged)")
+    say("2/4 training (cross-validation grouped by artist or album; the fold models are averaged)")
     cache = open_cache(out / "cache")
     cfg, mcfg = F.FeatureConfig(), Mo.ModelConfig()
     tcfg = TrainConfig(max_epochs=max_epochs, folds=folds, seed=seed)
