@@ -28,13 +28,14 @@ def read(path: str | os.PathLike) -> dict[str, str]:
         f = mutagen.File(path, easy=True)
     except Exception:  # noqa: BLE001 - any tag parser failure means "no tags", the audio may still be fine
         return {}
-    id3 = getattr(f, "tags", None) if f is not None and not hasattr(f, "ID3") else None
-    frames = id3 is not None and hasattr(id3, "getall")  # raw ID3 (WAV, AIFF): read the frames themselves
+    tags = getattr(f, "tags", None)
+    raw_id3 = hasattr(tags, "getall")  # ID3 that the easy interface left unmapped (WAV, AIFF): read the frames
     out = {}
     for key in KEYS:
         try:
-            v = id3.getall(ID3_FRAMES[key])[0].text if frames and id3.getall(ID3_FRAMES[key]) else (f or {}).get(key)
-        except Exception:  # noqa: BLE001
+            v = (tags.getall(ID3_FRAMES[key]) or [None])[0] if raw_id3 else (f or {}).get(key)
+            v = v.text if raw_id3 and v is not None else v
+        except Exception:  # noqa: BLE001 - a malformed frame is a missing tag
             v = None
         if v and str(v[0]).strip():
             out[key] = str(v[0]).strip()

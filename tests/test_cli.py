@@ -330,6 +330,21 @@ ARG_MISTAKES = [
     (["rank", "{tmp}/nowhere", "--model", "{model}"], "no such folder"),
     (["explain", "{tmp}/x.wav", "--model", "{model}"], "no such file"),
     (["rank", "{tmp}", "--cpu", "--model", "{model}", "--top", "0"], "--top: must be at least 1"),
+    (["rank", "{tmp}", "--model", "{model}", "--max-per-artist", "0"], "--max-per-artist: must be at least 1"),
+    (["similar", "{likes}", "--library", "{tmp}", "--taste-weight", "1.5"], "must be between 0 and 1, got 1.5"),
+    (["similar", "{likes}", "--library", "{tmp}", "--taste-weight", "0.5"], "--taste-weight needs --model"),
+    (["similar", "{tmp}/x.wav", "--library", "{tmp}"], "TRACK {tmp}/x.wav: no such file"),
+    (["playlist", "--library", "{tmp}", "--seed", "{likes}", "--max-per-artist", "0"], "must be at least 1"),
+    (["map", "{tmp}", "--out", "{tmp}/map.txt"], "--out {tmp}/map.txt: must end in .html or .htm"),
+    (["map", "{tmp}/nowhere"], "library {tmp}/nowhere: no such folder"),
+    (["filters", "{tmp}", "--out", "{likes}"], "--out {likes}: not a folder"),
+    (["filters", "{tmp}", "--top", "0"], "--top: must be at least 1"),
+    (["train", "--target", "genre", "--model", "{tmp}/g.keras"], "--target genre needs --library"),
+    (["train", "--target", "genre", "--library", "{tmp}", "--likes", "{likes}", "--model", "{tmp}/g.keras"],
+     "--likes and --dislikes are for --target like"),
+    (["train", "--target", "genre", "--library", "{tmp}", "--genres", "{tmp}/no.csv", "--model", "{tmp}/g.keras"],
+     "--genres {tmp}/no.csv: no such file"),
+    (["train", "--model", "{tmp}/m.keras"], "train needs --likes"),
 ]
 
 
