@@ -124,7 +124,8 @@ def run(out: str = "demo_out", *, n_tracks: int = 48, duration_s: float = 12.0, 
     say(f"{'rank':>4}  {'score':>6}  {'best 8 s':>9}  track")
     for r in df.head(10).itertuples():
         mark = "  <- hidden flute song" if r.path in hidden else ""
-        say(f"{r.rank:>4}  {r.score:6.3f}  {r.best_start_s:3.0f}-{r.best_end_s:3.0f} s  {Path(r.path).name}{mark}")
+        say(f"{r.rank:>4}  {r.score:6.3f}  {r.best_start_s:3.0f}-{r.best_end_s:3.0f} s  {Path(r.path).name}"
+            f"  ({r.artist}){mark}")
     summary = {
         "tracks": len(songs), "liked": len(told), "hidden_likes": k, "ranked": len(df),
         "heldout_roc_auc": auc, f"precision_at_{k}": precision,
