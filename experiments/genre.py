@@ -18,13 +18,12 @@ baseline is deterministic):
 
 from __future__ import annotations
 
-import argparse
 import time
 
 import numpy as np
 
-from experiments.common import RESULTS, environment, write_results
-from experiments.similarity import LEADS
+from experiments.common import environment, write_results
+from experiments.similarity import LEADS, arguments
 
 
 def run(tracks, classes, seeds: int, label: str) -> dict:
@@ -123,12 +122,7 @@ def write(res: dict, args, seconds: float) -> list[str]:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--songs", type=int, default=150)
-    p.add_argument("--duration", type=float, default=30.0)
-    p.add_argument("--seeds", type=int, default=3)
-    p.add_argument("--skip-real", action="store_true")
-    p.add_argument("--out", default=str(RESULTS))
+    p = arguments(__doc__)
     p.add_argument("--summary-only", action="store_true", help="rewrite the Markdown from results/genre.json")
     args = p.parse_args(argv)
     if args.summary_only:

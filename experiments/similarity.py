@@ -150,14 +150,19 @@ def _ms(v) -> str:
     return f"{v.mean():.3f}" + (f" +- {v.std():.3f}" if len(v) > 1 else "")
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--songs", type=int, default=150)
-    p.add_argument("--duration", type=float, default=30.0)
+def arguments(doc: str) -> argparse.ArgumentParser:
+    """The options of the experiments on synthetic songs and the real-music excerpts (this one and ``genre``)."""
+    p = argparse.ArgumentParser(description=doc.splitlines()[0])
+    p.add_argument("--songs", type=int, default=150, help="synthetic songs")
+    p.add_argument("--duration", type=float, default=30.0, help="seconds per synthetic song")
     p.add_argument("--seeds", type=int, default=3)
-    p.add_argument("--skip-real", action="store_true")
+    p.add_argument("--skip-real", action="store_true", help="synthetic songs only")
     p.add_argument("--out", default=str(RESULTS))
-    args = p.parse_args(argv)
+    return p
+
+
+def main(argv=None) -> int:
+    args = arguments(__doc__).parse_args(argv)
     t0 = time.perf_counter()
     syn = synthetic(args.songs, args.seeds, args.duration)
     rm = None if args.skip_real else real(args.seeds)

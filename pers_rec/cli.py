@@ -62,24 +62,23 @@ def _ensemble(text: str) -> int:
     return v
 
 
-def _fraction(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 <= v <= 1:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {text}")
-    return v
+def _float_in(what: str, rule: str, ok):
+    """An argparse type: a float for which ``ok(v)`` holds, else "``rule``, got ..." (``what``: what it should be)."""
+    def parse(text: str) -> float:
+        try:
+            v = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+        if not ok(v):
+            raise argparse.ArgumentTypeError(f"{rule}, got {text}")
+        return v
+
+    parse.__name__ = what
+    return parse
 
 
-def _seconds(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not 0 <= v < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be 0 or more seconds, got {text}")
-    return v
+_fraction = _float_in("a number", "must be between 0 and 1", lambda v: 0 <= v <= 1)
+_seconds = _float_in("a number of seconds", "must be 0 or more seconds", lambda v: 0 <= v < float("inf"))
 
 
 def _common(cache: bool, jobs: bool) -> argparse.ArgumentParser:
