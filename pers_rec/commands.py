@@ -206,19 +206,6 @@ def encoder_for(library_dir, model_path, pretrained_dir, cfg):
     return embed.Embedder(SavedModel(model, cfg, mcfg))
 
 
-def _library_vectors(files, embedder, pooling, cache, jobs, progress):
-    """The library's track vectors, and with ``distinctive`` pooling the :class:`embed.IdfReference` built from it
-    (the reference other tracks' weights are judged against; None for ``mean``)."""
-    from . import embed
-
-    if pooling != "distinctive":
-        return (*embed.vectors(files, embedder, cache=cache, jobs=jobs, progress=progress), None)
-    paths, Ws, failed = embed.window_sets(files, embedder, cache=cache, jobs=jobs, progress=progress)
-    ref = embed.IdfReference.build(Ws) if Ws else None
-    V = np.stack([ref.pool(W) for W in Ws]) if Ws else np.zeros((0, embedder.dim), np.float32)
-    return paths, V, failed, ref
-
-
 def _embed_all(given, library_dir, embedder, cache, jobs, progress, pooling: str = "mean"):
     """Vectors of the tracks named on the command line (each must work) and of the library (failures warned).
     With ``distinctive`` pooling the library's windows are the reference of the given tracks' weights too."""
@@ -227,8 +214,9 @@ def _embed_all(given, library_dir, embedder, cache, jobs, progress, pooling: str
     from .library import scan
 
     given = [os.path.abspath(g) for g in given]  # printed beside the library's paths, which the scan makes absolute
-    paths, V, failed, ref = _library_vectors(scan(library_dir), embedder, pooling, cache, jobs, progress)
-    given_paths, given_vecs, bad = embed.vectors(given, embedder, pooling=pooling, reference=ref, cache=cache, jobs=1)
+    paths, V, failed, ref = embed.vectors(scan(library_dir), embedder, pooling=pooling, cache=cache, jobs=jobs,
+                                          progress=progress)
+    given_paths, given_vecs, bad, _ = embed.vectors(given, embedder, pooling=pooling, reference=ref, cache=cache, jobs=1)
     if bad:
         raise ParameterError(f"{bad[0][0]}: {describe(bad[0][1])}")
     for path, err in failed:
@@ -320,7 +308,7 @@ def map_library(library_dir, embedder, out_html, *, taste=None, pooling: str = "
 
     With a ``taste`` model, points are coloured by its score and its likes and dislikes are marked.
     """
-    from . import maps, tags
+    from . import embed, maps, tags
     from .errors import ParameterError
     from .fileio import write_text
     from .library import scan
@@ -328,7 +316,7 @@ def map_library(library_dir, embedder, out_html, *, taste=None, pooling: str = "
     files = scan(library_dir)
     if not files:
         raise ParameterError(f"{library_dir}: no audio files found")
-    paths, V, failed, _ = _library_vectors(files, embedder, pooling, cache, jobs, progress)
+    paths, V, failed, _ = embed.vectors(files, embedder, pooling=pooling, cache=cache, jobs=jobs, progress=progress)
     for path, err in failed:
         warn(f"skipped {path}: {describe(err)}")
     if not paths:

@@ -134,7 +134,7 @@ def window_sets(paths: list[str | os.PathLike], embedder: Embedder, *, cache=Non
 
 
 def vectors(paths: list[str | os.PathLike], embedder: Embedder, *, pooling: str = "mean", reference=None, cache=None,
-            jobs=None, progress: bool = False) -> tuple[list[str], np.ndarray, list]:
+            jobs=None, progress: bool = False) -> tuple[list[str], np.ndarray, list, IdfReference | None]:
     """Track vectors of many files, from the cache where stored, else computed (and stored).
 
     Parameters
@@ -144,7 +144,8 @@ def vectors(paths: list[str | os.PathLike], embedder: Embedder, *, pooling: str 
         ``"distinctive"``: Deej-A.I.'s TF-IDF weighting (:class:`IdfReference`); the window
         vectors are stored, and the weights need the library they are judged against.
     reference : IdfReference or None
-        For ``"distinctive"``: the library's windows; None builds it from ``paths``.
+        For ``"distinctive"``: the library's windows; None builds it from ``paths`` (a library
+        embeds itself so, and passes the result on to tracks judged against it).
 
     Returns
     -------
@@ -153,6 +154,8 @@ def vectors(paths: list[str | os.PathLike], embedder: Embedder, *, pooling: str 
     V : np.ndarray [shape=(n_ok, dim), float32]
         L2-normalised.
     failed : list of (path, AudioError)
+    reference : IdfReference or None
+        The one used (None for ``"mean"``, or when no file worked).
     """
     if pooling not in POOLINGS:
         raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
@@ -162,10 +165,11 @@ def vectors(paths: list[str | os.PathLike], embedder: Embedder, *, pooling: str 
         rows = [got[p][0] for p in ok]
     else:
         ok, Ws, failed = window_sets(paths, embedder, cache=cache, jobs=jobs, progress=progress)
-        reference = reference if reference is not None else IdfReference.build(Ws)
+        if reference is None and Ws:
+            reference = IdfReference.build(Ws)
         rows = [reference.pool(W) for W in Ws]
     V = np.stack(rows) if rows else np.zeros((0, embedder.dim), np.float32)
-    return ok, V, failed
+    return ok, V, failed, reference
 
 
 class IdfReference:

@@ -160,11 +160,14 @@ def test_vectors_with_distinctive_pooling_use_the_window_cache(tmp_path, monkeyp
         sf.write(p, tone(200 + 100 * i, 3.0, 16000), 16000)
         paths.append(str(p))
     cache = FeatureCache(tmp_path / "c.sqlite")
-    ok, V, failed = E.vectors(paths, emb, pooling="distinctive", cache=cache, jobs=1)
+    ok, V, failed, ref = E.vectors(paths, emb, pooling="distinctive", cache=cache, jobs=1)
     assert ok == paths and not failed and np.allclose(np.linalg.norm(V, axis=1), 1, atol=1e-5)
     monkeypatch.setattr(E.Embedder, "window_vectors", lambda *a: pytest.fail("window vectors not taken from the cache"))
-    ok2, V2, _ = E.vectors(paths, emb, pooling="distinctive", cache=cache, jobs=1)
+    ok2, V2, _, _ = E.vectors(paths, emb, pooling="distinctive", cache=cache, jobs=1)
     assert np.allclose(V, V2, atol=1e-6)
+    _, V3, _, same = E.vectors(paths[:1], emb, pooling="distinctive", reference=ref, cache=cache, jobs=1)
+    assert same is ref and np.allclose(V3, V[:1], atol=1e-6)  # judged against the given library, not itself
+    assert E.vectors([], emb, pooling="distinctive")[1].shape == (0, emb.dim)
     cache.close()
 
 
