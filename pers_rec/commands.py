@@ -232,11 +232,14 @@ def similar(seeds, library_dir, embedder, *, n: int = 20, m3u=None, taste=None, 
     ("like this, and to my taste"); both are shown.
     """
     from . import embed, playlists, tags
+    from .errors import ParameterError
 
+    if taste is not None and taste_weight > 0 and taste.mcfg.classes:
+        raise ParameterError("--taste-weight needs a taste model; this is a genre model")
     seed_paths, seed_vecs, paths, V, failed = _embed_all(seeds, library_dir, embedder, cache, jobs, progress, pooling)
     exclude = set(seed_paths) | {os.path.realpath(p) for p in seed_paths}
     if taste is not None and taste_weight > 0:
-        scores = _taste_scores(taste, paths, cache, jobs, progress)
+        scores, _ = _model_scores(taste, paths, cache, jobs, progress)
         found = embed.nearest(seed_vecs, paths, V, n, exclude=exclude, bonus=taste_weight * scores,
                               weight=1 - taste_weight)
     else:
@@ -257,13 +260,14 @@ def similar(seeds, library_dir, embedder, *, n: int = 20, m3u=None, taste=None, 
     return EXIT_SOME_FAILED if failed else EXIT_OK
 
 
-def _taste_scores(saved, paths, cache, jobs, progress) -> np.ndarray:
-    """The taste model's track score of each path (NaN where it failed: such a track is never ranked first)."""
+def _model_scores(saved, paths, cache, jobs, progress) -> tuple[np.ndarray, list[str]]:
+    """The model's track score of each path (NaN where it failed: such a track is never ranked first), and a
+    genre model's predicted genre of each ("" otherwise)."""
     from . import rank as R
 
-    df = R.rank(paths, saved, cache=cache, jobs=jobs, progress=progress)
-    got = dict(zip(df["path"], df["score"]))
-    return np.array([got.get(str(p), np.nan) for p in paths], np.float64)
+    df = R.rank(paths, saved, cache=cache, jobs=jobs, progress=progress).set_index("path")
+    scores = np.array([df["score"].get(str(p), np.nan) for p in paths], np.float64)
+    return scores, [df["genre"].get(str(p), "") or "" for p in paths]
 
 
 def playlist(library_dir, embedder, *, seed=None, start=None, end=None, n: int = 30, max_per_artist=None,
@@ -322,26 +326,28 @@ def map_library(library_dir, embedder, out_html, *, taste=None, pooling: str = "
     if not paths:
         warn(f"no track of {library_dir} could be read")
         return EXIT_NOTHING
-    scores, marks = [None] * len(paths), [""] * len(paths)
+    scores, marks, genres = [None] * len(paths), [""] * len(paths), [""] * len(paths)
     if taste is not None:
-        got = _taste_scores(taste, paths, cache, jobs, progress)
+        got, genres = _model_scores(taste, paths, cache, jobs, progress)
         scores = [None if not np.isfinite(x) else float(x) for x in got]
         if taste.report is not None:
             source = {os.path.realpath(t.path): t.source for t in taste.report.tracks}
             marks = [{"like": "like", "dislike": "dislike"}.get(source.get(os.path.realpath(p)), "") for p in paths]
     Y = maps.layout(V, seed=seed)
-    points = [maps.Point(p, float(x), float(y), tags.label(p, tags.read(p)), s, m)
-              for p, (x, y), s, m in zip(paths, Y, scores, marks)]
+    points = [maps.Point(p, float(x), float(y), tags.label(p, tags.read(p)), s, m, g)
+              for p, (x, y), s, m, g in zip(paths, Y, scores, marks, genres)]
     title = f"{Path(library_dir).name or library_dir}: {len(points)} tracks"
     sub = (f"t-SNE of {embedder.dim}-d track embeddings (cosine; {pooling} of windows) "
-           + ("from the taste model's encoder" if taste is not None else "from the library's pre-trained encoder"))
+           + ("from the library's pre-trained encoder" if taste is None else
+              "from the genre model's encoder" if taste.mcfg.classes else "from the taste model's encoder"))
     out_html = Path(out_html)
     write_text(out_html, maps.html_text(points, str(out_html.resolve().parent), title, sub), errors="surrogateescape")
     png = out_html.with_suffix(".png")
     maps.write_png(points, png, title)
     n_like, n_dislike = marks.count("like"), marks.count("dislike")
-    say(f"mapped {len(points)} tracks ({n_like} likes, {n_dislike} dislikes marked"
-        + (", coloured by taste score" if taste is not None else "") + f") -> {out_html}, {png}")
+    colour = "" if taste is None else (", coloured by predicted genre" if taste.mcfg.classes else
+                                       ", coloured by taste score")
+    say(f"mapped {len(points)} tracks ({n_like} likes, {n_dislike} dislikes marked{colour}) -> {out_html}, {png}")
     return EXIT_SOME_FAILED if failed else EXIT_OK
 
 

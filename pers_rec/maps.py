@@ -28,8 +28,9 @@ class Point:
     x: float
     y: float
     label: str  # "Artist - Title", or the file name
-    score: float | None = None  # taste score (None without a model, or where scoring failed)
+    score: float | None = None  # taste score, or a genre model's probability (None without a model, or if it failed)
     mark: str = ""  # "like", "dislike" or ""
+    genre: str = ""  # a genre model's predicted genre: then points are coloured by genre
 
 
 def layout(V: np.ndarray, seed: int = 0) -> np.ndarray:
@@ -66,6 +67,23 @@ def colours(scores: list[float | None], cmap: str = "viridis") -> list[str]:
     return [matplotlib.colors.to_hex(cm(v)) if np.isfinite(v) else "#9e9e9e" for v in norm]
 
 
+def genre_colours(points: list[Point]) -> dict[str, str]:
+    """A categorical colour (tab10, then tab20) for each predicted genre, in sorted order."""
+    import matplotlib
+
+    genres = sorted({p.genre for p in points if p.genre})
+    cmap = matplotlib.colormaps["tab10" if len(genres) <= 10 else "tab20"]
+    return {g: matplotlib.colors.to_hex(cmap(i % cmap.N)) for i, g in enumerate(genres)}
+
+
+def point_colours(points: list[Point]) -> tuple[list[str], dict[str, str]]:
+    """Each point's colour (by genre when a genre model predicted them, else by score), and the genre colours."""
+    by_genre = genre_colours(points)
+    if by_genre:
+        return [by_genre.get(p.genre, "#9e9e9e") for p in points], by_genre
+    return colours([p.score for p in points]), {}
+
+
 def audio_url(path: str, page_dir: str) -> str:
     """The file's URL as seen from the page: relative to it when on the same filesystem tree, percent-encoded bytes."""
     try:
@@ -77,17 +95,22 @@ def audio_url(path: str, page_dir: str) -> str:
 
 def html_text(points: list[Point], page_dir: str, title: str, subtitle: str) -> str:
     """The map page. Every value is escaped (JSON in a script block, with ``<`` escaped; text through ``html.escape``)."""
-    cols = colours([p.score for p in points])
+    cols, by_genre = point_colours(points)
     data = [{"x": round(p.x, 5), "y": round(p.y, 5), "label": p.label, "file": p.path, "url": audio_url(p.path, page_dir),
-             "score": None if p.score is None else round(p.score, 4), "mark": p.mark, "colour": c}
+             "score": None if p.score is None else round(p.score, 4), "mark": p.mark, "genre": p.genre, "colour": c}
             for p, c in zip(points, cols)]
     blob = json.dumps(data, ensure_ascii=False).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     blob = blob.encode("utf-8", "backslashreplace").decode("utf-8")  # undecodable file names stay visible, never break
     scored = [p.score for p in points if p.score is not None]
-    legend = (f"colour: taste score, {min(scored):.3f} (dark) to {max(scored):.3f} (yellow)" if scored
-              else "no taste model: all points grey")
+    if by_genre:
+        legend = "colour: predicted genre " + " ".join(
+            f'<span class="key" style="background:{c}"></span>{html.escape(g)}' for g, c in by_genre.items())
+    elif scored:
+        legend = html.escape(f"colour: taste score, {min(scored):.3f} (dark) to {max(scored):.3f} (yellow)")
+    else:
+        legend = "no taste model: all points grey"
     marks = sum(p.mark == "like" for p in points), sum(p.mark == "dislike" for p in points)
-    return _PAGE.format(title=html.escape(title), subtitle=html.escape(subtitle), n=len(points), legend=html.escape(legend),
+    return _PAGE.format(title=html.escape(title), subtitle=html.escape(subtitle), n=len(points), legend=legend,
                         likes=marks[0], dislikes=marks[1], data=blob)
 
 
@@ -100,7 +123,7 @@ def write_png(points: list[Point], path: str | os.PathLike, title: str) -> None:
 
     from .fileio import atomic_path
 
-    cols = colours([p.score for p in points])
+    cols, by_genre = point_colours(points)
     fig, ax = plt.subplots(figsize=(8, 8))
     xy = np.array([[p.x, p.y] for p in points]).reshape(-1, 2)
     ax.scatter(xy[:, 0], xy[:, 1], c=cols, s=28, edgecolors="none")
@@ -109,10 +132,12 @@ def write_png(points: list[Point], path: str | os.PathLike, title: str) -> None:
         sel = np.array([p.mark == mark for p in points], bool)
         if sel.any():
             ax.scatter(xy[sel, 0], xy[sel, 1], label=f"{mark}s ({sel.sum()})", **style)
-    if any(p.mark for p in points):
+    for g, c in by_genre.items():
+        ax.scatter([], [], c=c, s=28, label=g)
+    if any(p.mark for p in points) or by_genre:
         ax.legend(loc="upper right")
     scored = [p.score for p in points if p.score is not None]
-    if scored:
+    if scored and not by_genre:
         norm = matplotlib.colors.Normalize(min(scored), max(scored))
         fig.colorbar(matplotlib.cm.ScalarMappable(norm, "viridis"), ax=ax, shrink=0.6, label="taste score")
     ax.set_title(title)
@@ -144,6 +169,7 @@ _PAGE = """<!DOCTYPE html>
           font-size: 12px; display: none; max-width: 480px; }}
   #player {{ position: sticky; bottom: 0; background: #fff; border-top: 1px solid #ddd; padding: 8px 16px; }}
   #now {{ margin-left: 8px; color: #444; }}
+  .key {{ display: inline-block; width: 10px; height: 10px; margin: 0 3px 0 8px; }}
 </style>
 </head>
 <body>
@@ -173,7 +199,8 @@ _PAGE = """<!DOCTYPE html>
     c.setAttribute("fill", p.colour);
     c.setAttribute("class", "track" + (p.mark ? " " + p.mark : ""));
     c.addEventListener("mousemove", function (e) {{
-      tip.textContent = p.label + (p.score === null ? "" : "  (score " + p.score.toFixed(3) + ")")
+      tip.textContent = p.label + (p.genre ? "  " + p.genre : "")
+        + (p.score === null ? "" : "  (" + (p.genre ? "p " : "score ") + p.score.toFixed(3) + ")")
         + (p.mark ? "  [" + p.mark + "]" : "") + "\\n" + p.file;
       tip.style.whiteSpace = "pre";
       tip.style.left = (e.clientX + 12) + "px";

@@ -199,6 +199,18 @@ def test_genre_model_from_a_csv_column_then_rank_writes_genres(listener, tmp_pat
     df = pd.read_csv(tmp_path / "g.csv")
     assert len(df) == 20 and set(df["genre"]) <= set(report["classes"])
     assert np.allclose(df["genre_probability"], df["score"]) and (df["score"] > 0.2).all()  # max of 5 >= 1/5
+    out = tmp_path / "genres.html"
+    assert main(["map", str(lib), "--model", str(model), "--out", str(out)] + common) == EXIT_OK
+    assert "coloured by predicted genre" in capsys.readouterr().out
+    from test_map import page_data
+
+    data = page_data(out.read_text(encoding="utf-8"))
+    by_path = df.set_index("path")["genre"]
+    assert all(d["genre"] == by_path[d["file"]] for d in data)
+    assert len({d["colour"] for d in data}) == len(set(by_path))  # one colour per predicted genre
+    seed = str(paths[0])
+    assert main(["similar", seed, "--library", str(lib), "--model", str(model), "--taste-weight", "0.5"] + common) == 2
+    assert "--taste-weight needs a taste model; this is a genre model" in capsys.readouterr().err
     capsys.readouterr()
     bad = ["train", "--target", "genre", "--model", str(tmp_path / "x.keras")]
     assert main(bad) == EXIT_USAGE and "--target genre needs --library" in capsys.readouterr().err
