@@ -177,7 +177,8 @@ class IdfReference:
 
     Two windows are "the same term" when their cosine is at least ``threshold``: the
     ``near_quantile`` of the cosines between windows of different reference tracks
-    (so "near" means the same for any encoder). For a window w of a track:
+    (so "near" means the same for any encoder; over every pair up to 2,048 reference
+    windows, else over 200,000 pairs drawn at random, which keeps memory small). For a window w of a track:
 
     - tf(w) = the fraction of the track's windows near w (w itself included);
     - idf(w) = log((1 + N) / (1 + df(w))) + 1, df(w) the number of the N reference
@@ -206,10 +207,10 @@ class IdfReference:
         if not rows:
             raise ValueError("an IDF reference needs at least one track")
         R, owner = np.concatenate(rows), np.array(owner)
-        C = R @ R.T
-        other = owner[:, None] != owner[None, :]
-        threshold = np.quantile(C[other], near_quantile) if other.any() else 1.0
-        return cls(R, owner, threshold)
+        i, j = np.triu_indices(len(R), k=1) if len(R) <= 2048 else rng.integers(0, len(R), (2, 200_000))
+        other = owner[i] != owner[j]  # pairs of windows of different tracks: all, or 200,000 drawn at random
+        cos = np.einsum("ij,ij->i", R[i[other]], R[j[other]])
+        return cls(R, owner, np.quantile(cos, near_quantile) if len(cos) else 1.0)
 
     def weights(self, W: np.ndarray) -> np.ndarray:
         """tf x idf of each window of one track [shape=(n_windows,)]."""
