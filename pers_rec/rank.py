@@ -31,8 +31,8 @@ from .progress import bar
 #: ``short``: the track is shorter than one window (it was looped). ``genre``, ``genre_probability``: with a
 #: genre model, the predicted genre (the highest mean of the windows' genre probabilities) and that mean, which is
 #: then also the ``score``; empty with a taste model.
-COLUMNS = ["rank", "score", "path", "artist", "album", "title", "duration_s", "n_windows", "best_start_s", "best_end_s", "best_score", "short",
-           "network_score", "genre", "genre_probability", "status", "error"]
+COLUMNS = ["rank", "score", "path", "artist", "album", "title", "duration_s", "n_windows", "best_start_s", "best_end_s",
+           "best_score", "short", "network_score", "genre", "genre_probability", "status", "error"]
 
 
 def liked_paths(saved: SavedModel) -> set[str]:
@@ -94,11 +94,8 @@ def _row(item: Extracted, window_scores: np.ndarray, scorer: scoring.Scorer) -> 
     if not np.isfinite(window_scores).all():
         return _error_row(item.path, InvalidScoreError(item.path, "the model's score is not a finite number"))
     duration = F.duration_s(item.features, cfg)
-    genre = {}
-    if window_scores.ndim == 2:  # a genre model: the predicted genre's probability is the timeline
-        g = int(np.argmax(window_scores.mean(axis=0)))
-        window_scores = window_scores[:, g]
-        genre = {"genre": scorer.mcfg.classes[g], "genre_probability": round(float(window_scores.mean()), 6)}
+    window_scores, g = timeline(window_scores)
+    genre = {} if g is None else {"genre": scorer.mcfg.classes[g], "genre_probability": round(float(window_scores.mean()), 6)}
     s = scoring.summarize(window_scores, cfg, duration)
     final = scorer.final_score(window_scores, item.features)
     if not np.isfinite(final):
@@ -109,6 +106,19 @@ def _row(item: Extracted, window_scores: np.ndarray, scorer: scoring.Scorer) -> 
             "duration_s": round(duration, 3),
             "n_windows": s.n_windows, "best_start_s": s.best_start_s, "best_end_s": round(s.best_end_s, 3),
             "best_score": round(s.best_score, 6), "short": duration < cfg.window_s, "status": "ok", "error": "", **genre}
+
+
+def timeline(window_scores: np.ndarray) -> tuple[np.ndarray, int | None]:
+    """The scores a track is summarised by, and a genre model's predicted genre (index) or None.
+
+    A taste model's window scores are its timeline. A genre model's windows carry a probability per
+    genre [shape=(n_windows, n_genres)]: the predicted genre has the highest mean, and its
+    probabilities are the timeline.
+    """
+    if window_scores.ndim == 1:
+        return window_scores, None
+    g = int(np.argmax(window_scores.mean(axis=0)))
+    return window_scores[:, g], g
 
 
 def _error_row(path: Path, error: AudioError) -> dict:
@@ -172,6 +182,5 @@ def explain(path: str | os.PathLike, saved: SavedModel, *, cache: FeatureCache |
     window_scores = scoring.Scorer(saved).window_scores(item.features)
     if not np.isfinite(window_scores).all():
         raise InvalidScoreError(path, "the model's score is not a finite number")
-    if window_scores.ndim == 2:
-        window_scores = window_scores[:, int(np.argmax(window_scores.mean(axis=0)))]
+    window_scores, _ = timeline(window_scores)
     return item.features, scoring.summarize(window_scores, saved.cfg, F.duration_s(item.features, saved.cfg))

@@ -208,6 +208,11 @@ def test_genre_model_from_a_csv_column_then_rank_writes_genres(listener, tmp_pat
     by_path = df.set_index("path")["genre"]
     assert all(d["genre"] == by_path[d["file"]] for d in data)
     assert len({d["colour"] for d in data}) == len(set(by_path))  # one colour per predicted genre
+    png = tmp_path / "why.png"
+    assert main(["explain", str(paths[0]), "--model", str(model), "--out", str(png), "--cache",
+                 str(listener["root"] / "cache")]) == EXIT_OK and png.exists()
+    row = df.set_index("path").loc[str(paths[0])]
+    assert f"score {row['score']:.3f}" in capsys.readouterr().out  # the predicted genre's probability, as in rank
     seed = str(paths[0])
     assert main(["similar", seed, "--library", str(lib), "--model", str(model), "--taste-weight", "0.5"] + common) == 2
     assert "--taste-weight needs a taste model; this is a genre model" in capsys.readouterr().err
