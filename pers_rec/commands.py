@@ -250,11 +250,12 @@ def similar(seeds, library_dir, embedder, *, n: int = 20, m3u=None, taste=None, 
         f"{len(paths)} tracks compared"
         + (f"; ranked by {1 - taste_weight:g} x cosine + {taste_weight:g} x taste score" if by_path else "") + "):")
     say("rank  cosine" + ("   taste" if by_path else "") + "  track")
+    info = {nb.path: tags.read(nb.path) for nb in found}
     for i, nb in enumerate(found, 1):
         say(f"{i:4d}  {nb.cosine:6.4f}" + (f"  {by_path[nb.path]:6.3f}" if by_path else "")
-            + f"  {nb.path}{tags.suffix(tags.read(nb.path))}")
+            + f"  {nb.path}{tags.suffix(info[nb.path])}")
     if m3u:
-        playlists.write_m3u(m3u, [(nb.path, -1, f"{tags.label(nb.path, tags.read(nb.path))} (cosine {nb.cosine:.3f})")
+        playlists.write_m3u(m3u, [(nb.path, -1, f"{tags.label(nb.path, info[nb.path])} (cosine {nb.cosine:.3f})")
                                   for nb in found])
         say(f"wrote {m3u}")
     return EXIT_SOME_FAILED if failed else EXIT_OK
@@ -372,7 +373,8 @@ def filters(library_dir, embedder, out_dir, *, top: int = 20, model_name: str = 
         return EXIT_NOTHING
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    labels = {a.path: tags.label(a.path, tags.read(a.path)) for a in acts}
+    info = {a.path: tags.read(a.path) for a in acts}
+    labels = {p: tags.label(p, t) for p, t in info.items()}
     n_filters = acts[0].max.shape[1]
     cfg = embedder.cfg
     lines = [f"# Filter analysis of {library_dir}", "",
@@ -381,7 +383,7 @@ def filters(library_dir, embedder, out_dir, *, top: int = 20, model_name: str = 
              "best window's (max: the filter's peak activation in the window; mean: its average over the window). "
              "Each playlist starts every track at that window (`#EXTVLCOPT:start-time`, honoured by VLC and mpv).", "",
              "First-layer kernels: [kernels.png](kernels.png).", ""]
-    genres = {a.path: tags.read(a.path).get("genre") for a in acts}
+    genres = {p: t.get("genre") for p, t in info.items()}
     if any(genres.values()):
         lines += [f"Overview: the genre tags of each filter's top {top} tracks by mean activation.", "",
                   "| filter | strongest (max) | strongest (mean) | genres of the top tracks |", "|---|---|---|---|"]
