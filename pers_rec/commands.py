@@ -63,9 +63,11 @@ def train(likes, dislikes, library_dir, out: TrainOutputs, cfg, mcfg, tcfg, *, c
     from . import checkpoint, dataset
     from . import train as T
     from .fileio import write_text
+    from .library import scan
     from .report import plot_curves
 
-    pre = _pretrained_for(library_dir, pretrained_dir, cfg, mcfg, tcfg, progress)
+    pre = _pretrained_for(scan(library_dir) if library_dir is not None and pretrained_dir is not None else None,
+                          pretrained_dir, cfg, mcfg, tcfg, progress)
     tracks, failed = dataset.gather(likes, dislikes, library_dir, cfg, unlabelled_per_like=tcfg.unlabelled_per_like,
                                     seed=tcfg.seed, cache=cache, jobs=jobs, progress=progress)
     saved = T.train(tracks, cfg, mcfg, tcfg, progress=progress, failed=failed, pretrained=pre)
@@ -75,14 +77,14 @@ def train(likes, dislikes, library_dir, out: TrainOutputs, cfg, mcfg, tcfg, *, c
     return saved
 
 
-def _pretrained_for(library_dir, pretrained_dir, cfg, mcfg, tcfg, progress):
-    """The library's pre-trained weights (recorded in ``tcfg.pretrained``), or None."""
-    if library_dir is None or pretrained_dir is None:
+def _pretrained_for(paths, pretrained_dir, cfg, mcfg, tcfg, progress):
+    """The pre-trained weights of the library whose files are ``paths`` (its scan; recorded in ``tcfg.pretrained``),
+    or None (no library, no weights stored for it, or ``pretrained_dir`` None)."""
+    if paths is None or pretrained_dir is None:
         return None
     from . import pretrain as P
-    from .library import scan
 
-    found = P.find(pretrained_dir, scan(library_dir), cfg, mcfg)
+    found = P.find(pretrained_dir, paths, cfg, mcfg)
     if found is None:
         return None
     pre = P.load(found)
@@ -105,6 +107,7 @@ def train_genre(library_dir, out: TrainOutputs, cfg, mcfg, tcfg, *, genres_csv=N
     from .errors import ParameterError
     from .fileio import write_text
     from .library import extract_many, scan
+    from .progress import bar
 
     t0 = time.time()
     paths = [str(p) for p in scan(library_dir)]
@@ -119,15 +122,16 @@ def train_genre(library_dir, out: TrainOutputs, cfg, mcfg, tcfg, *, genres_csv=N
     index = {c: i for i, c in enumerate(classes)}
     todo = [p for p in paths if genres.get(p) in index]
     tracks, failed = [], []
-    for item in extract_many(todo, cfg, cache=cache, jobs=jobs):
-        if item.ok:
-            tracks.append(Track(str(item.path), index[genres[str(item.path)]], "genre", item.features))
-        else:
-            failed.append((str(item.path), describe(item.error)))
-            warn(f"skipped {item.path}: {describe(item.error)}")
+    with bar(len(todo), "features", "track", progress) as b:
+        for item in extract_many(todo, cfg, cache=cache, jobs=jobs, on_done=b.update):
+            if item.ok:
+                tracks.append(Track(str(item.path), index[genres[str(item.path)]], "genre", item.features))
+            else:
+                failed.append((str(item.path), describe(item.error)))
+                warn(f"skipped {item.path}: {describe(item.error)}")
     if progress:
         say(f"{len(tracks)} tracks in {len(classes)} genres ({source}); {len(paths) - len(genres)} without a genre")
-    pre = _pretrained_for(library_dir, pretrained_dir, cfg, mcfg, tcfg, progress)
+    pre = _pretrained_for(paths, pretrained_dir, cfg, mcfg, tcfg, progress)  # the scan above, not a second one
     saved, cv = T.train_genre(tracks, classes, cfg, mcfg, tcfg, progress=progress, pretrained=pre)
     report = G.make_report(tracks, classes, cv, time.time() - t0, left_out, len(paths) - len(genres), failed)
     checkpoint.save(out.model, saved)
