@@ -14,6 +14,7 @@ import argparse
 import os
 import signal
 import sys
+import warnings
 from pathlib import Path
 
 from . import __version__
@@ -26,6 +27,8 @@ from .errors import (
     EXIT_USAGE,
     ParameterError,
     PersRecError,
+    ScanWarning,
+    printable,
 )
 
 EXIT_CODES = f"""exit codes:
@@ -287,6 +290,7 @@ def _train(args) -> int:
     if args.library is not None:
         _need_dir(args.library, "--library")
     check_output(args.model, (".keras",), "--model")
+    _check_train_outputs(args)
     _check_backend()
     from . import commands, features
     from . import model as Mo
@@ -316,6 +320,7 @@ def _train_genre(args) -> int:
     _need_dir(args.library, "--library")
     _need_input(args.genres, "--genres")
     check_output(args.model, (".keras",), "--model")
+    _check_train_outputs(args)
     _check_backend()
     from . import commands, features
     from . import model as Mo
@@ -333,6 +338,16 @@ def _train_genre(args) -> int:
     finally:
         if cache:
             cache.close()
+
+
+def _check_train_outputs(args) -> None:
+    """The model, its report and its curves must not overwrite the likes, dislikes or genres list (or each other)."""
+    from .commands import TrainOutputs
+    from .fileio import check_not_inputs
+
+    out = TrainOutputs.beside(args.model)
+    check_not_inputs({"--model": out.model, "--model's report": out.report, "--model's curves": out.curves},
+                     {"--likes": args.likes, "--dislikes": args.dislikes, "--genres": args.genres})
 
 
 def _cache_dir(args):
@@ -383,6 +398,10 @@ def _playlist(args) -> int:
         raise ParameterError("--from and --to are the same track")
     if args.csv_out:
         check_output(args.csv_out, (".csv",), "--csv")
+    from .fileio import check_not_inputs
+
+    check_not_inputs({"--m3u": args.m3u, "--csv": args.csv_out},
+                     {"--seed": args.seed, "--from": args.start, "--to": args.end, "--model": args.model})
     return _with_embedder(args, lambda commands, embedder, cache: commands.playlist(
         args.library, embedder, seed=args.seed, start=args.start, end=args.end, n=args.n, m3u=args.m3u,
         csv_out=args.csv_out, max_per_artist=args.max_per_artist, not_in_a_row=args.no_repeat_artist,
@@ -435,12 +454,13 @@ def _with_embedder(args, run, library_flag: str = "--library") -> int:
 
 
 def _rank(args) -> int:
-    from .fileio import check_output
+    from .fileio import check_not_inputs, check_output
 
     _need_dir(args.library, "library")
     check_output(args.out, (".csv",), "--out")
     if args.m3u:
         check_output(args.m3u, (".m3u8", ".m3u"), "--m3u")
+    check_not_inputs({"--out": args.out, "--m3u": args.m3u}, {"--model": args.model})
     from .checkpoint import check_file
 
     check_file(args.model)
@@ -533,8 +553,13 @@ def main(argv: list[str] | None = None) -> int:
 
         force_cpu()
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    warned = []
     try:
-        return args.run(args)
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", ScanWarning)
+            warnings.showwarning = lambda message, category, *rest: _show_warning(message, category, warned)
+            code = args.run(args)
+        return EXIT_SOME_FAILED if code == EXIT_OK and warned else code
     except PersRecError as exc:
         print(f"pers-rec: error: {_one_line(exc)}", file=sys.stderr)
         return EXIT_USAGE
@@ -552,9 +577,15 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGTERM, previous)
 
 
+def _show_warning(message, category, warned: list) -> None:
+    """A warning as one escaped line on stderr; a :class:`ScanWarning` (files left out) turns exit 0 into 1."""
+    print(f"pers-rec: warning: {_one_line(message)}", file=sys.stderr)
+    if issubclass(category, ScanWarning):
+        warned.append(message)
+
+
 def _one_line(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return printable(" ".join(str(exc).split()))
 
 
 if __name__ == "__main__":

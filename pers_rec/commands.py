@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import EXIT_NOTHING, EXIT_OK, EXIT_SOME_FAILED, describe
+from .errors import EXIT_NOTHING, EXIT_OK, EXIT_SOME_FAILED, describe, printable
 
 
 def say(*args) -> None:
@@ -24,9 +24,9 @@ def say(*args) -> None:
     When the reader of stdout has gone (``pers-rec rank ... | head``), the rest of the output is dropped and
     the command finishes its work: its files are still written, and it exits with its usual code.
     """
-    text = " ".join(str(a) for a in args)
+    text = printable(" ".join(str(a) for a in args))
     try:
-        print(text.encode("utf-8", "backslashreplace").decode("utf-8"), flush=True)
+        print(text, flush=True)
     except BrokenPipeError:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # also keeps the interpreter's final flush from failing
@@ -34,7 +34,8 @@ def say(*args) -> None:
 
 
 def warn(text: str) -> None:
-    print(text.encode("utf-8", "backslashreplace").decode("utf-8"), file=sys.stderr)
+    """Print a warning line on stderr, escaped like :func:`say`."""
+    print(printable(text), file=sys.stderr)
 
 
 @dataclass

@@ -39,6 +39,13 @@ class PlaylistError(PersRecError):
     """A likes/dislikes list cannot be read; the message names the file (and line)."""
 
 
+class ScanWarning(UserWarning):
+    """A folder (or file) below a library could not be read while scanning: its files are left out.
+
+    The command line prints it as one line naming the folder and the reason, and ends with exit code 1.
+    """
+
+
 class AudioError(PersRecError):
     """A file could not be turned into audio (or scores).
 
@@ -63,12 +70,20 @@ class AudioError(PersRecError):
         return (type(self), (self.path, self.reason))
 
 
-def _printable(path: str) -> str:
-    """``path`` safe to print: undecodable bytes and control characters escaped."""
-    if path.isprintable():
-        return path
-    text = os.fsencode(path).decode("utf-8", "backslashreplace")  # undecodable bytes as \xff
+def printable(text: str) -> str:
+    """``text`` safe to print on a terminal: undecodable bytes (surrogates) as ``\\xff``, and every character that
+    is not printable (ESC, newlines, other controls, line and paragraph separators) as its Python escape, so no tag
+    or file name can recolour, move or rewrite the terminal."""
+    if text.isprintable():
+        return text
+    try:
+        text = text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a lone surrogate that is no escaped byte
+        text = text.encode("utf-8", "backslashreplace").decode("ascii")
     return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
+
+
+_printable = printable
 
 
 class AudioFileNotFoundError(AudioError, FileNotFoundError):

@@ -22,7 +22,7 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+    fd, name = tempfile.mkstemp(prefix=_temp_prefix(path), suffix=f".tmp{path.suffix}", dir=path.parent)
     os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; an output gets the permissions open() would give it
     os.close(fd)
     tmp = Path(name)
@@ -31,6 +31,37 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+#: Bytes a temporary name adds to the output's: "." + "." + mkstemp's 8 random characters + ".tmp".
+_TEMP_EXTRA = 14
+
+
+def _temp_prefix(path: Path) -> str:
+    """``.<stem>.``, the stem cut (at a character boundary) so the whole temporary name fits in a name's limit."""
+    stem = os.fsencode(path.stem)
+    room = max(1, _name_max(path.parent) - _TEMP_EXTRA - len(os.fsencode(path.suffix)))
+    if len(stem) > room:
+        stem = stem[:room].decode("utf-8", "ignore").encode("utf-8") if _is_utf8(stem) else stem[:room]
+    return f".{os.fsdecode(stem)}."
+
+
+def _is_utf8(b: bytes) -> bool:
+    try:
+        b.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def _name_max(folder: Path) -> int:
+    """The longest file name (bytes) the file system of ``folder`` (or its nearest existing parent) takes."""
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        return 255
 
 
 def _umask() -> int:
@@ -62,6 +93,9 @@ def check_output(path: str | os.PathLike, suffixes: tuple[str, ...], what: str) 
     path = Path(path)
     if suffixes and path.suffix.lower() not in suffixes:
         raise ParameterError(f"{what} {path}: must end in {' or '.join(suffixes)}")
+    limit = _name_max(path.parent)
+    if len(os.fsencode(path.name)) > limit:
+        raise ParameterError(f"{what} {path}: the file name is longer than the {limit} bytes the file system allows")
     if path.is_dir():
         raise ParameterError(f"{what} {path}: is a folder; give a file name")
     parent = path.parent
@@ -70,3 +104,29 @@ def check_output(path: str | os.PathLike, suffixes: tuple[str, ...], what: str) 
     if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
         raise ParameterError(f"{what} {path}: cannot write in {parent}")
     return path
+
+
+def check_not_inputs(outputs: dict[str, str | os.PathLike | None], inputs: dict[str, str | os.PathLike | None]) -> None:
+    """Refuse, before any work, an output that would overwrite an input (or another output).
+
+    Parameters
+    ----------
+    outputs, inputs : dict
+        ``{what: path}`` (``what`` names it in the message, e.g. ``"--model's report"``); None values are ignored.
+
+    Raises
+    ------
+    ParameterError
+        ``"<output what> <path>: is also <input what>"``.
+    """
+    seen: dict[str, str] = {}
+    for what, p in inputs.items():
+        if p is not None:
+            seen.setdefault(os.path.realpath(p), what)
+    for what, p in outputs.items():
+        if p is None:
+            continue
+        real = os.path.realpath(p)
+        if real in seen:
+            raise ParameterError(f"{what} {p}: is also {seen[real]}; refusing to overwrite it")
+        seen[real] = what

@@ -34,11 +34,14 @@ class TrackActivations:
     path : str
     max, mean : np.ndarray [shape=(n_windows, n_filters), float32]
         Each window's max and mean activation of each filter over the window's trunk steps.
+    duration_s : float
+        The track's duration: a window's end is clipped to it (as ``scoring.summarize`` clips the best window's).
     """
 
     path: str
     max: np.ndarray
     mean: np.ndarray
+    duration_s: float = float("inf")
 
     def best(self, measure: str, f: int) -> tuple[float, int]:
         """The track's value of filter ``f`` by ``measure`` (its best window's) and that window's index."""
@@ -59,6 +62,7 @@ def window_activations(embedder, M: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 def analyse(paths, embedder, *, cache=None, jobs=None, progress: bool = False
             ) -> tuple[list[TrackActivations], list]:
     """:func:`window_activations` of many files; returns them and the failures ``(path, AudioError)``."""
+    from .features import duration_s
     from .library import extract_many
     from .progress import bar
 
@@ -66,7 +70,8 @@ def analyse(paths, embedder, *, cache=None, jobs=None, progress: bool = False
     with bar(len(paths), "filters", "track", progress) as b:
         for item in extract_many(list(paths), embedder.cfg, cache=cache, jobs=jobs, on_done=b.update):
             if item.ok:
-                out.append(TrackActivations(str(item.path), *window_activations(embedder, item.features)))
+                out.append(TrackActivations(str(item.path), *window_activations(embedder, item.features),
+                                            duration_s(item.features, embedder.cfg)))
             else:
                 failed.append((str(item.path), item.error))
     order = {str(p): i for i, p in enumerate(paths)}
@@ -89,21 +94,20 @@ def top(acts: list[TrackActivations], f: int, measure: str, k: int, cfg) -> list
     for a in acts:
         v, w = a.best(measure, f)
         start = w * cfg.hop_s
-        rows.append(Entry(a.path, v, w, start, start + cfg.window_s))
+        rows.append(Entry(a.path, v, w, start, min(start + cfg.window_s, a.duration_s)))
     rows.sort(key=lambda e: (-e.value, e.path))
     return rows[:k]
 
 
 def m3u_text(entries: list[Entry], label) -> str:
     """An extended M3U8 whose entries start at their best window (VLC/mpv options), with the value in the title."""
-    from .playlists import needs_uri, to_uri
+    from .playlists import entry, extinf_title
 
     lines = ["#EXTM3U"]
     for e in entries:
-        title = " ".join(f"{label(e.path)} ({e.start_s:.0f}-{e.end_s:.0f} s, {e.value:.3f})".split())
+        title = extinf_title(f"{label(e.path)} ({e.start_s:.0f}-{e.end_s:.0f} s, {e.value:.3f})")
         lines += [f"#EXTINF:{int(round(e.end_s - e.start_s))},{title}",
-                  f"#EXTVLCOPT:start-time={e.start_s:g}", f"#EXTVLCOPT:stop-time={e.end_s:g}",
-                  to_uri(e.path) if needs_uri(e.path) else e.path]
+                  f"#EXTVLCOPT:start-time={e.start_s:g}", f"#EXTVLCOPT:stop-time={e.end_s:g}", entry(e.path)]
     return "\n".join(lines) + "\n"
 
 

@@ -12,11 +12,13 @@ Workers exit by themselves when the main process dies.
 
 from __future__ import annotations
 
+import errno
 import os
 import signal
 import stat as stat_mod
 import threading
 import time
+import warnings
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
@@ -28,7 +30,15 @@ import numpy as np
 
 from . import audio, features
 from .cache import FeatureCache
-from .errors import AudioError, AudioFileNotFoundError, ParameterError, ReadFailedError, WorkerCrashedError
+from .errors import (
+    AudioError,
+    AudioFileNotFoundError,
+    ParameterError,
+    ReadFailedError,
+    ScanWarning,
+    WorkerCrashedError,
+    printable,
+)
 from .features import FeatureConfig
 
 
@@ -41,6 +51,9 @@ def scan(folder: str | os.PathLike) -> list[Path]:
     listed (it becomes an error row). Absolute, so that rankings, caches and
     the liked tracks recorded in a model refer to a file the same way
     whatever the working directory.
+
+    A folder that cannot be read (no permission, a path over the system's
+    length limit) is left out with a :class:`ScanWarning` naming it.
 
     Raises
     ------
@@ -57,8 +70,10 @@ def scan(folder: str | os.PathLike) -> list[Path]:
         try:
             st = os.stat(d)
             entries = sorted(os.scandir(d), key=lambda e: e.name)
-        except OSError:
-            return  # an unreadable folder holds nothing we can rank
+        except OSError as exc:  # its files cannot be listed: said, never silent
+            warnings.warn(ScanWarning(f"{printable(os.fsdecode(d))}: cannot read this folder "
+                                      f"({exc.strerror or exc}); its files are left out"), stacklevel=2)
+            return
         if (st.st_dev, st.st_ino) in seen:
             return
         seen.add((st.st_dev, st.st_ino))
@@ -67,9 +82,12 @@ def scan(folder: str | os.PathLike) -> list[Path]:
                 continue
             try:
                 st = e.stat()  # follows symlinks
-            except OSError:  # a dangling link or a loop
-                if audio.is_audio_path(e.name):
+            except OSError as exc:
+                if audio.is_audio_path(e.name):  # listed: it becomes an error row saying why
                     found.append(Path(e.path))
+                elif exc.errno not in (errno.ENOENT, errno.ELOOP):  # not a dangling link or a loop: say so
+                    warnings.warn(ScanWarning(f"{printable(os.fsdecode(e.path))}: cannot read it "
+                                              f"({exc.strerror or exc}); left out"), stacklevel=2)
                 continue
             if stat_mod.S_ISDIR(st.st_mode):
                 visit(e.path)
@@ -124,8 +142,12 @@ def _stat(path: Path) -> os.stat_result | AudioError:
     try:
         return path.stat()
     except OSError as exc:
-        if exc.errno == 40:  # ELOOP
+        if exc.errno == errno.ELOOP:
             return AudioFileNotFoundError(path, "a symlink loop")
+        if exc.errno == errno.ENAMETOOLONG:
+            return ReadFailedError(path, "the path is longer than the system allows")
+        if exc.errno == errno.EACCES:
+            return ReadFailedError(path, "permission denied")
         if os.path.islink(path):
             return AudioFileNotFoundError(path, "a symlink to a missing file")
         return AudioFileNotFoundError(path, "no such file")
@@ -152,7 +174,9 @@ def extract_many(
     cfg : FeatureConfig
     cache : FeatureCache or None
     jobs : int or None
-        Worker processes; ``None``: one per CPU core; 1: decode in this process.
+        Worker processes; ``None``: one per CPU core. Even 1 decodes in a worker, so a decoder crash costs
+        one file, never the run. 0 decodes in this process (a notebook or a test that patches the decoder;
+        a crash then ends the process).
     on_done : callable or None
         Called once per finished file (e.g. a progress bar's ``update``).
 
@@ -161,7 +185,9 @@ def extract_many(
     Extracted
         One per path, each path once.
     """
-    jobs = jobs or os.cpu_count() or 1
+    jobs = (os.cpu_count() or 1) if jobs is None else jobs
+    if jobs < 0:
+        raise ParameterError(f"jobs must be 0 (in this process) or more, got {jobs}")
     todo = []
     for p in paths:
         path = Path(p)
@@ -185,7 +211,7 @@ def extract_many(
             on_done()
         return Extracted(Path(path_str), M, error)
 
-    if jobs == 1:
+    if jobs == 0:
         cfg_dict = cfg.to_dict()
         for path, st in todo:
             yield finish(*_extract_one(str(path), cfg_dict), st)
@@ -194,56 +220,84 @@ def extract_many(
         yield finish(path_str, M, error, st)
 
 
+#: What a pool that lost a process (or its forkserver) raises: at submission, while starting workers, or
+#: from a future.
+_POOL_DIED = (BrokenProcessPool, BrokenPipeError, ConnectionError, EOFError)
+
+#: Fresh pools in a row that may die before returning anything before the files left are tried one at a time.
+_FRUITLESS_POOLS = 3
+
+
 def _pooled(todo: list[tuple[Path, os.stat_result]], cfg: FeatureConfig, jobs: int) -> Iterator[tuple]:
     """``(path, features, error, stat)`` of every file of ``todo``, decoded by ``jobs`` workers.
 
     When a worker dies, every file in flight is a suspect: each is retried alone
     in a fresh worker, and one that kills that worker too becomes an error row.
+    A pool that dies before any file was handed to it (a worker killed while it
+    starts, a forkserver gone) is replaced; the files it never received go back
+    in the queue, blameless.
     """
     cfg_dict = cfg.to_dict()
     queue = list(reversed(todo))
     suspects: list[tuple[Path, os.stat_result]] = []
+    fruitless = 0
     while queue or suspects:
         if suspects:
             path, st = suspects.pop()
             yield (*_extract_alone(str(path), cfg), st)
             continue
-        pool = _new_pool(jobs, cfg)
+        if fruitless >= _FRUITLESS_POOLS:  # pools keep dying at start-up: each file alone, blamed if it dies twice
+            suspects, queue = queue, []
+            continue
+        pool = None
         pending: dict[Future, tuple[Path, os.stat_result]] = {}
-        broken = False
+        broken, returned = False, 0
         try:
+            pool = _new_pool(jobs, cfg)
             while not broken:
                 while queue and len(pending) < 2 * jobs:
                     path, st = queue.pop()
-                    pending[pool.submit(_extract_one, str(path), cfg_dict)] = (path, st)
-                if not pending:
+                    try:
+                        pending[pool.submit(_extract_one, str(path), cfg_dict)] = (path, st)
+                    except _POOL_DIED:  # the pool died before it took this file: the file is not to blame
+                        queue.append((path, st))
+                        broken = True
+                        break
+                if broken or not pending:
                     break
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 for fut in done:
                     path, st = pending.pop(fut)
                     try:
                         result = fut.result()
-                    except BrokenProcessPool:
+                    except _POOL_DIED:
                         suspects.append((path, st))
                         broken = True
                         continue
+                    returned += 1
                     yield (*result, st)
-            suspects += pending.values()
-            pending.clear()
+        except _POOL_DIED:  # while starting its workers
+            broken = True
         finally:
-            _end_pool(pool, kill=broken or bool(pending))
+            suspects += pending.values()
+            if pool is not None:
+                _end_pool(pool, kill=broken or bool(pending))
+            pending.clear()
+        fruitless = fruitless + 1 if broken and not returned else 0
 
 
 def _extract_alone(path: str, cfg: FeatureConfig) -> tuple:
     """One file in a fresh single worker: its result, or :class:`WorkerCrashedError` if the worker dies."""
-    pool = _new_pool(1, cfg)
+    pool = None
     try:
+        pool = _new_pool(1, cfg)
         return pool.submit(_extract_one, path, cfg.to_dict()).result()
-    except BrokenProcessPool:
+    except _POOL_DIED:
         return path, None, WorkerCrashedError(path, "the decoding worker died on this file twice "
                                                     "(killed, out of memory, or a decoder crash)")
     finally:
-        _end_pool(pool, kill=True)
+        if pool is not None:
+            _end_pool(pool, kill=True)
 
 
 def _new_pool(jobs: int, cfg: FeatureConfig) -> ProcessPoolExecutor:

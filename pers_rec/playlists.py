@@ -161,13 +161,25 @@ def _read_csv(source: Path, text: str) -> list[tuple[str, int]]:
 
 # ---- writing ---------------------------------------------------------------------
 
+#: Characters that end a line for ``str.splitlines`` (which the reader uses) beyond the C0 controls:
+#: NEL, LINE SEPARATOR, PARAGRAPH SEPARATOR.
+_LINE_BREAKS = frozenset("\x85\u2028\u2029")
+
+
 def needs_uri(path: str) -> bool:
-    """Whether ``path`` must be written as a ``file://`` URI (not valid UTF-8, or holds a control character)."""
+    """Whether ``path`` must be written as a ``file://`` URI: not valid UTF-8, or it holds a control character
+    or any other character that a reader could take for the end of a line (NEL, U+2028, U+2029)."""
     try:
         path.encode("utf-8")
     except UnicodeEncodeError:
         return True
-    return any(ord(c) < 32 or ord(c) == 127 for c in path)
+    return any(ord(c) < 32 or ord(c) == 127 or c in _LINE_BREAKS for c in path)
+
+
+def extinf_title(title: str) -> str:
+    """A title for an ``#EXTINF`` line: valid UTF-8 (undecodable bytes replaced), on one line."""
+    title = title.encode("utf-8", "replace").decode("utf-8")
+    return " ".join("".join(" " if c in _LINE_BREAKS or not c.isprintable() else c for c in title).split())
 
 
 def to_uri(path: str) -> str:
@@ -186,12 +198,16 @@ def from_uri(uri: str) -> str:
     return os.fsdecode(unquote_to_bytes(rest))
 
 
+def entry(path: str) -> str:
+    """A playlist's line for ``path``: the path itself, or its ``file://`` URI when :func:`needs_uri`."""
+    return to_uri(path) if needs_uri(path) else path
+
+
 def m3u_text(entries: Iterable[tuple[str, float, str]]) -> str:
     """An extended M3U8 playlist of ``(path, duration_s, title)`` entries (see the module docstring)."""
     lines = ["#EXTM3U"]
     for path, duration_s, title in entries:
-        title = " ".join(title.encode("utf-8", "replace").decode("utf-8").split())
-        lines += [f"#EXTINF:{int(round(duration_s))},{title}", to_uri(path) if needs_uri(path) else path]
+        lines += [f"#EXTINF:{int(round(duration_s))},{extinf_title(title)}", entry(path)]
     return "\n".join(lines) + "\n"
 
 

@@ -137,8 +137,29 @@ def _table(rows: list[dict]) -> pd.DataFrame:
     return df.reset_index(drop=True)
 
 
-def csv_text(df: pd.DataFrame) -> str:
-    """The ranking as CSV text; every field that needs it is quoted (a name may hold a comma, quote, CR or LF)."""
+#: A cell starting with one of these is a formula to a spreadsheet (OWASP, "CSV injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value):
+    """A text cell a spreadsheet shows as text: one that starts like a formula gets a leading ``'`` (OWASP's
+    advice); anything else, and every non-text value, is returned as it is."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def csv_text(df: pd.DataFrame, raw: tuple[str, ...] = ("path",)) -> str:
+    """The table as CSV text; every field that needs it is quoted (a name may hold a comma, quote, CR or LF).
+
+    Text taken from tags (artist, album, title, genre) and error messages is made :func:`spreadsheet_safe`,
+    so a title ``=HYPERLINK(...)`` is never evaluated by a spreadsheet; the ``raw`` columns (the path, which
+    tools and ``train --likes`` read back) are written unaltered.
+    """
+    df = df.copy()
+    for col in df.columns:
+        if col not in raw and df[col].dtype == object:
+            df[col] = df[col].map(spreadsheet_safe)
     buf = io.StringIO()
     df.to_csv(buf, index=False, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")
     return buf.getvalue()

@@ -32,3 +32,4 @@ def saved_model(cfg=TINY, seed=0, **mcfg):
     mcfg = Mo.ModelConfig(**{**TINY_M, **mcfg}) if cfg is TINY else Mo.ModelConfig(**mcfg)
     keras.utils.set_random_seed(seed)
     return SavedModel(Mo.build(cfg, mcfg, stats=random_stats(cfg, seed)), cfg, mcfg)
+
