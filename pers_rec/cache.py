@@ -15,6 +15,14 @@ permissions, a crashed worker: ``AudioError.transient``) is never stored.
 
 Size: 20 MFCCs x 64 fps x 4 bytes = 5 KB per second of audio, ~1.2 MB per
 4-minute track. ``pers-rec cache info|prune|clear`` shows and trims it.
+
+A cache is only ever a speed-up, so damage never stops a run: a row that does
+not hold what its columns say (wrong blob size, NULL data, text in a number
+column, an empty matrix) is a miss, recomputed and replaced; a file that is
+not a database any more is set aside (``features.sqlite.damaged-<time>``)
+with one :class:`CacheWarning` and a new one started; a cache that cannot be
+written (a read-only folder, a full disk) is used for what it can still give,
+with one warning, and the run goes on without storing.
 """
 
 from __future__ import annotations
@@ -22,12 +30,13 @@ from __future__ import annotations
 import os
 import sqlite3
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .errors import AudioError, describe, from_description
+from .errors import AudioError, CacheWarning, describe, from_description, printable
 from .features import FeatureConfig
 
 _SCHEMA = (
@@ -61,6 +70,8 @@ class CacheInfo:
         Entries whose file is gone or has changed since (``prune`` removes them).
     bytes : int
         Size of the cache file(s) on disk.
+    damaged : int
+        Entries whose columns contradict their data (they are recomputed when met; ``prune`` removes them).
     """
 
     path: Path
@@ -68,6 +79,7 @@ class CacheInfo:
     failed: int
     stale: int
     bytes: int
+    damaged: int = 0
 
 
 class FeatureCache:
@@ -78,30 +90,98 @@ class FeatureCache:
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, timeout=60)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        with self._db:
-            self._db.execute("DROP TABLE IF EXISTS features")  # entries of pers_rec 0.1, keyed without the code version
+        self._writable = True
+        try:
+            self._db = self._connect()
+        except sqlite3.DatabaseError as exc:
+            if not _is_damage(exc):
+                raise
+            self._set_aside(exc)
+            self._db = self._connect()
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self.path, timeout=60)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            with db:
+                db.execute("DROP TABLE IF EXISTS features")  # entries of pers_rec 0.1, keyed without the code version
+                db.execute(_SCHEMA)
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    def _set_aside(self, exc: Exception) -> None:
+        """Move a damaged database file (and its journal) out of the way, with one warning."""
+        aside = self.path.with_name(f"{self.path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+        for suffix in ("", "-wal", "-shm"):
+            src = Path(str(self.path) + suffix)
+            if src.exists():
+                os.replace(src, str(aside) + suffix)
+        warnings.warn(CacheWarning(f"{printable(str(self.path))}: damaged feature cache ({exc}); set aside as "
+                                   f"{aside.name}, starting a new one"), stacklevel=3)
+
+    def _damaged(self, exc: sqlite3.DatabaseError) -> None:
+        """The database broke while in use: set it aside with one warning and go on with a new one (or, if even
+        that fails, with an empty one in memory)."""
+        self._db.close()
+        try:
+            self._set_aside(exc)
+            self._db = self._connect()
+        except (OSError, sqlite3.DatabaseError):
+            self._db = sqlite3.connect(":memory:")
             self._db.execute(_SCHEMA)
+            self._writable = False
+
+    def _write(self, sql: str, rows) -> None:
+        """One write in its own transaction; a cache that cannot be written (read-only, disk full) is warned about
+        once and then only read."""
+        if not self._writable:
+            return
+        try:
+            with self._db:
+                self._db.execute(sql, rows)
+        except sqlite3.OperationalError as exc:
+            if _is_damage(exc):
+                return self._damaged(exc)
+            self._writable = False
+            warnings.warn(CacheWarning(f"{printable(str(self.path))}: cannot write the feature cache ({exc}); "
+                                       "going on without storing new results"), stacklevel=3)
+        except sqlite3.DatabaseError as exc:
+            self._damaged(exc)
+
+    def _query(self, sql: str, args=()) -> list:
+        try:
+            return self._db.execute(sql, args).fetchall()
+        except sqlite3.DatabaseError as exc:
+            if not _is_damage(exc):
+                raise
+            self._damaged(exc)
+            return []
 
     def get(self, path: str | os.PathLike, cfg: FeatureConfig, stat: os.stat_result) -> CacheEntry | None:
         """The entry of ``path`` if stored under ``cfg`` and the file is unchanged (``stat``), else None.
+
+        A row that does not hold what its columns say (a damaged entry) is None too: the caller recomputes it.
 
         Returns
         -------
         CacheEntry or None
             ``features`` of shape ``(n_frames, n_features)`` float32, or the stored error.
         """
-        row = self._db.execute(
+        rows = self._query(
             "SELECT size, mtime_ns, n_frames, n_features, data, error FROM entries WHERE path=? AND key=?",
-            (os.fsencode(path), cfg.key()),
-        ).fetchone()
-        if row is None or (row[0], row[1]) != (stat.st_size, stat.st_mtime_ns):
+            (os.fsencode(path), cfg.key()))
+        if not rows or (rows[0][0], rows[0][1]) != (stat.st_size, stat.st_mtime_ns):
             return None
-        if row[5] is not None:
-            return CacheEntry(None, from_description(path, row[5]))
-        return CacheEntry(np.frombuffer(row[4], np.float32).reshape(row[2], row[3]), None)
+        _, _, n, d, data, error = rows[0]
+        if error is not None:
+            return CacheEntry(None, from_description(path, error)) if isinstance(error, str) and not data else None
+        M = _matrix(data, n, d, np.float32)
+        if M is None or d != cfg.n_features:
+            return None
+        return CacheEntry(M, None)
 
     def put(self, path: str | os.PathLike, cfg: FeatureConfig, stat: os.stat_result, M: np.ndarray | None,
             error: AudioError | None = None) -> None:
@@ -113,21 +193,17 @@ class FeatureCache:
             return
         data = None if M is None else np.ascontiguousarray(M, np.float32).tobytes()
         shape = (0, 0) if M is None else M.shape
-        with self._db:
-            self._db.execute(
-                "INSERT OR REPLACE INTO entries VALUES (?,?,?,?,?,?,?,?,?)",
-                (os.fsencode(path), cfg.key(), stat.st_size, stat.st_mtime_ns, shape[0], shape[1], data,
-                 None if error is None else describe(error), time.time()),
-            )
+        self._write("INSERT OR REPLACE INTO entries VALUES (?,?,?,?,?,?,?,?,?)",
+                    (os.fsencode(path), cfg.key(), stat.st_size, stat.st_mtime_ns, shape[0], shape[1], data,
+                     None if error is None else describe(error), time.time()))
 
     def put_vectors(self, path: str | os.PathLike, key: str, stat: os.stat_result, V: np.ndarray) -> None:
         """Store a track's embeddings ``V`` [shape=(n, dim)] as float16 under ``key`` (see ``embed.cache_key``):
         one row for a track vector, one per window for window vectors."""
         V = np.ascontiguousarray(V, np.float16)
-        with self._db:
-            self._db.execute("INSERT OR REPLACE INTO entries VALUES (?,?,?,?,?,?,?,?,?)",
-                             (os.fsencode(path), key, stat.st_size, stat.st_mtime_ns, V.shape[0], V.shape[1],
-                              V.tobytes(), None, time.time()))
+        self._write("INSERT OR REPLACE INTO entries VALUES (?,?,?,?,?,?,?,?,?)",
+                    (os.fsencode(path), key, stat.st_size, stat.st_mtime_ns, V.shape[0], V.shape[1], V.tobytes(),
+                     None, time.time()))
 
     def get_vectors_many(self, paths: list[str], key: str) -> dict[str, np.ndarray]:
         """The vectors :meth:`put_vectors` stored under ``key`` [each shape=(n, dim), float16] for those ``paths``
@@ -135,7 +211,7 @@ class FeatureCache:
         100,000 tracks loads in one pass instead of 100,000 lookups."""
         want = {os.fsencode(p): p for p in paths}
         out = {}
-        for path, size, mtime, rows, cols, data in self._db.execute(
+        for path, size, mtime, rows, cols, data in self._query(
                 "SELECT path, size, mtime_ns, n_frames, n_features, data FROM entries WHERE key=?", (key,)):
             p = want.get(path)
             if p is None:
@@ -144,45 +220,57 @@ class FeatureCache:
                 st = os.stat(p)
             except OSError:
                 continue
-            if (size, mtime) == (st.st_size, st.st_mtime_ns):
-                out[p] = np.frombuffer(data, np.float16).reshape(rows, cols)
+            V = _matrix(data, rows, cols, np.float16)
+            if V is not None and (size, mtime) == (st.st_size, st.st_mtime_ns):
+                out[p] = V
         return out
 
     def __len__(self) -> int:
-        return self._db.execute("SELECT COUNT(*) FROM entries").fetchone()[0]
+        rows = self._query("SELECT COUNT(*) FROM entries")
+        return rows[0][0] if rows else 0
 
     def _stale(self) -> list[tuple[bytes, str]]:
         out = []
-        for path, key, size, mtime_ns in self._db.execute("SELECT path, key, size, mtime_ns FROM entries"):
+        for path, key, size, mtime_ns in self._query("SELECT path, key, size, mtime_ns FROM entries"):
             try:
                 st = os.stat(path)
-            except OSError:
+            except (OSError, TypeError, ValueError):
                 out.append((path, key))
                 continue
             if (st.st_size, st.st_mtime_ns) != (size, mtime_ns):
                 out.append((path, key))
         return out
 
+    def _damaged_rows(self) -> list[tuple[bytes, str]]:
+        """Entries whose columns contradict their data (see :func:`_matrix`)."""
+        return [(path, key) for path, key in self._query(
+            "SELECT path, key FROM entries WHERE NOT (error IS NOT NULL AND data IS NULL) AND NOT ("
+            " error IS NULL AND typeof(data) = 'blob' AND typeof(n_frames) = 'integer'"
+            " AND typeof(n_features) = 'integer' AND n_frames > 0 AND n_features > 0"
+            " AND length(data) IN (4 * n_frames * n_features, 2 * n_frames * n_features))")]
+
     def info(self) -> CacheInfo:
         """Counts and size (see :class:`CacheInfo`); checks every entry's file, so it takes a moment."""
-        n, failed = self._db.execute("SELECT COUNT(*), COUNT(error) FROM entries").fetchone()
+        rows = self._query("SELECT COUNT(*), COUNT(error) FROM entries")
+        n, failed = rows[0] if rows else (0, 0)
         size = sum(p.stat().st_size for p in self.path.parent.glob(self.path.name + "*") if p.is_file())
-        return CacheInfo(self.path, n, failed, len(self._stale()), size)
+        return CacheInfo(self.path, n, failed, len(self._stale()), size, len(self._damaged_rows()))
 
     def prune(self) -> int:
-        """Remove the entries whose file is gone or changed; return how many."""
-        stale = self._stale()
-        with self._db:
-            self._db.executemany("DELETE FROM entries WHERE path=? AND key=?", stale)
-        self._db.execute("VACUUM")
+        """Remove the entries whose file is gone or changed, and damaged ones; return how many."""
+        stale = sorted(set(self._stale()) | set(self._damaged_rows()))
+        for row in stale:
+            self._write("DELETE FROM entries WHERE path=? AND key=?", row)
+        if self._writable:
+            self._db.execute("VACUUM")
         return len(stale)
 
     def clear(self) -> int:
         """Remove every entry; return how many."""
         n = len(self)
-        with self._db:
-            self._db.execute("DELETE FROM entries")
-        self._db.execute("VACUUM")
+        self._write("DELETE FROM entries", ())
+        if self._writable:
+            self._db.execute("VACUUM")
         return n
 
     def close(self) -> None:
@@ -195,8 +283,44 @@ class FeatureCache:
         self.close()
 
 
+def _is_damage(exc: sqlite3.DatabaseError) -> bool:
+    """Whether SQLite says the file itself is broken (not a database, malformed), not that it is busy or locked."""
+    text = str(exc).lower()
+    return not isinstance(exc, sqlite3.OperationalError) or "malformed" in text or "not a database" in text \
+        or "disk image" in text
+
+
+def _matrix(data, rows, cols, dtype) -> np.ndarray | None:
+    """``data`` as a ``(rows, cols)`` matrix of ``dtype``, or None when the columns contradict the blob (a damaged
+    row: NULL or text data, non-integer or non-positive sizes, a blob of another length)."""
+    if not isinstance(data, bytes) or type(rows) is not int or type(cols) is not int or rows <= 0 or cols <= 0:
+        return None
+    if len(data) != rows * cols * np.dtype(dtype).itemsize:
+        return None
+    return np.frombuffer(data, dtype).reshape(rows, cols)
+
+
 def open_cache(cache_dir: str | os.PathLike | None, enabled: bool = True) -> FeatureCache | None:
-    """The cache in ``cache_dir`` (default :func:`default_cache_dir`), or None when disabled."""
+    """The cache in ``cache_dir`` (default :func:`default_cache_dir`), or None when disabled or when it cannot be
+    opened at all (a folder that cannot be created or read): then a :class:`CacheWarning` says why, and the
+    command runs without a cache."""
     if not enabled:
         return None
-    return FeatureCache(Path(cache_dir or default_cache_dir()) / FeatureCache.FILE)
+    path = Path(cache_dir or default_cache_dir()) / FeatureCache.FILE
+    try:
+        return FeatureCache(path)
+    except (OSError, sqlite3.DatabaseError) as exc:
+        warnings.warn(CacheWarning(f"{printable(str(path))}: cannot open the feature cache ({exc}); going on "
+                                   "without it"), stacklevel=2)
+        return None
+
+
+def remove(cache_dir: str | os.PathLike | None) -> int:
+    """Delete the cache's files outright (for ``cache clear`` on a cache too damaged to open); return how many."""
+    path = Path(cache_dir or default_cache_dir()) / FeatureCache.FILE
+    gone = 0
+    for p in path.parent.glob(path.name + "*"):
+        if p.is_file():
+            p.unlink()
+            gone += 1
+    return gone

@@ -112,6 +112,39 @@ def check_file(path: str | os.PathLike) -> Path:
     return path
 
 
+#: The most a model archive may inflate to, member by member and in all (bytes): read from the zip's directory
+#: before anything is inflated. pers_rec's networks are well under 10 MB; a report lists every training track.
+MEMBER_LIMITS = {META_NAME: 64 << 20, "config.json": 4 << 20, "metadata.json": 1 << 20, "model.weights.h5": 128 << 20}
+TOTAL_LIMIT = 192 << 20
+#: A member this many times larger than its compressed bytes is refused (a zip bomb); weights compress little.
+MAX_RATIO = 100
+
+
+def check_members(path, members: list[zipfile.ZipInfo]) -> None:
+    """Refuse an archive whose members would inflate past :data:`MEMBER_LIMITS` / :data:`TOTAL_LIMIT` or by more than
+    :data:`MAX_RATIO`, or that holds members pers_rec never writes, before a byte is inflated.
+
+    Raises
+    ------
+    ModelFileError
+    """
+    total = 0
+    for m in members:
+        limit = MEMBER_LIMITS.get(m.filename)
+        if limit is None:
+            raise ModelFileError(f"{path}: refused: unexpected member {m.filename[:100]!r} in the archive")
+        if m.file_size > limit:
+            raise ModelFileError(f"{path}: refused: {m.filename} would inflate to {m.file_size / 2**20:.0f} MB "
+                                 f"(at most {limit >> 20} MB)")
+        if m.file_size > (1 << 20) and m.file_size > MAX_RATIO * max(m.compress_size, 1):
+            raise ModelFileError(f"{path}: refused: {m.filename} inflates {m.file_size // max(m.compress_size, 1)}-fold "
+                                 "(a zip bomb?)")
+        total += m.file_size
+    if total > TOTAL_LIMIT:
+        raise ModelFileError(f"{path}: refused: the archive would inflate to {total / 2**20:.0f} MB "
+                             f"(at most {TOTAL_LIMIT >> 20} MB)")
+
+
 def read_meta(path: str | os.PathLike) -> dict:
     """The pers_rec metadata of a model file, checked for its shape, without loading Keras weights.
 
@@ -122,11 +155,12 @@ def read_meta(path: str | os.PathLike) -> dict:
     path = check_file(path)
     try:
         with zipfile.ZipFile(path) as zf:
+            check_members(path, zf.infolist())
             meta = json.loads(zf.read(META_NAME))
     except KeyError:
         raise ModelFileError(f"{path}: not a pers_rec model (no {META_NAME} inside)") from None
-    except (zipfile.BadZipFile, json.JSONDecodeError, UnicodeDecodeError, OSError) as exc:
-        raise ModelFileError(f"{path}: malformed {META_NAME} ({exc})") from None
+    except (zipfile.BadZipFile, ValueError, UnicodeDecodeError, OSError, RecursionError, NotImplementedError) as exc:
+        raise ModelFileError(f"{path}: malformed {META_NAME} ({type(exc).__name__}: {str(exc)[:200]})") from None
     if not isinstance(meta, dict) or not isinstance(meta.get("feature_config"), dict) \
             or not isinstance(meta.get("model_config"), dict):
         raise ModelFileError(f"{path}: malformed {META_NAME} (no feature_config / model_config objects)")
@@ -155,8 +189,8 @@ def load(path: str | os.PathLike, expect: FeatureConfig | None = None) -> SavedM
         cfg = FeatureConfig.from_dict(meta["feature_config"])
         mcfg = ModelConfig(**meta["model_config"])
         report = TrainReport.from_dict(meta["report"]) if meta.get("report") else None
-    except (ParameterError, TypeError, KeyError, ValueError) as exc:
-        raise ModelFileError(f"{path}: malformed {META_NAME} ({exc})") from None
+    except (ParameterError, TypeError, KeyError, ValueError, AttributeError, OverflowError) as exc:
+        raise ModelFileError(f"{path}: malformed {META_NAME} ({str(exc)[:300]})") from None
     if expect is not None:
         cfg.check_matches(expect)
     try:
@@ -174,4 +208,48 @@ def load(path: str | os.PathLike, expect: FeatureConfig | None = None) -> SavedM
     if shape != (cfg.window_frames, cfg.n_features):
         raise ModelFileError(f"{path}: the network takes inputs of shape {shape}, but its feature configuration "
                              f"gives windows of {(cfg.window_frames, cfg.n_features)}")
+    check_network(path, model, cfg, mcfg)
     return SavedModel(model, cfg, mcfg, report)
+
+
+#: Layer settings compared between a loaded network and the one its configuration describes.
+_SETTINGS = ("filters", "kernel_size", "strides", "padding", "pool_size", "units", "rate", "return_sequences",
+             "activation")
+
+
+def _layout(model) -> list[tuple]:
+    """Every layer of every member, as (class, weight shapes, the settings of :data:`_SETTINGS` it has)."""
+    from .model import members
+
+    out = []
+    for trunk, head in members(model):
+        for layer in [*trunk.layers, *head.layers]:
+            conf = layer.get_config()
+            out.append((type(layer).__name__, tuple(tuple(w.shape) for w in layer.weights),
+                        tuple((k, str(conf[k])) for k in _SETTINGS if k in conf)))
+    return out
+
+
+def check_network(path, model, cfg: FeatureConfig, mcfg) -> None:
+    """The loaded network must be the one its configuration describes (architecture, filters, kernel and pool
+    sizes, widths: an edited ``pool_size`` or ``arch`` would make commands disagree), and every weight finite.
+
+    Raises
+    ------
+    ModelFileError
+    """
+    from .model import build, members
+
+    for w in model.weights:
+        if not np.isfinite(np.asarray(w.numpy() if hasattr(w, "numpy") else w)).all():
+            raise ModelFileError(f"{path}: refused: the weight {w.path} holds NaN or infinite values")
+    try:
+        expected = build(cfg, mcfg, members=len(members(model)))
+    except ParameterError as exc:
+        raise ModelFileError(f"{path}: its configuration describes no network ({exc})") from None
+    got, want = _layout(model), _layout(expected)
+    if got != want:
+        diff = next(((g, w) for g, w in zip(got, want) if g != w), (got[len(want):][:1], want[len(got):][:1]))
+        raise ModelFileError(f"{path}: the network is not the one its configuration describes "
+                             f"(arch {mcfg.arch}, filters {list(mcfg.filters)}, pool {mcfg.pool_size}): "
+                             f"layer {diff[0]} where the configuration gives {diff[1]}")

@@ -84,11 +84,16 @@ def _pretrained_for(paths, pretrained_dir, cfg, mcfg, tcfg, progress):
     if paths is None or pretrained_dir is None:
         return None
     from . import pretrain as P
+    from .errors import ModelFileError
 
     found = P.find(pretrained_dir, paths, cfg, mcfg)
     if found is None:
         return None
-    pre = P.load(found)
+    try:
+        pre = P.load(found)
+    except ModelFileError as exc:  # a damaged file costs the head start, not the run
+        warn(f"pers-rec: warning: ignoring damaged pre-trained weights: {exc}")
+        return None
     tcfg.pretrained = str(found)
     if progress:
         say(f"starting from the library's pre-trained weights ({found.name}, {pre.info.get('tracks', '?')} tracks)")
@@ -165,8 +170,15 @@ def pretrain(library_dir, out_dir, cfg, mcfg, pcfg, *, cache=None, jobs=None, pr
     from dataclasses import asdict
 
     target = P.stored_path(out_dir, P.library_key(paths, cfg, mcfg))
-    if target.exists():
-        if P.load(target).info.get("pretrain_config") == asdict(pcfg):
+    from .errors import ModelFileError
+
+    try:
+        stored = P.load(target) if target.exists() else None
+    except ModelFileError:
+        stored = None
+        say(f"replacing damaged pre-trained weights: {target}")
+    if stored is not None:
+        if stored.info.get("pretrain_config") == asdict(pcfg):
             say(f"already pre-trained for this library and these settings: {target}")
             return EXIT_OK
         say(f"replacing the library's pre-trained weights made with other settings: {target}")
@@ -550,19 +562,28 @@ def synth_dataset(stage: str, out, n: int, seed: int) -> int:
 
 def cache_command(action: str, cache_dir) -> int:
     """``pers-rec cache info|prune|clear``."""
-    from .cache import FeatureCache, default_cache_dir
+    import sqlite3
+
+    from .cache import FeatureCache, default_cache_dir, remove
 
     path = Path(cache_dir or default_cache_dir()) / FeatureCache.FILE
     if not path.exists():
         say(f"no cache at {path}")
         return EXIT_OK
+    if action == "clear":  # works on any cache, however damaged or locked out: its files go
+        try:
+            with FeatureCache(path) as cache:
+                n = len(cache)
+        except (OSError, sqlite3.Error):
+            n = "the"
+        removed = remove(cache_dir)
+        say(f"removed all {n} entries from {path}" if removed else f"no cache at {path}")
+        return EXIT_OK
     with FeatureCache(path) as cache:
         if action == "info":
             i = cache.info()
             say(f"{i.path}: {i.entries} entries ({i.failed} failed files), {i.stale} stale (file gone or changed), "
-                f"{i.bytes / 2**20:.1f} MB")
-        elif action == "prune":
-            say(f"removed {cache.prune()} stale entries from {path}")
+                + (f"{i.damaged} damaged (recomputed when met), " if i.damaged else "") + f"{i.bytes / 2**20:.1f} MB")
         else:
-            say(f"removed all {cache.clear()} entries from {path}")
+            say(f"removed {cache.prune()} stale or damaged entries from {path}")
     return EXIT_OK

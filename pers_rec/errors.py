@@ -46,6 +46,10 @@ class ScanWarning(UserWarning):
     """
 
 
+class CacheWarning(UserWarning):
+    """The feature cache is damaged or cannot be written: the run goes on without it (nothing is lost but time)."""
+
+
 class AudioError(PersRecError):
     """A file could not be turned into audio (or scores).
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
+import math
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -36,6 +37,12 @@ _CHUNK_SAMPLES = 1 << 19
 #: Version of the feature code: part of every cache key, so features computed by code that has
 #: changed since are never served from a cache. Bump it whenever the numbers would change.
 FEATURE_CODE_VERSION = 2
+
+
+#: Ranges of the numeric fields (``(name, lowest, highest)``): far wider than any real analysis needs, narrow enough
+#: that a configuration read from a file cannot ask for gigabytes per frame or frequencies no audio has.
+LIMITS = (("sr", 1000, 384000), ("hop_length", 1, 65536), ("n_fft", 16, 65536), ("n_mels", 1, 512),
+          ("n_mfcc", 1, 512), ("window_s", 1, 600), ("hop_s", 1, 600), ("amin", 1e-30, 1.0))
 
 
 @dataclass(frozen=True)
@@ -101,8 +108,18 @@ class FeatureConfig:
     amin: float = 1e-10
 
     def __post_init__(self):
+        for name, kind in (("sr", int), ("hop_length", int), ("n_fft", int), ("n_mels", int), ("n_mfcc", int),
+                           ("fmin", (int, float)), ("min_s", (int, float)), ("amin", (int, float))):
+            v = getattr(self, name)
+            if not isinstance(v, kind) or isinstance(v, bool) or (isinstance(v, float) and not math.isfinite(v)):
+                raise ParameterError(f"{name} must be a finite {'whole ' if kind is int else ''}number, got {v!r}")
+        if self.fmax is not None and (not isinstance(self.fmax, (int, float)) or not math.isfinite(self.fmax)):
+            raise ParameterError(f"fmax must be a finite number or None, got {self.fmax!r}")
         if self.sr <= 0 or self.hop_length <= 0 or self.n_fft <= 0:
             raise ParameterError(f"sr, hop_length and n_fft must be positive, got {self.sr}, {self.hop_length}, {self.n_fft}")
+        for name, lo, hi in LIMITS:  # what any real analysis uses, with room; a file that asks for more lies
+            if not lo <= getattr(self, name) <= hi:
+                raise ParameterError(f"{name} must be in {lo}..{hi}, got {getattr(self, name)}")
         if self.sr % self.hop_length:
             raise ParameterError(
                 f"sr / hop_length must be a whole number of frames per second, got {self.sr} / {self.hop_length}"
@@ -117,6 +134,9 @@ class FeatureConfig:
             raise ParameterError(f"n_mfcc must be in 1..n_mels={self.n_mels}, got {self.n_mfcc}")
         if not 0 < self.min_s <= self.window_s:
             raise ParameterError(f"min_s must be in (0, window_s], got {self.min_s}")
+
+        if not 0 <= self.fmin < (self.fmax if self.fmax is not None else self.sr / 2) <= self.sr / 2:
+            raise ParameterError(f"need 0 <= fmin < fmax <= sr / 2, got fmin={self.fmin}, fmax={self.fmax}, sr={self.sr}")
 
     @property
     def fps(self) -> int:

@@ -27,6 +27,7 @@ import hashlib
 import json
 import os
 import time
+import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -291,8 +292,9 @@ def load(path: str | os.PathLike) -> Pretrained:
                 if n.startswith("enc_"):
                     encoder.setdefault(n[4:].rsplit("_", 1)[0], []).append(z[n])
             info = json.loads(bytes(z["info_json"]).decode())
-    except (OSError, ValueError, KeyError) as e:
-        raise ModelFileError(f"{path}: not readable pre-trained weights ({e})") from None
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, UnicodeDecodeError) as e:
+        raise ModelFileError(f"{path}: not readable pre-trained weights ({type(e).__name__}: {e}); "
+                             "`pers-rec pretrain` writes them again") from None
     return Pretrained(trunk, encoder, info)
 
 

@@ -1,0 +1,223 @@
+"""Nothing lost, nothing injected: damaged caches and model files, hostile names, outputs that would overwrite inputs.
+
+Each test here reproduces a defect found by probing the tool as an unlucky user or an attacker would.
+"""
+
+import json
+import os
+import sqlite3
+import warnings
+import zipfile
+
+import numpy as np
+import pytest
+from conftest import tone
+from helpers import TINY, saved_model
+
+from pers_rec import checkpoint, library
+from pers_rec.cache import FeatureCache, open_cache
+from pers_rec.cli import main
+from pers_rec.errors import EXIT_OK, EXIT_USAGE, CacheWarning, ModelFileError
+
+cfg = TINY
+
+
+@pytest.fixture
+def cached(lib, tmp_path):
+    """The ``lib`` fixture's three files with their features in a fresh cache; returns (paths, fresh, cache_dir)."""
+    paths = library.scan(lib)
+    cache = open_cache(tmp_path / "cache")
+    fresh = {str(e.path): e.features for e in library.extract_many(paths, cfg, cache=cache, jobs=0)}
+    cache.close()
+    return paths, fresh, tmp_path / "cache"
+
+
+def _rows(cache_dir, sql, args=()):
+    db = sqlite3.connect(cache_dir / FeatureCache.FILE)
+    with db:
+        db.execute(sql, args)
+    db.close()
+
+
+def _truncate(cache_dir):
+    path = cache_dir / FeatureCache.FILE
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    db.close()
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2 + 100])
+
+
+def _random_bytes(cache_dir):
+    path = cache_dir / FeatureCache.FILE
+    for p in cache_dir.glob(FeatureCache.FILE + "-*"):
+        p.unlink()
+    path.write_bytes(np.random.default_rng(0).bytes(path.stat().st_size))
+
+
+ROW_DAMAGE = {
+    "wrong blob size": "UPDATE entries SET data = substr(data, 1, 100)",
+    "NULL data": "UPDATE entries SET data = NULL",
+    "n_frames off by one": "UPDATE entries SET n_frames = n_frames + 1",
+    "text in an integer column": "UPDATE entries SET n_frames = 'many'",
+    "0x0 features": "UPDATE entries SET n_frames = 0, n_features = 0, data = x''",
+    "text data": "UPDATE entries SET data = 'abc'",
+}
+
+
+@pytest.mark.parametrize("damage", [*ROW_DAMAGE, "truncated file", "random bytes"])
+def test_a_damaged_cache_is_recomputed_and_the_run_finishes(cached, damage):
+    paths, fresh, cache_dir = cached
+    if damage in ROW_DAMAGE:
+        _rows(cache_dir, ROW_DAMAGE[damage])
+    else:
+        (_truncate if damage == "truncated file" else _random_bytes)(cache_dir)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", CacheWarning)  # a damaged file is set aside with a warning
+        cache = open_cache(cache_dir)
+        got = {str(e.path): e for e in library.extract_many(paths, cfg, cache=cache, jobs=0)}
+    assert set(got) == set(fresh) and all(e.ok for e in got.values())
+    for p, e in got.items():
+        np.testing.assert_array_equal(e.features, fresh[p])
+    again = {str(e.path): e for e in library.extract_many(paths, cfg, cache=cache, jobs=0)}
+    assert all(e.cached and e.ok for e in again.values())  # recomputed rows were stored again
+    cache.close()
+
+
+@pytest.mark.parametrize("damage", ["NULL data", "truncated file", "random bytes"])
+def test_cache_info_names_damage_and_cache_clear_always_works(cached, damage, capsys):
+    _, _, cache_dir = cached
+    if damage in ROW_DAMAGE:
+        _rows(cache_dir, ROW_DAMAGE[damage])
+        assert main(["cache", "info", "--cache", str(cache_dir)]) == EXIT_OK
+        assert "3 damaged" in capsys.readouterr().out
+    else:
+        (_truncate if damage == "truncated file" else _random_bytes)(cache_dir)
+    assert main(["cache", "clear", "--cache", str(cache_dir)]) == EXIT_OK
+    assert "removed all" in capsys.readouterr().out
+    assert not list(cache_dir.glob(FeatureCache.FILE + "*"))
+
+
+def test_a_read_only_cache_folder_runs_without_storing(cached):
+    paths, fresh, cache_dir = cached
+    if os.geteuid() == 0:  # root writes anywhere: make the database refuse writes as a read-only folder would
+        real = FeatureCache._connect
+
+        def read_only(self):
+            db = real(self)
+            db.execute("PRAGMA query_only = ON")
+            return db
+
+        FeatureCache._connect, undo = read_only, real
+    else:
+        cache_dir.chmod(0o555)
+        undo = None
+    try:
+        with pytest.warns(CacheWarning):
+            cache = open_cache(cache_dir)
+            new = paths[0].parent / "new.wav"
+            import soundfile as sf
+
+            sf.write(new, tone(330, 2.0, 16000), 16000)
+            got = list(library.extract_many([*paths, new], cfg, cache=cache, jobs=0)) if cache else None
+        if cache is not None:
+            assert len(got) == 4 and all(e.ok for e in got)
+            cache.close()
+    finally:
+        if undo:
+            FeatureCache._connect = undo
+        cache_dir.chmod(0o755)
+
+
+def test_a_full_disk_runs_without_storing(cached):
+    paths, fresh, cache_dir = cached
+    cache = open_cache(cache_dir.parent / "empty")
+    pages = cache._db.execute("PRAGMA page_count").fetchone()[0]
+    cache._db.execute(f"PRAGMA max_page_count = {pages}")  # SQLITE_FULL on the next growth, as a full disk
+    with pytest.warns(CacheWarning, match="cannot write the feature cache"):
+        got = list(library.extract_many(paths, cfg, cache=cache, jobs=0))
+    assert len(got) == 3 and all(e.ok for e in got)
+    cache.close()
+
+
+# ---- model files that lie ----------------------------------------------------------------------------------------
+
+def _rewrite(src, dst, meta_text=None, replace=None):
+    """Copy a model archive, with ``pers_rec.json`` replaced by ``meta_text`` and members by ``replace``."""
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w", zipfile.ZIP_DEFLATED) as zout:
+        for item in zin.infolist():
+            if replace and item.filename in replace:
+                continue
+            data = zin.read(item.filename)
+            if item.filename == checkpoint.META_NAME and meta_text is not None:
+                data = meta_text.encode()
+            zout.writestr(item.filename, data)
+        for name, writer in (replace or {}).items():
+            with zout.open(name, "w", force_zip64=True) as f:
+                writer(f)
+    return dst
+
+
+@pytest.fixture(scope="module")
+def good_model(tmp_path_factory):
+    path = tmp_path_factory.mktemp("model") / "good.keras"
+    checkpoint.save(path, saved_model())
+    return path
+
+
+def _edited(good_model, tmp_path, edit):
+    meta = json.loads(zipfile.ZipFile(good_model).read(checkpoint.META_NAME))
+    edit(meta)
+    return _rewrite(good_model, tmp_path / "bad.keras", json.dumps(meta))
+
+
+def _zeros(n_bytes):
+    def write(f):
+        chunk = bytes(1 << 20)
+        for _ in range(n_bytes >> 20):
+            f.write(chunk)
+    return write
+
+
+BAD_MODELS = {
+    "JSON nested 100,000 deep": lambda g, t: _rewrite(g, t / "bad.keras", "[" * 100_000 + "]" * 100_000),
+    "a 5,000-digit integer": lambda g, t: _rewrite(g, t / "bad.keras", '{"feature_config": {"sr": ' + "9" * 5000 + "}}"),
+    "arch contradicts the network": lambda g, t: _edited(g, t, lambda m: m["model_config"].update(arch="cnn_gpool")),
+    "pool_size edited to 3": lambda g, t: _edited(g, t, lambda m: m["model_config"].update(pool_size=3)),
+    "kernel_size edited": lambda g, t: _edited(g, t, lambda m: m["model_config"].update(kernel_size=5)),
+    "n_mels = 2e5": lambda g, t: _edited(g, t, lambda m: m["feature_config"].update(n_mels=200_000)),
+    "n_fft = 2**30": lambda g, t: _edited(g, t, lambda m: m["feature_config"].update(n_fft=2**30)),
+    "sr = 10**300": lambda g, t: _edited(g, t, lambda m: m["feature_config"].update(sr=10**300, hop_length=10**299)),
+    "sr a float": lambda g, t: _edited(g, t, lambda m: m["feature_config"].update(sr=8000.5)),
+    "a 200 MB member in a small zip": lambda g, t: _rewrite(g, t / "bad.keras", replace={"model.weights.h5": _zeros(200 << 20)}),
+    "an unexpected member": lambda g, t: _rewrite(g, t / "bad.keras", replace={"evil.py": lambda f: f.write(b"x")}),
+}
+
+
+@pytest.mark.parametrize("lie", list(BAD_MODELS))
+def test_a_model_file_that_lies_is_refused_before_any_audio(lie, good_model, lib, tmp_path, capsys, monkeypatch):
+    bad = BAD_MODELS[lie](good_model, tmp_path)
+    with pytest.raises(ModelFileError):
+        checkpoint.load(bad)
+    decoded = []
+    from pers_rec import rank
+
+    for module in (library, rank):
+        monkeypatch.setattr(module, "extract_many", lambda *a, **k: decoded.append(a) or iter(()))
+    code = main(["rank", str(lib), "--model", str(bad), "--out", str(tmp_path / "r.csv"), "--quiet"])
+    err = capsys.readouterr().err
+    assert code == EXIT_USAGE and err.startswith("pers-rec: error: ") and err.count("\n") == 1 and str(bad) in err
+    assert not decoded and not (tmp_path / "r.csv").exists()
+
+
+def test_nan_weights_are_refused(tmp_path):
+    saved = saved_model()
+    w = saved.model.weights[3]
+    w.assign(np.full(w.shape, np.nan, "float32"))
+    checkpoint.save(tmp_path / "nan.keras", saved)
+    with pytest.raises(ModelFileError, match="NaN or infinite"):
+        checkpoint.load(tmp_path / "nan.keras")
+
+
+def test_the_good_model_still_loads(good_model):
+    assert checkpoint.load(good_model).mcfg.arch == "cnn_lstm"
