@@ -392,11 +392,12 @@ def filters(library_dir, embedder, out_dir, *, top: int = 20, model_name: str = 
     out.mkdir(parents=True, exist_ok=True)
     info = {a.path: tags.read(a.path) for a in acts}
     labels = {p: tags.label(p, t) for p, t in info.items()}
+    cells = {p: Fi.md_text(t) for p, t in labels.items()}  # Markdown-safe, for index.md
     n_filters = acts[0].max.shape[1]
     cfg = embedder.cfg
-    lines = [f"# Filter analysis of {library_dir}", "",
+    lines = [f"# Filter analysis of {Fi.md_text(str(library_dir))}", "",
              f"{len(acts)} tracks, {sum(len(a.max) for a in acts):,} windows of {cfg.window_s:g} s (hop {cfg.hop_s:g} s); "
-             f"the {n_filters} filters of the last conv block of {model_name or 'the encoder'}. A track's value is its "
+             f"the {n_filters} filters of the last conv block of {Fi.md_text(model_name) or 'the encoder'}. A track's value is its "
              "best window's (max: the filter's peak activation in the window; mean: its average over the window). "
              "Each playlist starts every track at that window (`#EXTVLCOPT:start-time`, honoured by VLC and mpv).", "",
              "First-layer kernels: [kernels.png](kernels.png).", ""]
@@ -410,20 +411,21 @@ def filters(library_dir, embedder, out_dir, *, top: int = 20, model_name: str = 
             for e in best[1]:
                 g = genres[e.path] or "untagged"
                 counts[g] = counts.get(g, 0) + 1
-            lines.append(f"| {f} | {labels[best[0][0].path]} | {labels[best[1][0].path]} | "
-                         + ", ".join(f"{g} {n}" for g, n in sorted(counts.items(), key=lambda x: -x[1])) + " |")
+            lines.append(f"| {f} | {cells[best[0][0].path]} | {cells[best[1][0].path]} | "
+                         + ", ".join(f"{Fi.md_text(g)} {n}" for g, n in sorted(counts.items(), key=lambda x: -x[1]))
+                         + " |")
         lines.append("")
     for f in range(n_filters):
         lines += [f"## Filter {f}", ""]
         for measure in Fi.MEASURES:
             entries = Fi.top(acts, f, measure, top, cfg)
             name = f"filter_{f:02d}_{measure}.m3u8"
-            write_text(out / name, Fi.m3u_text(entries, labels.get), errors="surrogateescape")
+            write_text(out / name, Fi.m3u_text(entries, labels.get))  # UTF-8; bytes names as file:// URIs
             lines += [f"By {measure} activation ([{name}]({name})):", "", "| # | track | window | value |", "|---|---|---|---|"]
-            lines += [f"| {i} | {labels[e.path].replace('|', '/')} | {e.start_s:.0f}-{e.end_s:.0f} s | {e.value:.3f} |"
+            lines += [f"| {i} | {cells[e.path]} | {e.start_s:.0f}-{e.end_s:.0f} s | {e.value:.3f} |"
                       for i, e in enumerate(entries[:5], 1)]
             lines.append("")
-    write_text(out / "index.md", "\n".join(lines), errors="surrogateescape")
+    write_text(out / "index.md", "\n".join(lines))
     Fi.plot_kernels(embedder.trunk, out / "kernels.png", f"First conv layer of {model_name or 'the encoder'}")
     say(f"analysed {n_filters} filters over {len(acts)} tracks: {2 * n_filters} playlists of the top {top}, "
         f"index.md and kernels.png -> {out}")

@@ -99,6 +99,19 @@ def top(acts: list[TrackActivations], f: int, measure: str, k: int, cfg) -> list
     return rows[:k]
 
 
+def md_text(text: str) -> str:
+    """``text`` (a tag, a file name) as literal text in a Markdown table cell: HTML escaped (no tag or entity of a
+    title ever reaches a renderer), Markdown's punctuation backslash-escaped, ``|`` kept inside its cell, and
+    newlines and other controls as spaces, so a row stays one row."""
+    import html
+
+    from .errors import printable
+
+    text = " ".join("".join(" " if not c.isprintable() else c for c in printable(text) if c).split())
+    text = html.escape(text, quote=True)
+    return "".join("\\" + c if c in "\\`*_{}[]()#+-.!|~<>" else c for c in text)
+
+
 def m3u_text(entries: list[Entry], label) -> str:
     """An extended M3U8 whose entries start at their best window (VLC/mpv options), with the value in the title."""
     from .playlists import entry, extinf_title
@@ -114,27 +127,32 @@ def m3u_text(entries: list[Entry], label) -> str:
 def draw_kernel(ax, kernel: np.ndarray, j: int) -> None:
     """Filter ``j`` of a Conv1D kernel [shape=(taps, in_channels, filters)] as Ueno's experiment 1 drew it:
     value against tap, one line per input channel (coloured along viridis)."""
-    import matplotlib.pyplot as plt
+    import matplotlib
 
+    viridis = matplotlib.colormaps["viridis"]
     for c in range(kernel.shape[1]):
-        ax.plot(range(1, kernel.shape[0] + 1), kernel[:, c, j], color=plt.cm.viridis(c / kernel.shape[1]), lw=0.8)
+        ax.plot(range(1, kernel.shape[0] + 1), kernel[:, c, j], color=viridis(c / kernel.shape[1]), lw=0.8)
     ax.set_xticks(range(1, kernel.shape[0] + 1))
 
 
 def plot_kernels(trunk, path: str | os.PathLike, title: str) -> None:
     """Every filter of the trunk's first conv layer, one small panel each, as a PNG (written atomically)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from .fileio import atomic_path
+    from .plots import figure
 
     kernel = np.asarray(trunk.get_layer("conv1").kernel)
     n = kernel.shape[2]
     cols = min(8, n)
     rows = -(-n // cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(2 * cols, 1.6 * rows + 0.6), squeeze=False, sharex=True)
+    with figure(path, figsize=(2 * cols, 1.6 * rows + 0.6)) as fig:
+        draw_kernels(kernel, fig.subplots(rows, cols, squeeze=False, sharex=True))
+        fig.suptitle(title + " (value against tap; one line per MFCC coefficient, dark = low)", fontsize=9)
+        fig.tight_layout()
+
+
+def draw_kernels(kernel: np.ndarray, axes) -> None:
+    """Every filter of a Conv1D kernel [shape=(taps, in_channels, filters)] on its own Axes of ``axes`` (a 2-D array;
+    the ones left over are switched off)."""
+    n = kernel.shape[2]
     for j, ax in enumerate(axes.flat):
         if j >= n:
             ax.axis("off")
@@ -142,8 +160,3 @@ def plot_kernels(trunk, path: str | os.PathLike, title: str) -> None:
         draw_kernel(ax, kernel, j)
         ax.set_title(f"filter {j}", fontsize=8)
         ax.tick_params(labelsize=6)
-    fig.suptitle(title + " (value against tap; one line per MFCC coefficient, dark = low)", fontsize=9)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=90)
-    plt.close(fig)

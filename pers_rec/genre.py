@@ -128,15 +128,16 @@ class GenreReport:
 
 def plot(report: GenreReport, path: str | os.PathLike) -> None:
     """The network's and the baseline's out-of-fold confusion matrices side by side, as a PNG (atomically)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from .fileio import atomic_path
+    from .plots import figure
 
     n = len(report.classes)
-    fig, axes = plt.subplots(1, 2, figsize=(4 + 1.2 * n, 2.5 + 0.5 * n), constrained_layout=True)
+    with figure(path, figsize=(4 + 1.2 * n, 2.5 + 0.5 * n), constrained_layout=True) as fig:
+        draw_confusions(report, fig.subplots(1, 2))
+
+
+def draw_confusions(report: GenreReport, axes) -> None:
+    """Draw the network's and the baseline's confusion matrices on two Axes."""
+    n = len(report.classes)
     for ax, (name, sc) in zip(axes, (("network", report.network), ("baseline (MFCC statistics)", report.baseline))):
         C = np.array(sc.confusion)
         ax.imshow(C / np.maximum(C.sum(1, keepdims=True), 1), cmap="Blues", vmin=0, vmax=1)
@@ -146,9 +147,6 @@ def plot(report: GenreReport, path: str | os.PathLike) -> None:
         ax.set_xticks(range(n), report.classes, rotation=45, ha="right", fontsize=8)
         ax.set_yticks(range(n), report.classes, fontsize=8)
         ax.set(xlabel="predicted", ylabel="genre", title=f"{name}: accuracy {sc.accuracy:.3f}")
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=90)
-    plt.close(fig)
 
 
 def make_report(tracks, classes, cv: dict, seconds: float, left_out: dict, n_without: int, failed) -> GenreReport:

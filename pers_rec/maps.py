@@ -116,15 +116,21 @@ def html_text(points: list[Point], page_dir: str, title: str, subtitle: str) -> 
 
 def write_png(points: list[Point], path: str | os.PathLike, title: str) -> None:
     """The same map as a PNG (written atomically): colour by score, likes as stars, dislikes as crosses."""
+    from .plots import figure
+
+    with figure(path, figsize=(8, 8), dpi=100) as fig:
+        ax = fig.subplots()
+        draw_map(points, ax, title)
+        fig.tight_layout()
+
+
+def draw_map(points: list[Point], ax, title: str = "") -> None:
+    """Draw the map on ``ax``: colour by score (with a colour bar) or genre (with a legend), likes as stars,
+    dislikes as crosses."""
     import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from .fileio import atomic_path
-
+    fig = ax.figure
     cols, by_genre = point_colours(points)
-    fig, ax = plt.subplots(figsize=(8, 8))
     xy = np.array([[p.x, p.y] for p in points]).reshape(-1, 2)
     ax.scatter(xy[:, 0], xy[:, 1], c=cols, s=28, edgecolors="none")
     for mark, style in (("like", dict(marker="*", s=220, facecolors="none", edgecolors="#d81b60", linewidths=1.5)),
@@ -143,10 +149,6 @@ def write_png(points: list[Point], path: str | os.PathLike, title: str) -> None:
     ax.set_title(title)
     ax.set_xticks([])
     ax.set_yticks([])
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=100)
-    plt.close(fig)
 
 
 _PAGE = """<!DOCTYPE html>
@@ -190,7 +192,7 @@ _PAGE = """<!DOCTYPE html>
   const svg = document.getElementById("map"), tip = document.getElementById("tip");
   const audio = document.getElementById("audio"), now = document.getElementById("now");
   const NS = "http://www.w3.org/2000/svg", W = 900, H = 700, PAD = 24;
-  let playing = null;
+  let playing = null, clicks = 0;
   points.forEach(function (p) {{
     const c = document.createElementNS(NS, "circle");
     c.setAttribute("cx", (PAD + p.x * (W - 2 * PAD)).toFixed(1));
@@ -212,10 +214,13 @@ _PAGE = """<!DOCTYPE html>
       if (playing) playing.classList.remove("playing");
       playing = c;
       c.classList.add("playing");
+      const click = ++clicks;  // a later click cancels this one's load: its failure must not be reported
       audio.src = p.url;
       now.textContent = "playing: " + p.label;
       const started = audio.play();
-      if (started && started.catch) started.catch(function () {{ now.textContent = "cannot play " + p.file; }});
+      if (started && started.catch) started.catch(function (err) {{
+        if (click === clicks && (!err || err.name !== "AbortError")) now.textContent = "cannot play " + p.file;
+      }});
     }});
     svg.appendChild(c);
   }});

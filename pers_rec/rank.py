@@ -158,7 +158,7 @@ def csv_text(df: pd.DataFrame, raw: tuple[str, ...] = ("path",)) -> str:
     """
     df = df.copy()
     for col in df.columns:
-        if col not in raw and df[col].dtype == object:
+        if col not in raw and (df[col].dtype == object or pd.api.types.is_string_dtype(df[col])):
             df[col] = df[col].map(spreadsheet_safe)
     buf = io.StringIO()
     df.to_csv(buf, index=False, quoting=csv.QUOTE_MINIMAL, lineterminator="\r\n")

