@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint browser bench experiments realmusic clean
+.PHONY: demo test test-fast lint browser bench experiments realmusic clean
 
 $(STAMP): setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ lint: $(STAMP)
 
 test: lint browser
 	$(BIN)/python -m pytest -q
+
+# The development loop: everything but the end-to-end (slow) and browser tests. CI runs `make test`.
+test-fast: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not slow and not browser"
 
 # The map page is tested in a real headless browser: Debian's chromium (Playwright drives it; it downloads nothing).
 # Installed here when missing and we may (root with apt-get); otherwise that test is skipped, and fails under CI.

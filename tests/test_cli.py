@@ -17,6 +17,8 @@ from pers_rec.cli import main
 from pers_rec.errors import EXIT_NOTHING, EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE
 from synth.io import write
 
+pytestmark = pytest.mark.slow
+
 OTHERS = ["guitar", "clarinet", "piano", "strings"]
 
 

@@ -2,7 +2,11 @@
 
 import json
 
+import pytest
+
 from pers_rec import demo
+
+pytestmark = pytest.mark.slow
 
 
 def test_demo_small_library_relative_out(tmp_path, monkeypatch, capsys):

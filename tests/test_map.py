@@ -94,6 +94,7 @@ def open_page(url: str):
     return facts, errors
 
 
+@pytest.mark.browser
 def test_the_page_in_a_real_browser(tmp_path):
     import soundfile as sf
     from conftest import tone

@@ -255,6 +255,7 @@ def default_model(tmp_path_factory):
     return path
 
 
+@pytest.mark.slow
 def test_hostile_names_and_tags_stay_text_everywhere(hostile, default_model, tmp_path, capsys):
     import pandas as pd
 
