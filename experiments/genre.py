@@ -28,18 +28,18 @@ from experiments.similarity import LEADS, arguments
 
 def run(tracks, classes, seeds: int, label: str) -> dict:
     from pers_rec import genre as G
+    from pers_rec.config import TrainConfig
     from pers_rec.features import FeatureConfig
-    from pers_rec.train import TrainConfig, train_genre
 
     out = {"classes": classes, "tracks": len(tracks), "runs": []}
     labels = np.array([t.label for t in tracks])
     for seed in range(seeds):
         t0 = time.perf_counter()
-        _, cv = train_genre(tracks, classes, FeatureConfig(), tcfg=TrainConfig(seed=seed))
-        net = G.Scores.of(labels, cv["network_oof"], cv["splits"])
-        base = G.Scores.of(labels, cv["baseline_oof"], cv["splits"])
-        out["runs"].append({"seed": seed, "seconds": time.perf_counter() - t0, "best_epoch": cv["best_epoch"],
-                            "splits_how": cv["splits_how"], "network": net.__dict__, "baseline": base.__dict__})
+        cv = G.train(tracks, classes, FeatureConfig(), tcfg=TrainConfig(seed=seed))
+        net = G.Accuracies.of(labels, cv.network_oof, cv.splits)
+        base = G.Accuracies.of(labels, cv.baseline_oof, cv.splits)
+        out["runs"].append({"seed": seed, "seconds": time.perf_counter() - t0, "best_epoch": cv.best_epoch,
+                            "splits_how": cv.splits_how, "network": net.__dict__, "baseline": base.__dict__})
         print(f"{label} seed {seed}: network {net.accuracy:.3f}, baseline {base.accuracy:.3f} "
               f"({time.perf_counter() - t0:.0f} s)", flush=True)
     return out

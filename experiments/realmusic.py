@@ -95,7 +95,7 @@ def pretrained_for(seed: int, feats: dict) -> tuple:
         pre = P.pretrain([feats[i] for i in sorted(feats)], FeatureConfig(), Mo.ModelConfig(), P.PretrainConfig(seed=seed))
         P.save(path, pre)
     pre = P.load(path)
-    return pre, pre.info["seconds"]
+    return pre, pre.info.get("elapsed_s", pre.info.get("seconds"))
 
 
 def run_one(task: D.Task, variant: str, seed: int, feats: dict, paths: dict, cache) -> dict:
@@ -148,12 +148,12 @@ def run_one(task: D.Task, variant: str, seed: int, feats: dict, paths: dict, cac
 
 
 def load_features(rows: list[dict], cache) -> tuple[dict, dict]:
-    from pers_rec import library
+    from pers_rec import extract
     from pers_rec.features import FeatureConfig
 
     paths = {r["id"]: str(D.excerpt_path(r)) for r in rows}
     feats = {}
-    for item in library.extract_many(list(paths.values()), FeatureConfig(), cache=cache, jobs=os.cpu_count()):
+    for item in extract.extract_many(list(paths.values()), FeatureConfig(), cache=cache, jobs=os.cpu_count()):
         if not item.ok:
             raise SystemExit(f"realmusic: {item.path}: {item.error}")
         feats[item.path.stem] = item.features

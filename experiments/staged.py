@@ -24,7 +24,7 @@ from experiments.common import RESULTS
 from pers_rec import features as F
 from pers_rec import model as Mo
 from pers_rec.checkpoint import SavedModel
-from pers_rec.dataset import feature_stats
+from pers_rec.features import feature_stats
 from pers_rec.fileio import write_text
 from pers_rec.filters import draw_kernel
 from pers_rec.scoring import Scorer

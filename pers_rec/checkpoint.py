@@ -24,7 +24,7 @@ import numpy as np
 from . import __version__
 from .errors import ModelFileError, ParameterError
 from .features import FeatureConfig
-from .fileio import atomic_path
+from .fileio import atomic_path, json_default  # noqa: F401 (re-exported)
 from .report import TrainReport
 
 META_NAME = "pers_rec.json"
@@ -72,15 +72,6 @@ def save(path: str | os.PathLike, saved: SavedModel) -> Path:
         with zipfile.ZipFile(tmp, "a") as zf:
             zf.writestr(META_NAME, json.dumps(meta, indent=2, default=json_default))
     return path
-
-
-def json_default(o):
-    """``json.dumps`` hook for numpy scalars and arrays."""
-    if isinstance(o, np.generic):
-        return o.item()
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
 
 
 def check_file(path: str | os.PathLike) -> Path:

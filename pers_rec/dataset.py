@@ -98,7 +98,7 @@ def gather(likes, dislikes, library_dir, cfg: F.FeatureConfig, *, unlabelled_per
     seed : int
         Seeds the draw.
     cache, jobs, progress
-        As for :func:`library.extract_many`; ``progress`` shows a bar on stderr.
+        As for :func:`extract.extract_many`; ``progress`` shows a bar on stderr.
 
     Returns
     -------
@@ -111,8 +111,9 @@ def gather(likes, dislikes, library_dir, cfg: F.FeatureConfig, *, unlabelled_per
     ParameterError
         A track is both liked and disliked, no like exists, or there are no negatives at all.
     """
-    from .library import extract_many, scan
+    from .extract import extract_many
     from .progress import bar
+    from .scan import scan
 
     labelled, _ = labelled_paths(likes, dislikes)
     sources = {p: ("like" if lab else "dislike") for p, lab in labelled.items()}
@@ -174,16 +175,6 @@ def sample_windows(tracks: list[Track], cfg: F.FeatureConfig, weights: np.ndarra
             y[i], w[i] = t.label, tw
             i += 1
     return X, y, w
-
-
-def feature_stats(matrices: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Per-coefficient mean and variance [each shape=(n_features,), float32] over every frame of the
-    matrices [each shape=(n_frames_i, n_features)], accumulated in float64 (for ``Standardize``)."""
-    n = sum(len(M) for M in matrices)
-    mean = sum(M.sum(0, dtype=np.float64) for M in matrices) / n
-    var = sum(((M - mean) ** 2).sum(0, dtype=np.float64) for M in matrices) / n
-    return mean.astype(np.float32), var.astype(np.float32)
-
 
 
 def fold_groups(tracks: list[Track], artists_of_all: bool = False) -> tuple[list[tuple[str, str]], str]:

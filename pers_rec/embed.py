@@ -41,7 +41,7 @@ class Embedder:
     def __init__(self, saved: SavedModel):
         import keras
 
-        from .pretrain import encoder_layers
+        from .model import encoder_layers
 
         self.cfg, self.mcfg = saved.cfg, saved.mcfg
         #: The model the encoder comes from (a taste model can also score: ``similar --taste-weight``).
@@ -105,7 +105,7 @@ def cache_key(embedder: Embedder, windows: bool = False) -> str:
 
 def _stored(paths, embedder: Embedder, key: str, compute, cache, jobs, progress) -> tuple[list[str], dict, list]:
     """``compute(features)`` [shape=(n, dim)] of each file, from the cache where stored, else computed and stored."""
-    from .library import extract_many
+    from .extract import extract_many
     from .progress import bar
 
     paths = [str(p) for p in paths]
@@ -272,106 +272,3 @@ def nearest(seeds: np.ndarray, paths: list[str], V: np.ndarray, n: int, exclude:
         if len(cand) == len(V):
             return out
         m = min(len(V), 4 * m)
-
-
-@dataclass
-class ArtistRules:
-    """Per-artist rules of a playlist.
-
-    Attributes
-    ----------
-    artists : np.ndarray [shape=(n_tracks,), int]
-        Each row's artist as a code; -1 for an untagged track, which no rule blocks.
-    max_per_artist : int or None
-        At most this many tracks of one artist in the playlist (None: no limit).
-    not_in_a_row : bool
-        Never two tracks of one artist one after the other.
-    """
-
-    artists: np.ndarray
-    max_per_artist: int | None = None
-    not_in_a_row: bool = False
-
-    @classmethod
-    def from_names(cls, names: list[str | None], max_per_artist: int | None = None, not_in_a_row: bool = False):
-        codes: dict[str, int] = {}
-        return cls(np.array([-1 if a is None else codes.setdefault(a, len(codes)) for a in names], int),
-                   max_per_artist, not_in_a_row)
-
-    def blocked(self, order: list[int]) -> np.ndarray:
-        """Rows these rules forbid as the next track after ``order``."""
-        out = np.zeros(len(self.artists), bool)
-        used = self.artists[order]
-        if self.max_per_artist is not None:
-            codes, counts = np.unique(used[used >= 0], return_counts=True)
-            out |= np.isin(self.artists, codes[counts >= self.max_per_artist])
-        if self.not_in_a_row and used[-1] >= 0:
-            out |= self.artists == used[-1]
-        return out
-
-
-def _pick(V: np.ndarray, q: np.ndarray, blocked: np.ndarray) -> int | None:
-    """The row of ``V`` nearest ``q`` that is not ``blocked``; None when every row is."""
-    if blocked.all():
-        return None
-    return int(np.argmax(np.where(blocked, -np.inf, V @ normalise(q))))
-
-
-def _use(V: np.ndarray, row: int, blocked: np.ndarray, duplicate_cos: float) -> None:
-    """Block ``row`` and every duplicate of it (one product per track used, not one per step and used track)."""
-    blocked |= V @ V[row] >= duplicate_cos
-    blocked[row] = True
-
-
-def _blocked(blocked: np.ndarray, rules: ArtistRules | None, order: list[int]) -> np.ndarray:
-    return blocked if rules is None else blocked | rules.blocked(order)
-
-
-def continue_from(V: np.ndarray, start: int, n: int, history: int = 3, duplicate_cos: float = 0.99999,
-                  rules: ArtistRules | None = None) -> list[int]:
-    """A playlist of ``n`` rows of ``V`` after ``start``: each next track is the one nearest the mean of the
-    last ``history`` tracks (so it drifts slowly instead of jumping), never a track already used, a
-    duplicate of one, or one the artist ``rules`` forbid. Returns the row indices, ``start`` first."""
-    order, blocked = [start], np.zeros(len(V), bool)
-    _use(V, start, blocked, duplicate_cos)
-    while len(order) <= n:
-        nxt = _pick(V, V[order[-history:]].mean(axis=0), _blocked(blocked, rules, order))
-        if nxt is None:
-            break
-        order.append(nxt)
-        _use(V, nxt, blocked, duplicate_cos)
-    return order
-
-
-def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
-    """The point a fraction ``t`` of the way from unit vector ``a`` to ``b`` along the great circle."""
-    omega = float(np.arccos(np.clip(a @ b, -1.0, 1.0)))
-    if omega < 1e-6:
-        return a.copy()
-    return (np.sin((1 - t) * omega) * a + np.sin(t * omega) * b) / np.sin(omega)
-
-
-def join(V: np.ndarray, a: int, b: int, n: int, duplicate_cos: float = 0.99999,
-         rules: ArtistRules | None = None) -> list[int]:
-    """A playlist of ``n`` rows of ``V`` (``a`` and ``b`` included) from ``a`` to ``b`` whose steps are small and even:
-    the i-th track is the unused one nearest the point i/(n-1) of the way from ``a`` to ``b`` on the sphere
-    (Deej-A.I.'s "join the dots"). Never repeats a track; ends at ``b`` (shorter when the library runs out).
-    With artist ``rules``, ``b`` counts as already used for ``max_per_artist``, and the track before ``b``
-    is not by ``b``'s artist when ``not_in_a_row``."""
-    if n < 2 or a == b:
-        raise ValueError("join needs two different tracks and n >= 2")
-    blocked = np.zeros(len(V), bool)
-    _use(V, a, blocked, duplicate_cos)
-    _use(V, b, blocked, duplicate_cos)
-    path = [a]
-    targets = np.linspace(0, 1, n)[1:-1]
-    for k, t in enumerate(targets):
-        extra = _blocked(blocked, rules, [b] + path)  # b counted as used
-        if rules is not None and rules.not_in_a_row and k == len(targets) - 1 and rules.artists[b] >= 0:
-            extra = extra | (rules.artists == rules.artists[b])
-        nxt = _pick(V, slerp(V[a], V[b], float(t)), extra)
-        if nxt is None:
-            break
-        path.append(nxt)
-        _use(V, nxt, blocked, duplicate_cos)
-    return path + [b]

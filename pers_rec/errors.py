@@ -14,7 +14,7 @@ import os
 EXIT_OK = 0  #: everything worked
 EXIT_SOME_FAILED = 1  #: some files failed; the outputs are complete for the rest
 EXIT_USAGE = 2  #: bad arguments or bad input (including model files and likes lists)
-EXIT_NOTHING = 3  #: nothing could be ranked
+EXIT_NOTHING = 3  #: nothing to work on: no audio found, or none could be read
 EXIT_INTERNAL = 4  #: a bug: one line, and PERS_REC_DEBUG=1 shows the traceback
 EXIT_INTERRUPTED = 130  #: Ctrl-C
 
@@ -25,6 +25,10 @@ class PersRecError(Exception):
 
 class ParameterError(PersRecError, ValueError):
     """An argument or configuration value is invalid."""
+
+
+class NothingToDoError(PersRecError):
+    """There is nothing to work on: a library folder holds no audio file (exit code 3, like every command)."""
 
 
 class ConfigMismatchError(PersRecError):

@@ -16,179 +16,19 @@ streams) with the same result as in one piece.
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
-import json
-import math
 import os
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 
 import numpy as np
 
 from .audio import split_blocks
-from .errors import ConfigMismatchError, ParameterError, TooShortError
+from .config import FEATURE_CODE_VERSION, LIMITS, FeatureConfig  # noqa: F401 (re-exported)
+from .errors import TooShortError
 
 #: Samples per chunk of frames (~22 s at 24 kHz). Also splits a long signal given in one
 #: piece: the STFT of a 4-minute track ran 1.6x faster in chunks of 2**18-2**19 samples
 #: (cache-sized working set) than in one piece on the development CPU.
 _CHUNK_SAMPLES = 1 << 19
-
-#: Version of the feature code: part of every cache key, so features computed by code that has
-#: changed since are never served from a cache. Bump it whenever the numbers would change.
-FEATURE_CODE_VERSION = 2
-
-
-#: Ranges of the numeric fields (``(name, lowest, highest)``): far wider than any real analysis needs, narrow enough
-#: that a configuration read from a file cannot ask for gigabytes per frame or frequencies no audio has.
-LIMITS = (("sr", 1000, 384000), ("hop_length", 1, 65536), ("n_fft", 16, 65536), ("n_mels", 1, 512),
-          ("n_mfcc", 1, 512), ("window_s", 1, 600), ("hop_s", 1, 600), ("amin", 1e-30, 1.0))
-
-
-@dataclass(frozen=True)
-class FeatureConfig:
-    """Everything that determines the features; saved with every model.
-
-    Parameters
-    ----------
-    sr : int
-        Sample rate in Hz the audio is resampled to. 24 kHz keeps content up
-        to 12 kHz and, with ``hop_length=375``, gives exactly 64 frames per second.
-    hop_length : int
-        Samples between frames. ``sr / hop_length`` must be a whole number (the
-        frame rate, ``fps``) so that a window of ``window_s`` and a hop of ``hop_s``
-        seconds are whole numbers of frames. The default 64 fps (the seed uses
-        50) is a power of two: 1 s = 64 frames is then a multiple of the CNN
-        trunk's total time stride (16 with the default four max-pool-2 blocks), which is
-        what makes scoring overlapping windows through one shared trunk pass
-        exact (see ``scoring``). No integer hop at 22.05 kHz gives a frame rate
-        divisible by 4, which is why the default rate is 24 kHz.
-    n_fft : int
-        FFT size in samples (1024 = 42.7 ms at 24 kHz). 1024 rather than 2048:
-        on the development CPU librosa's MFCC of a 4-minute track took 0.07 s
-        with 1024 against 0.34 s with 2048, and 43 ms still resolves the
-        64-band mel scale above ~200 Hz, which is what MFCCs summarise.
-    n_mels : int
-        Mel bands (64 fill 0-12 kHz with no empty filter at ``n_fft=1024``).
-    n_mfcc : int
-        Cepstral coefficients kept (``kind="mfcc"``).
-    fmin, fmax : float
-        Mel filterbank range in Hz; ``fmax=None`` means ``sr / 2``.
-    kind : {"mfcc", "logmel"}
-        ``"mfcc"``: the seed's features. ``"logmel"``: the log-mel bands
-        themselves (Dieleman's features), ``n_mels`` channels.
-    window_s : int
-        Window length in seconds (8 in the seed).
-    hop_s : int
-        Seconds between window starts at ranking time (1 in the seed).
-    norm : {"standardize", "none"}
-        ``"standardize"``: the network's first layer standardises each
-        coefficient with mean and variance measured on the training windows
-        (stored in the model). ``"none"``: raw coefficients.
-    min_s : float
-        Shortest accepted track in seconds. Shorter audio raises
-        :class:`TooShortError`. A track between ``min_s`` and ``window_s`` is
-        looped (its frames repeated) to fill exactly one window.
-    amin : float
-        Power floor before the log (1e-10 = -100 dB).
-    """
-
-    sr: int = 24000
-    hop_length: int = 375
-    n_fft: int = 1024
-    n_mels: int = 64
-    n_mfcc: int = 20
-    fmin: float = 0.0
-    fmax: float | None = None
-    kind: str = "mfcc"
-    window_s: int = 8
-    hop_s: int = 1
-    norm: str = "standardize"
-    min_s: float = 1.0
-    amin: float = 1e-10
-
-    def __post_init__(self):
-        for name, kind in (("sr", int), ("hop_length", int), ("n_fft", int), ("n_mels", int), ("n_mfcc", int),
-                           ("fmin", (int, float)), ("min_s", (int, float)), ("amin", (int, float))):
-            v = getattr(self, name)
-            if not isinstance(v, kind) or isinstance(v, bool) or (isinstance(v, float) and not math.isfinite(v)):
-                raise ParameterError(f"{name} must be a finite {'whole ' if kind is int else ''}number, got {v!r}")
-        if self.fmax is not None and (not isinstance(self.fmax, (int, float)) or not math.isfinite(self.fmax)):
-            raise ParameterError(f"fmax must be a finite number or None, got {self.fmax!r}")
-        if self.sr <= 0 or self.hop_length <= 0 or self.n_fft <= 0:
-            raise ParameterError(f"sr, hop_length and n_fft must be positive, got {self.sr}, {self.hop_length}, {self.n_fft}")
-        for name, lo, hi in LIMITS:  # what any real analysis uses, with room; a file that asks for more lies
-            if not lo <= getattr(self, name) <= hi:
-                raise ParameterError(f"{name} must be in {lo}..{hi}, got {getattr(self, name)}")
-        if self.sr % self.hop_length:
-            raise ParameterError(
-                f"sr / hop_length must be a whole number of frames per second, got {self.sr} / {self.hop_length}"
-            )
-        if self.kind not in ("mfcc", "logmel"):
-            raise ParameterError(f"kind must be 'mfcc' or 'logmel', got {self.kind!r}")
-        if self.norm not in ("standardize", "none"):
-            raise ParameterError(f"norm must be 'standardize' or 'none', got {self.norm!r}")
-        if not (isinstance(self.window_s, int) and isinstance(self.hop_s, int)) or self.window_s <= 0 or self.hop_s <= 0:
-            raise ParameterError(f"window_s and hop_s must be positive whole seconds, got {self.window_s}, {self.hop_s}")
-        if self.kind == "mfcc" and not 0 < self.n_mfcc <= self.n_mels:
-            raise ParameterError(f"n_mfcc must be in 1..n_mels={self.n_mels}, got {self.n_mfcc}")
-        if not 0 < self.min_s <= self.window_s:
-            raise ParameterError(f"min_s must be in (0, window_s], got {self.min_s}")
-
-        if not 0 <= self.fmin < (self.fmax if self.fmax is not None else self.sr / 2) <= self.sr / 2:
-            raise ParameterError(f"need 0 <= fmin < fmax <= sr / 2, got fmin={self.fmin}, fmax={self.fmax}, sr={self.sr}")
-
-    @property
-    def fps(self) -> int:
-        """Frames per second."""
-        return self.sr // self.hop_length
-
-    @property
-    def window_frames(self) -> int:
-        """Frames in one window (512 by default)."""
-        return self.window_s * self.fps
-
-    @property
-    def hop_frames(self) -> int:
-        """Frames between window starts (64 by default)."""
-        return self.hop_s * self.fps
-
-    @property
-    def n_features(self) -> int:
-        """Channels per frame: ``n_mfcc`` or ``n_mels``."""
-        return self.n_mfcc if self.kind == "mfcc" else self.n_mels
-
-    @property
-    def edge_frames(self) -> int:
-        """Frames at each end of an excerpt whose analysis window crosses its edge."""
-        return -(-self.n_fft // (2 * self.hop_length))
-
-    def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> FeatureConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ParameterError(f"unknown FeatureConfig fields {sorted(unknown)}")
-        return cls(**d)
-
-    def key(self) -> str:
-        """A short stable hash of the config and :data:`FEATURE_CODE_VERSION`, for cache keys."""
-        text = json.dumps({**self.to_dict(), "code_version": FEATURE_CODE_VERSION}, sort_keys=True)
-        return hashlib.sha1(text.encode()).hexdigest()[:16]
-
-    def check_matches(self, other: FeatureConfig, what: str = "model") -> None:
-        """Raise :class:`ConfigMismatchError` listing every field where ``other`` differs."""
-        diffs = [
-            f"{k}: {what} has {v!r}, asked for {getattr(other, k)!r}"
-            for k, v in self.to_dict().items()
-            if getattr(other, k) != v
-        ]
-        if diffs:
-            raise ConfigMismatchError(f"feature configuration mismatch ({'; '.join(diffs)})")
-
 
 #: Per feature config: (mel filterbank [n_mels, 1 + n_fft // 2], analysis window [n_fft]), float32.
 _ANALYSIS: dict[str, tuple[np.ndarray, np.ndarray]] = {}
@@ -394,3 +234,12 @@ def gain_offset(cfg: FeatureConfig, gain_db: float | np.ndarray) -> np.ndarray:
     unit = np.zeros(cfg.n_features, np.float32)
     unit[0] = np.sqrt(cfg.n_mels)
     return gain_db * unit
+
+
+def feature_stats(matrices: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Per-coefficient mean and variance [each shape=(n_features,), float32] over every frame of the
+    matrices [each shape=(n_frames_i, n_features)], accumulated in float64 (for ``Standardize``)."""
+    n = sum(len(M) for M in matrices)
+    mean = sum(M.sum(0, dtype=np.float64) for M in matrices) / n
+    var = sum(((M - mean) ** 2).sum(0, dtype=np.float64) for M in matrices) / n
+    return mean.astype(np.float32), var.astype(np.float32)

@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import numpy as np
+
 from .errors import ParameterError
 
 
@@ -130,3 +132,12 @@ def check_not_inputs(outputs: dict[str, str | os.PathLike | None], inputs: dict[
         if real in seen:
             raise ParameterError(f"{what} {p}: is also {seen[real]}; refusing to overwrite it")
         seen[real] = what
+
+
+def json_default(o):
+    """``json.dumps`` hook for numpy scalars and arrays."""
+    if isinstance(o, np.generic):
+        return o.item()
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")

@@ -62,8 +62,8 @@ def window_activations(embedder, M: np.ndarray) -> tuple[np.ndarray, np.ndarray]
 def analyse(paths, embedder, *, cache=None, jobs=None, progress: bool = False
             ) -> tuple[list[TrackActivations], list]:
     """:func:`window_activations` of many files; returns them and the failures ``(path, AudioError)``."""
+    from .extract import extract_many
     from .features import duration_s
-    from .library import extract_many
     from .progress import bar
 
     out, failed = [], []
@@ -160,3 +160,47 @@ def draw_kernels(kernel: np.ndarray, axes) -> None:
         draw_kernel(ax, kernel, j)
         ax.set_title(f"filter {j}", fontsize=8)
         ax.tick_params(labelsize=6)
+
+
+def playlist_name(f: int, measure: str) -> str:
+    """The file name of filter ``f``'s playlist by ``measure``."""
+    return f"filter_{f:02d}_{measure}.m3u8"
+
+
+def index_markdown(acts: list[TrackActivations], info: dict, labels: dict, cfg, n_top: int, library: str,
+                   model_name: str = "") -> str:
+    """``index.md`` of a filter analysis: what was analysed, an overview by genre tag (when files carry them), and
+    per filter its top five tracks by each measure with a link to the playlist. Every name and tag is
+    :func:`md_text`: it stays text, and every table row one line."""
+    cells = {p: md_text(t) for p, t in labels.items()}
+    n_filters = acts[0].max.shape[1]
+    lines = [f"# Filter analysis of {md_text(library)}", "",
+             f"{len(acts)} tracks, {sum(len(a.max) for a in acts):,} windows of {cfg.window_s:g} s (hop {cfg.hop_s:g} s); "
+             f"the {n_filters} filters of the last conv block of {md_text(model_name) or 'the encoder'}. A track's value "
+             "is its best window's (max: the filter's peak activation in the window; mean: its average over the window). "
+             "Each playlist starts every track at that window (`#EXTVLCOPT:start-time`, honoured by VLC and mpv).", "",
+             "First-layer kernels: [kernels.png](kernels.png).", ""]
+    genres = {p: t.get("genre") for p, t in info.items()}
+    if any(genres.values()):
+        lines += [f"Overview: the genre tags of each filter's top {n_top} tracks by mean activation.", "",
+                  "| filter | strongest (max) | strongest (mean) | genres of the top tracks |", "|---|---|---|---|"]
+        for f in range(n_filters):
+            best = [top(acts, f, m, n_top, cfg) for m in MEASURES]
+            counts: dict[str, int] = {}
+            for e in best[1]:
+                g = genres[e.path] or "untagged"
+                counts[g] = counts.get(g, 0) + 1
+            lines.append(f"| {f} | {cells[best[0][0].path]} | {cells[best[1][0].path]} | "
+                         + ", ".join(f"{md_text(g)} {n}" for g, n in sorted(counts.items(), key=lambda x: -x[1]))
+                         + " |")
+        lines.append("")
+    for f in range(n_filters):
+        lines += [f"## Filter {f}", ""]
+        for measure in MEASURES:
+            name = playlist_name(f, measure)
+            lines += [f"By {measure} activation ([{name}]({name})):", "", "| # | track | window | value |",
+                      "|---|---|---|---|"]
+            lines += [f"| {i} | {cells[e.path]} | {e.start_s:.0f}-{e.end_s:.0f} s | {e.value:.3f} |"
+                      for i, e in enumerate(top(acts, f, measure, n_top, cfg)[:5], 1)]
+            lines.append("")
+    return "\n".join(lines)

@@ -2,7 +2,7 @@
 
 ``pers-rec train --target genre`` reads one genre per track from the files'
 ``genre`` tags (mutagen; nothing is ever written into an audio file) or from
-a CSV column, trains ``train.train_genre`` on the library's tracks that have
+a CSV column, trains the head (:func:`train`) on the library's tracks that have
 one, and writes beside the model a JSON report (:class:`GenreReport`) and a
 PNG of the two confusion matrices: the network's and the MFCC-statistics
 baseline's, both out-of-fold on the same folds (grouped by artist or album).
@@ -80,8 +80,40 @@ def confusion(labels: np.ndarray, pred: np.ndarray, n: int) -> list[list[int]]:
 
 
 @dataclass
-class Scores:
-    """Out-of-fold figures of one classifier."""
+class GenreTraining:
+    """What :func:`train` returns: the model and what cross-validation measured.
+
+    Attributes
+    ----------
+    saved : SavedModel
+        Its ``mcfg.classes`` are the genres; no :class:`TrainReport` (see :class:`GenreReport`).
+    splits_how : str
+        How the folds were grouped.
+    folds, best_epoch : int
+    final_kind : str
+    train_config : dict
+    curves : dict
+        Mean held-out ``accuracy`` and ``val_loss`` per epoch.
+    network_oof, baseline_oof : np.ndarray [shape=(n_tracks, n_genres)]
+        Out-of-fold genre probabilities of the network and of the baseline.
+    splits : list of (train indices, held-out indices)
+    """
+
+    saved: object
+    splits_how: str
+    folds: int
+    best_epoch: int
+    final_kind: str
+    train_config: dict
+    curves: dict
+    network_oof: np.ndarray
+    baseline_oof: np.ndarray
+    splits: list
+
+
+@dataclass
+class Accuracies:
+    """Out-of-fold accuracies and confusion matrix of one genre classifier."""
 
     accuracy: float
     balanced_accuracy: float
@@ -89,7 +121,7 @@ class Scores:
     confusion: list[list[int]]
 
     @classmethod
-    def of(cls, labels: np.ndarray, probs: np.ndarray, splits) -> Scores:
+    def of(cls, labels: np.ndarray, probs: np.ndarray, splits) -> Accuracies:
         pred = probs.argmax(axis=1)
         recall = [float(np.mean(pred[labels == c] == c)) for c in np.unique(labels)]
         return cls(float(np.mean(pred == labels)), float(np.mean(recall)),
@@ -102,7 +134,7 @@ class GenreReport:
 
     pers_rec_version: str
     created: str
-    seconds: float
+    elapsed_s: float
     classes: list[str]
     counts: dict[str, int]
     left_out_genres: dict[str, int]
@@ -111,8 +143,8 @@ class GenreReport:
     splits_how: str
     best_epoch: int
     final_kind: str
-    network: Scores
-    baseline: Scores
+    network: Accuracies
+    baseline: Accuracies
     curves: dict
     train_config: dict
     tracks: list[dict] = field(default_factory=list)
@@ -121,7 +153,7 @@ class GenreReport:
     def to_json(self) -> str:
         import json
 
-        from .checkpoint import json_default
+        from .fileio import json_default
 
         return json.dumps(asdict(self), indent=2, default=json_default) + "\n"
 
@@ -149,16 +181,76 @@ def draw_confusions(report: GenreReport, axes) -> None:
         ax.set(xlabel="predicted", ylabel="genre", title=f"{name}: accuracy {sc.accuracy:.3f}")
 
 
-def make_report(tracks, classes, cv: dict, seconds: float, left_out: dict, n_without: int, failed) -> GenreReport:
+def make_report(tracks, classes, cv: GenreTraining, elapsed_s: float, left_out: dict, n_without: int, failed
+                ) -> GenreReport:
     from . import __version__
 
     labels = np.array([t.label for t in tracks])
     return GenreReport(
-        pers_rec_version=__version__, created=time.strftime("%Y-%m-%dT%H:%M:%S%z"), seconds=round(seconds, 2),
+        pers_rec_version=__version__, created=time.strftime("%Y-%m-%dT%H:%M:%S%z"), elapsed_s=round(elapsed_s, 2),
         classes=list(classes), counts={c: int((labels == i).sum()) for i, c in enumerate(classes)},
-        left_out_genres=left_out, tracks_without_genre=n_without, folds=cv["folds"], splits_how=cv["splits_how"],
-        best_epoch=cv["best_epoch"], final_kind=cv["final_kind"],
-        network=Scores.of(labels, cv["network_oof"], cv["splits"]),
-        baseline=Scores.of(labels, cv["baseline_oof"], cv["splits"]), curves=cv["curves"],
-        train_config=cv["train_config"], tracks=[{"path": t.path, "genre": classes[t.label]} for t in tracks],
+        left_out_genres=left_out, tracks_without_genre=n_without, folds=cv.folds, splits_how=cv.splits_how,
+        best_epoch=cv.best_epoch, final_kind=cv.final_kind,
+        network=Accuracies.of(labels, cv.network_oof, cv.splits),
+        baseline=Accuracies.of(labels, cv.baseline_oof, cv.splits), curves=cv.curves,
+        train_config=cv.train_config, tracks=[{"path": t.path, "genre": classes[t.label]} for t in tracks],
         failed=[{"path": p, "error": e} for p, e in failed])
+
+
+def train(tracks: list, classes: list[str], cfg, mcfg=None,
+                tcfg=None, *, progress: bool = False, pretrained=None) -> GenreTraining:
+    """A genre model (Murray): the same trunk and LSTM, a softmax head over ``classes``, trained as the taste
+    model is (cross-validated fold models at the chosen epoch, averaged), with the multi-class baseline on the
+    same folds.
+
+    Parameters
+    ----------
+    tracks : list of Track
+        ``label`` is the index of the track's genre in ``classes``; every genre has at least 2 tracks.
+
+    Returns
+    -------
+    GenreTraining
+    """
+    from dataclasses import asdict, replace
+
+    from . import baseline as B
+    from . import model as Mo
+    from .checkpoint import SavedModel
+    from .config import TrainConfig
+    from .dataset import track_weights
+    from .progress import bar
+    from .train import _cross_validate, _deterministic, _final_model, _nan_list, choose_epoch, make_splits
+
+    mcfg, tcfg = replace(mcfg or Mo.ModelConfig(), classes=tuple(classes)), tcfg or TrainConfig()
+    labels = np.array([t.label for t in tracks])
+    counts = np.bincount(labels, minlength=len(classes))
+    if len(classes) < 2 or counts.min() < 2:
+        raise ParameterError("a genre model needs 2 or more genres with 2 or more tracks each, got "
+                             + ", ".join(f"{c} ({n})" for c, n in zip(classes, counts)))
+    k = int(min(tcfg.folds, counts.min()))
+    if tcfg.ensemble:
+        tcfg = replace(tcfg, ensemble=k)
+    _deterministic(tcfg.seed)
+    splits, how = make_splits(tracks, labels, k, tcfg.seed, names={i: f"{c!r}" for i, c in enumerate(classes)},
+                              artists_of_all=True)
+    weights = track_weights(tracks, 1.0)
+    with bar(k * tcfg.max_epochs + 1, "training genres", "epoch", progress) as b:
+        curves = _cross_validate(tracks, splits, weights, cfg, mcfg, tcfg, b, pretrained, metrics=metrics)
+        best_epoch = choose_epoch(np.nanmean(curves.metric, axis=0), np.nanmean(curves.val_loss, axis=0))
+        final, _ = _final_model(tracks, weights, curves, best_epoch, cfg, mcfg, tcfg, pretrained)
+        b.update(1)
+    base_oof = B.cross_validate_classes([t.features for t in tracks], labels, splits, tcfg.seed)
+    kind = f"ensemble of {k} fold models" if tcfg.ensemble else "trained on all tracks"
+    return GenreTraining(SavedModel(final, cfg, mcfg), how, k, best_epoch, kind, asdict(tcfg),
+                         {"accuracy": _nan_list(np.nanmean(curves.metric, axis=0)),
+                          "val_loss": _nan_list(np.nanmean(curves.val_loss, axis=0))},
+                         curves.oof[best_epoch - 1], base_oof, splits)
+
+
+def metrics(labels: np.ndarray, probs: np.ndarray) -> tuple[float, float, float]:
+    """Held-out accuracy, balanced accuracy (mean recall over the genres present) and log-loss of genre probabilities."""
+    pred = probs.argmax(axis=1)
+    recall = [np.mean(pred[labels == c] == c) for c in np.unique(labels)]
+    loss = -np.mean(np.log(np.clip(probs[np.arange(len(labels)), labels], 1e-7, 1.0)))
+    return float(np.mean(pred == labels)), float(np.mean(recall)), float(loss)

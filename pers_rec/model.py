@@ -28,7 +28,6 @@ trunk once per track and the head once per window.
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass
 
 # TensorFlow's C++ logs (e.g. "failed call to cuInit" on machines without a GPU) are noise for users.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -57,94 +56,13 @@ keras = _import_keras_quietly()
 import numpy as np  # noqa: E402
 from keras import layers, ops  # noqa: E402
 
+from .config import ARCHS, FeatureConfig, ModelConfig  # noqa: E402, F401 (re-exported)
 from .errors import ParameterError  # noqa: E402
-from .features import FeatureConfig  # noqa: E402
 
 if keras.backend.backend() == "tensorflow":  # retracing warnings for new batch shapes are expected here
     import tensorflow as _tf
 
     _tf.get_logger().setLevel("ERROR")
-
-ARCHS = ("cnn_lstm", "cnn", "cnn_gpool")
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    """Architecture hyper-parameters (saved with the model).
-
-    Parameters
-    ----------
-    arch : {"cnn_lstm", "cnn", "cnn_gpool"}
-    filters : tuple of int
-        Filters of each conv block; its length is the number of blocks. Four
-        blocks of max-pool 2 give a stride of 16 frames (1/4 s at 64 fps):
-        the 1 s hop is a multiple of it (exact shared-trunk scoring) and the
-        LSTM runs over 30 steps per 8 s window; with three blocks (62 steps)
-        the LSTM dominated ranking time (see results/bench_scoring.md).
-    kernel_size : int
-        Conv kernel length in frames (3: the seed's 1x3 filters).
-    pool_size : int
-        Max-pool length and stride in frames (2 in the seed).
-    lstm_units, dense_units : int
-        Width of the LSTM (``cnn_lstm``) or hidden dense layer (``cnn``, ``cnn_gpool``).
-    dropout : float
-        Dropout before each dense/sigmoid layer.
-    batchnorm : bool
-        Batch normalisation after each convolution.
-    classes : tuple of str
-        A genre model's genres (``train --target genre``): the head ends in a
-        softmax over them. Empty (default): a like-probability (sigmoid) head.
-    """
-
-    arch: str = "cnn_lstm"
-    filters: tuple = (32, 32, 32, 32)
-    kernel_size: int = 3
-    pool_size: int = 2
-    lstm_units: int = 32
-    dense_units: int = 32
-    dropout: float = 0.25
-    batchnorm: bool = True
-    classes: tuple = ()
-
-    def __post_init__(self):
-        if self.arch not in ARCHS:
-            raise ParameterError(f"arch must be one of {ARCHS}, got {self.arch!r}")
-        object.__setattr__(self, "filters", tuple(int(f) for f in self.filters))
-        object.__setattr__(self, "classes", tuple(str(c) for c in self.classes))
-        if len(self.classes) == 1 or len(set(self.classes)) != len(self.classes):
-            raise ParameterError(f"a genre model needs 2 or more distinct genres, got {list(self.classes)}")
-        if not self.filters or min(self.filters) < 1 or self.kernel_size < 1 or self.pool_size < 1:
-            raise ParameterError(f"invalid trunk: filters={self.filters}, kernel_size={self.kernel_size}, pool_size={self.pool_size}")
-        if not 0 <= self.dropout < 1:
-            raise ParameterError(f"dropout must be in [0, 1), got {self.dropout}")
-
-    @property
-    def stride(self) -> int:
-        """Total time stride of the trunk in frames."""
-        return self.pool_size ** len(self.filters)
-
-    @property
-    def receptive_field(self) -> int:
-        """Input frames one trunk output step depends on (46 by default): step ``j`` sees frames
-        ``[j * stride, j * stride + receptive_field)``."""
-        r = 1
-        for _ in self.filters:
-            r = r * self.pool_size + self.kernel_size - 1
-        return r
-
-    def trunk_length(self, n_frames: int) -> int:
-        """Trunk output steps for ``n_frames`` input frames (valid convolutions and pools)."""
-        n = n_frames
-        for _ in self.filters:
-            n = (n - self.kernel_size + 1) // self.pool_size
-        return n
-
-    def to_dict(self) -> dict:
-        d = asdict(self)
-        d["filters"] = list(self.filters)
-        d["classes"] = list(self.classes)
-        return d
-
 
 @keras.saving.register_keras_serializable(package="pers_rec")
 class GlobalTemporalPooling(layers.Layer):
@@ -296,3 +214,8 @@ def jit_compile():
     on 2 cores) is more than the training steps it speeds up, since every fold builds a new model; Keras'
     default elsewhere (JAX without jit runs op by op, about 30x slower)."""
     return False if keras.backend.backend() == "tensorflow" else "auto"
+
+
+def encoder_layers(mcfg: ModelConfig) -> list[str]:
+    """Names of the head's layers that pre-training trains (the rest of the head starts fresh)."""
+    return ["lstm"] if mcfg.arch == "cnn_lstm" else ["dense"]

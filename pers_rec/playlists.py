@@ -59,11 +59,11 @@ def read_labelled(source: str | os.PathLike, default_label: int) -> list[tuple[s
     PlaylistError
         The source cannot be read as a list: the message names the file and line.
     """
-    from .library import scan
+    from .scan import scan
 
     source = Path(source)
     if source.is_dir():
-        return [(p, default_label) for p in scan(source)]
+        return [(os.path.realpath(p), default_label) for p in scan(source)]  # strings, as every other source gives
     if not source.is_file():
         raise PlaylistError(f"{source}: no such playlist, list, CSV or folder")
     size = source.stat().st_size

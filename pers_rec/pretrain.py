@@ -35,53 +35,10 @@ import numpy as np
 
 from . import features as F
 from . import model as Mo
+from .augment import augment
+from .config import PretrainConfig  # noqa: F401 (re-exported)
 from .errors import ModelFileError, ParameterError
 from .fileio import atomic_path, write_text
-
-
-@dataclass
-class PretrainConfig:
-    """Pre-training settings (part of the stored weights' key).
-
-    Parameters
-    ----------
-    epochs : int
-    pairs_per_track : int
-        Positive pairs drawn from every track per epoch.
-    batch_size : int
-        Pairs per batch: each window has ``2 * batch_size - 1`` others to be told from.
-    temperature : float
-        Of the cosine similarities.
-    projection : int
-        Width of the projection head used only while pre-training.
-    learning_rate : float
-    gain_db, tilt, time_mask, coef_mask : float, float, float, int
-        Augmentation ranges: gain in dB; c1 offset (in c1's standard deviations
-        over the library); longest masked span as a fraction of the window;
-        widest masked band of coefficients.
-    seed : int
-    """
-
-    epochs: int = 15
-    pairs_per_track: int = 4
-    batch_size: int = 64
-    temperature: float = 0.1
-    projection: int = 64
-    learning_rate: float = 1e-3
-    gain_db: float = 6.0
-    tilt: float = 0.5
-    time_mask: float = 0.15
-    coef_mask: int = 3
-    seed: int = 0
-
-    def __post_init__(self):
-        for name in ("epochs", "pairs_per_track", "projection"):
-            if getattr(self, name) < 1:
-                raise ParameterError(f"{name} must be at least 1, got {getattr(self, name)}")
-        if self.batch_size < 2:
-            raise ParameterError(f"batch_size must be at least 2 (negatives come from the batch), got {self.batch_size}")
-        if self.temperature <= 0:
-            raise ParameterError(f"temperature must be > 0, got {self.temperature}")
 
 
 @dataclass
@@ -91,36 +48,6 @@ class Pretrained:
     trunk: list[np.ndarray]
     encoder: dict[str, list[np.ndarray]]
     info: dict = field(default_factory=dict)
-
-
-def encoder_layers(mcfg: Mo.ModelConfig) -> list[str]:
-    """Names of the head's layers that pre-training trains (the rest of the head starts fresh)."""
-    return ["lstm"] if mcfg.arch == "cnn_lstm" else ["dense"]
-
-
-def augment(X: np.ndarray, cfg: F.FeatureConfig, pcfg: PretrainConfig, c1_std: float, rng: np.random.Generator
-            ) -> np.ndarray:
-    """Augmented copies of windows ``X`` [shape=(n, window_frames, n_features)] (see the module docstring)."""
-    X = X.copy()
-    n, W, C = X.shape
-    if pcfg.gain_db:
-        X += F.gain_offset(cfg, rng.uniform(-pcfg.gain_db, pcfg.gain_db, n))[:, None, :]
-    if pcfg.tilt and C > 1:
-        X[:, :, 1] += (rng.uniform(-pcfg.tilt, pcfg.tilt, n) * c1_std).astype(np.float32)[:, None]
-    mean = X.mean(axis=1, keepdims=True)
-    if pcfg.time_mask:
-        lengths = rng.integers(0, int(pcfg.time_mask * W) + 1, n)
-        starts = rng.integers(0, W - lengths + 1)
-        t = np.arange(W)[None, :]
-        mask = (t >= starts[:, None]) & (t < (starts + lengths)[:, None])
-        X = np.where(mask[:, :, None], mean, X)
-    if pcfg.coef_mask:
-        widths = rng.integers(0, pcfg.coef_mask + 1, n)
-        starts = rng.integers(0, C - widths + 1)
-        c = np.arange(C)[None, :]
-        mask = (c >= starts[:, None]) & (c < (starts + widths)[:, None])
-        X = np.where(mask[:, None, :], mean, X)
-    return X.astype(np.float32)
 
 
 def sample_pairs(matrices: list[np.ndarray], cfg: F.FeatureConfig, pcfg: PretrainConfig, c1_std: float,
@@ -167,7 +94,7 @@ def _contrastive_model(cfg: F.FeatureConfig, mcfg: Mo.ModelConfig, pcfg: Pretrai
     keras.utils.set_random_seed(pcfg.seed)
     taste = Mo.build(cfg, mcfg, stats=stats)
     trunk, head = Mo.members(taste)[0]
-    hidden = head.get_layer(encoder_layers(mcfg)[-1]).output
+    hidden = head.get_layer(Mo.encoder_layers(mcfg)[-1]).output
     encode_head = keras.Model(head.inputs, hidden, name="encoder_head")
     project = keras.Sequential([layers.Dense(pcfg.projection, activation="relu"), layers.Dense(pcfg.projection)],
                                name="projection")
@@ -198,7 +125,7 @@ def pretrain(matrices: list[np.ndarray], cfg: F.FeatureConfig, mcfg: Mo.ModelCon
         ``info`` holds the contrastive loss per epoch, the batch's chance
         level (``log(batch_size)``), the number of tracks and the seconds.
     """
-    from .dataset import feature_stats
+    from .features import feature_stats
     from .progress import bar
 
     mcfg, pcfg = mcfg or Mo.ModelConfig(), pcfg or PretrainConfig()
@@ -222,9 +149,9 @@ def pretrain(matrices: list[np.ndarray], cfg: F.FeatureConfig, mcfg: Mo.ModelCon
             b.set_postfix(loss=f"{losses[-1]:.3f}")
     trunk, head = Mo.members(taste)[0]
     info = {"losses": losses, "chance_loss": float(np.log(pcfg.batch_size)), "tracks": len(matrices),
-            "seconds": round(time.time() - t0, 2), "pretrain_config": asdict(pcfg), "model_config": mcfg.to_dict(),
+            "elapsed_s": round(time.time() - t0, 2), "pretrain_config": asdict(pcfg), "model_config": mcfg.to_dict(),
             "feature_config": cfg.to_dict()}
-    return Pretrained(trunk.get_weights(), {n: head.get_layer(n).get_weights() for n in encoder_layers(mcfg)}, info)
+    return Pretrained(trunk.get_weights(), {n: head.get_layer(n).get_weights() for n in Mo.encoder_layers(mcfg)}, info)
 
 
 def apply(model, pre: Pretrained) -> None:

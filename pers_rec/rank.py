@@ -1,6 +1,6 @@
 """Ranking a library with a trained model: the table of every track's score, and one track's timeline.
 
-Workers decode and compute features (``library.extract_many``) while this
+Workers decode and compute features (``extract.extract_many``) while this
 process scores finished tracks in large batches with the shared-trunk scorer
 (``scoring.Scorer``), so inference overlaps decoding. A file that fails is a
 row with ``status=error`` and its reason; it never stops the run. Nothing is
@@ -14,6 +14,7 @@ import csv
 import io
 import os
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,7 @@ from . import scoring, tags
 from .cache import FeatureCache
 from .checkpoint import SavedModel
 from .errors import AudioError, InvalidScoreError, describe
-from .library import Extracted, extract_many
+from .extract import Extracted, extract_many
 from .progress import bar
 
 #: Columns of the ranking, in order. ``artist``, ``album``, ``title``: the file's tags (empty when untagged).
@@ -200,8 +201,13 @@ def explain(path: str | os.PathLike, saved: SavedModel, *, cache: FeatureCache |
     item = next(extract_many([path], saved.cfg, cache=cache, jobs=1))
     if not item.ok:
         raise item.error
-    window_scores = scoring.Scorer(saved).window_scores(item.features)
+    scorer = scoring.Scorer(saved)
+    window_scores = scorer.window_scores(item.features)
     if not np.isfinite(window_scores).all():
         raise InvalidScoreError(path, "the model's score is not a finite number")
     window_scores, _ = timeline(window_scores)
-    return item.features, scoring.summarize(window_scores, saved.cfg, F.duration_s(item.features, saved.cfg))
+    s = scoring.summarize(window_scores, saved.cfg, F.duration_s(item.features, saved.cfg))
+    final = scorer.final_score(window_scores, item.features)
+    if not np.isfinite(final):
+        raise InvalidScoreError(path, "the stacked score is not a finite number")
+    return item.features, replace(s, score=final, network_score=s.score)

@@ -163,7 +163,7 @@ class TrainReport:
 
     pers_rec_version: str
     created: str
-    seconds: float
+    elapsed_s: float
     versions: dict
     feature_config: dict
     model_config: dict
@@ -198,13 +198,15 @@ class TrainReport:
         return asdict(self)
 
     def to_json(self) -> str:
-        from .checkpoint import json_default
+        from .fileio import json_default
 
         return json.dumps(self.to_dict(), indent=2, default=json_default, ensure_ascii=False)
 
     @classmethod
     def from_dict(cls, d: dict) -> TrainReport:
         known = {f.name for f in fields(cls)}
+        if "seconds" in d and "elapsed_s" not in d:  # reports written before durations were all named *_s
+            d = {**d, "elapsed_s": d["seconds"]}
         d = {k: v for k, v in d.items() if k in known}
         return cls(**{**d, "tracks": [TrackEntry(**t) for t in d["tracks"]],
                       "failed": [FailedTrack(**f) for f in d.get("failed", [])],
@@ -276,12 +278,15 @@ def draw_explain(M: np.ndarray, score, cfg, title: str, a1, a2) -> None:
               extent=(0, len(M) / cfg.fps, -0.5, M.shape[1] - 0.5))
     a1.set_ylabel(("MFCC" if cfg.kind == "mfcc" else "mel band") + " (standardised)")
     a1.axvspan(score.best_start_s, score.best_end_s, color="white", alpha=0.25, lw=0)
-    a1.set_title(f"{title}: track score {score.score:.3f} (mean of {score.n_windows} windows); "
+    how = "mean of" if abs(score.network_score - score.score) <= 1e-9 else "stacked with the baseline; network mean over"
+    a1.set_title(f"{title}: track score {score.score:.3f} ({how} {score.n_windows} windows); "
                  f"best {score.best_start_s:.0f}-{score.best_end_s:.0f} s at {score.best_score:.3f}")
     centres = score.starts_s + min(cfg.window_s, dur) / 2
     a2.plot(centres, score.window_scores, marker="o", ms=3, color="C1",
             label=f"window score ({cfg.window_s} s window, hop {cfg.hop_s} s)")
     a2.axhline(score.score, color="C0", ls="--", label="track score")
+    if score.network_score is not None and abs(score.network_score - score.score) > 1e-9:
+        a2.axhline(score.network_score, color="C0", ls=":", label="mean of the windows (before stacking)")
     a2.axvspan(score.best_start_s, score.best_end_s, color="C1", alpha=0.15, lw=0, label="best segment")
     a2.set(xlabel="time (s)", ylabel="like", ylim=(-0.02, 1.02), xlim=(0, max(dur, cfg.window_s)))
     a2.legend(loc="upper right", fontsize=8)

@@ -57,7 +57,11 @@ class TrackScore:
     starts_s : np.ndarray [shape=(n_windows,)]
         Window start times in seconds.
     score : float
-        Track score: the mean of ``window_scores``.
+        The track's score: the mean of ``window_scores`` (Ueno: sum of outputs / duration), or, for a model
+        trained with stacking, that mean stacked with the baseline (``rank.explain``, ``rank.rank``): the same
+        number every command prints and writes.
+    network_score : float
+        The network's own mean of ``window_scores`` (equal to ``score`` unless the model is stacked).
     best_start_s, best_end_s : float
         The highest-scoring window (end clipped to the track's duration).
     best_score : float
@@ -69,6 +73,11 @@ class TrackScore:
     best_start_s: float
     best_end_s: float
     best_score: float
+    network_score: float | None = None
+
+    def __post_init__(self):
+        if self.network_score is None:
+            self.network_score = self.score
 
     @property
     def n_windows(self) -> int:

@@ -43,97 +43,25 @@ from . import baseline as B
 from . import features as F
 from . import model as Mo
 from .checkpoint import SavedModel
-from .dataset import Track, feature_stats, fold_groups, sample_windows, track_weights
+from .config import BLENDS, TrainConfig  # noqa: F401 (re-exported)
+from .dataset import Track, fold_groups, sample_windows, track_weights
 from .errors import ParameterError
+from .features import feature_stats
 from .progress import bar
 from .report import Blend, CrossValidation, EpochCurves, FailedTrack, Metrics, TrackEntry, TrainReport
 from .scoring import Scorer
 
-
-@dataclass
-class TrainConfig:
-    """Training settings (all recorded in the report).
-
-    Parameters
-    ----------
-    max_epochs : int
-        Epochs each cross-validation fold trains for; the chosen count is <= this.
-    folds : int
-        Cross-validation folds (capped by the number of tracks in the smaller class).
-    ensemble : int or None
-        None (default): keep the ``folds`` fold models at the chosen epoch and
-        average them (two seeds then agree far better than two single models);
-        K >= 2: the same with K folds (``folds`` is then K); 0: retrain one
-        model on all tracks for the chosen number of epochs instead.
-    windows_per_track : int
-        Random windows drawn from each training track per epoch.
-    batch_size : int
-    learning_rate : float
-        Adam's learning rate.
-    gain_db : float
-        Random gain augmentation range in dB (0 disables).
-    unlabelled_weight : float
-        Weight of an unlabelled library track used as a negative, relative to
-        an explicit dislike (they may hide tracks the listener would like).
-    unlabelled_per_like : float
-        With a library, how many unlabelled tracks are drawn (uniformly at
-        random, without replacement) per liked track to serve as negatives.
-    blend : str
-        ``"auto"``: a track's score is the logistic stacking of the network's
-        and the baseline's scores when that cross-validates at least as well as
-        the network alone, else the network's; ``"stacked"`` or ``"network"`` force one.
-    augment : bool
-        Also mask a random time span and band of coefficients and tilt the
-        spectrum of every training window (``pretrain.augment``).
-    pretrained : str or None
-        Where the pre-trained weights every model starts from came from (set
-        by ``train(pretrained=...)``; recorded in the report).
-    seed : int
-    """
-
-    max_epochs: int = 20
-    folds: int = 5
-    ensemble: int | None = None
-    windows_per_track: int = 8
-    batch_size: int = 32
-    learning_rate: float = 1e-3
-    gain_db: float = 6.0
-    unlabelled_weight: float = 0.5
-    unlabelled_per_like: float = 3.0
-    blend: str = "auto"
-    augment: bool = False
-    pretrained: str | None = None
-    seed: int = 0
-
-    def __post_init__(self):
-        if self.ensemble is None:
-            if self.folds < 2:
-                raise ParameterError(f"cross-validation needs folds >= 2, got {self.folds}")
-            self.ensemble = self.folds
-        if self.ensemble == 1 or self.ensemble < 0:
-            raise ParameterError(f"ensemble must be 0 (off) or at least 2 fold models, got {self.ensemble}")
-        if self.ensemble:
-            self.folds = self.ensemble
-        for name in ("max_epochs", "windows_per_track", "batch_size"):
-            if getattr(self, name) < 1:
-                raise ParameterError(f"{name} must be at least 1, got {getattr(self, name)}")
-        if self.folds < 2:
-            raise ParameterError(f"cross-validation needs folds >= 2, got {self.folds}")
-        if self.blend not in BLENDS:
-            raise ParameterError(f"blend must be one of {BLENDS}, got {self.blend!r}")
-
-
-BLENDS = ("auto", "stacked", "network")
 #: Fold models are averaged only when each was trained on at least this many likes.
 MIN_LIKES_PER_MEMBER = 2
 
 
 @dataclass
 class _Curves:
-    """Per fold and epoch: held-out ROC-AUC, AP, training loss, held-out log-loss; out-of-fold scores per epoch."""
+    """Per fold and epoch: the held-out ``metric`` and ``metric2`` (a taste model's ROC-AUC and AP, a genre model's
+    accuracy and balanced accuracy), training loss, held-out log-loss; out-of-fold outputs per epoch."""
 
-    auc: np.ndarray
-    ap: np.ndarray
+    metric: np.ndarray
+    metric2: np.ndarray
     loss: np.ndarray
     val_loss: np.ndarray
     oof: np.ndarray
@@ -185,7 +113,7 @@ def train(tracks: list[Track], cfg: F.FeatureConfig, mcfg: Mo.ModelConfig | None
     weights = track_weights(tracks, tcfg.unlabelled_weight)
     with bar(k * tcfg.max_epochs + 1, "training", "epoch", progress) as b:
         curves = _cross_validate(tracks, splits, weights, cfg, mcfg, tcfg, b, pretrained)
-        best_epoch = choose_epoch(np.nanmean(curves.auc, axis=0), np.nanmean(curves.val_loss, axis=0))
+        best_epoch = choose_epoch(np.nanmean(curves.metric, axis=0), np.nanmean(curves.val_loss, axis=0))
         b.set_description("training the final model")
         final, final_loss = _final_model(tracks, weights, curves, best_epoch, cfg, mcfg, tcfg, pretrained)
         b.update(1)
@@ -194,7 +122,7 @@ def train(tracks: list[Track], cfg: F.FeatureConfig, mcfg: Mo.ModelConfig | None
     blend = _blend(tracks, labels, splits, curves.oof[best_epoch - 1], base_oof, tcfg)
     report = TrainReport(
         pers_rec_version=__version__, created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        seconds=round(time.time() - t_start, 2), versions=_versions(), feature_config=cfg.to_dict(),
+        elapsed_s=round(time.time() - t_start, 2), versions=_versions(), feature_config=cfg.to_dict(),
         model_config=mcfg.to_dict(), train_config=asdict(tcfg), params=int(final.count_params()),
         tracks=[TrackEntry(t.path, t.label, t.source, len(t.features)) for t in tracks],
         windows_per_epoch=len(tracks) * tcfg.windows_per_track,
@@ -203,60 +131,6 @@ def train(tracks: list[Track], cfg: F.FeatureConfig, mcfg: Mo.ModelConfig | None
         final_train_loss=final_loss, failed=list(failed or []), blend=blend,
     )
     return SavedModel(final, cfg, mcfg, report)
-
-
-def train_genre(tracks: list[Track], classes: list[str], cfg: F.FeatureConfig, mcfg: Mo.ModelConfig | None = None,
-                tcfg: TrainConfig | None = None, *, progress: bool = False, pretrained=None):
-    """A genre model (Murray): the same trunk and LSTM, a softmax head over ``classes``, trained as the taste
-    model is (cross-validated fold models at the chosen epoch, averaged), with the multi-class baseline on the
-    same folds.
-
-    Parameters
-    ----------
-    tracks : list of Track
-        ``label`` is the index of the track's genre in ``classes``; every genre has at least 2 tracks.
-
-    Returns
-    -------
-    saved : SavedModel
-        Its ``mcfg.classes`` are the genres; no :class:`TrainReport` (see ``genre.GenreReport``).
-    cv : dict
-        ``splits_how``, ``folds``, ``best_epoch``, ``final_kind``, ``curves`` (mean held-out accuracy per
-        epoch), and out-of-fold probabilities ``network_oof`` and ``baseline_oof`` [shape=(n_tracks, n_genres)].
-    """
-    mcfg, tcfg = replace(mcfg or Mo.ModelConfig(), classes=tuple(classes)), tcfg or TrainConfig()
-    labels = np.array([t.label for t in tracks])
-    counts = np.bincount(labels, minlength=len(classes))
-    if len(classes) < 2 or counts.min() < 2:
-        raise ParameterError("a genre model needs 2 or more genres with 2 or more tracks each, got "
-                             + ", ".join(f"{c} ({n})" for c, n in zip(classes, counts)))
-    k = int(min(tcfg.folds, counts.min()))
-    if tcfg.ensemble:
-        tcfg = replace(tcfg, ensemble=k)
-    _deterministic(tcfg.seed)
-    splits, how = make_splits(tracks, labels, k, tcfg.seed, names={i: f"{c!r}" for i, c in enumerate(classes)},
-                              artists_of_all=True)
-    weights = track_weights(tracks, 1.0)
-    with bar(k * tcfg.max_epochs + 1, "training genres", "epoch", progress) as b:
-        curves = _cross_validate(tracks, splits, weights, cfg, mcfg, tcfg, b, pretrained, metrics=_genre_metrics)
-        best_epoch = choose_epoch(np.nanmean(curves.auc, axis=0), np.nanmean(curves.val_loss, axis=0))
-        final, _ = _final_model(tracks, weights, curves, best_epoch, cfg, mcfg, tcfg, pretrained)
-        b.update(1)
-    base_oof = B.cross_validate_classes([t.features for t in tracks], labels, splits, tcfg.seed)
-    kind = f"ensemble of {k} fold models" if tcfg.ensemble else "trained on all tracks"
-    return SavedModel(final, cfg, mcfg), {
-        "splits_how": how, "folds": k, "best_epoch": best_epoch, "final_kind": kind, "train_config": asdict(tcfg),
-        "curves": {"accuracy": _nan_list(np.nanmean(curves.auc, axis=0)),
-                   "val_loss": _nan_list(np.nanmean(curves.val_loss, axis=0))},
-        "network_oof": curves.oof[best_epoch - 1], "baseline_oof": base_oof, "splits": splits}
-
-
-def _genre_metrics(labels: np.ndarray, probs: np.ndarray) -> tuple[float, float, float]:
-    """Held-out accuracy, balanced accuracy (mean recall over the genres present) and log-loss of genre probabilities."""
-    pred = probs.argmax(axis=1)
-    recall = [np.mean(pred[labels == c] == c) for c in np.unique(labels)]
-    loss = -np.mean(np.log(np.clip(probs[np.arange(len(labels)), labels], 1e-7, 1.0)))
-    return float(np.mean(pred == labels)), float(np.mean(recall)), float(loss)
 
 
 def _fresh(cfg, mcfg, tcfg: TrainConfig, seed: int, stats, pretrained):
@@ -273,7 +147,8 @@ def _epoch_windows(tracks, weights, cfg, tcfg: TrainConfig, rng):
     """One epoch's windows, labels and weights (``dataset.sample_windows``), augmented when ``tcfg.augment``."""
     X, y, w = sample_windows(tracks, cfg, weights, per_track=tcfg.windows_per_track, gain_db=tcfg.gain_db, rng=rng)
     if tcfg.augment:
-        from .pretrain import PretrainConfig, augment
+        from .augment import augment
+        from .config import PretrainConfig
 
         c1_std = float(np.std(X[:, :, 1])) if cfg.n_features > 1 else 0.0
         X = augment(X, cfg, PretrainConfig(gain_db=0.0), c1_std, rng)
@@ -309,11 +184,11 @@ def _cross_validate(tracks, splits, weights, cfg, mcfg, tcfg: TrainConfig, b, pr
             hist = model.fit(X, y, sample_weight=w, batch_size=tcfg.batch_size, epochs=1, verbose=0, shuffle=True)
             c.loss[f, e] = hist.history["loss"][-1]
             c.oof[e, va] = scores = Scorer(SavedModel(model, cfg, mcfg)).mean_scores(val)
-            c.auc[f, e], c.ap[f, e], c.val_loss[f, e] = metrics(labels[va], scores)
+            c.metric[f, e], c.metric2[f, e], c.val_loss[f, e] = metrics(labels[va], scores)
             if tcfg.ensemble:
                 snapshots.append(model.get_weights())
             b.update(1)
-            b.set_postfix(fold=f + 1, epoch=e + 1, val=f"{c.auc[f, e]:.3f}")
+            b.set_postfix(fold=f + 1, epoch=e + 1, val=f"{c.metric[f, e]:.3f}")
         c.fold_weights.append(snapshots)
     return c
 
@@ -386,16 +261,16 @@ def _f(x) -> str:
 
 def _cv_section(c: _Curves, labels, best_epoch: int, base, how: str = "") -> CrossValidation:
     e = best_epoch - 1
-    per_fold = [Metrics(_none(c.auc[f, e]), _none(c.ap[f, e])) for f in range(len(c.auc))]
+    per_fold = [Metrics(_none(c.metric[f, e]), _none(c.metric2[f, e])) for f in range(len(c.metric))]
     curves = EpochCurves(
-        roc_auc_mean=_nan_list(np.nanmean(c.auc, axis=0)), roc_auc_std=_nan_list(np.nanstd(c.auc, axis=0)),
-        ap_mean=_nan_list(np.nanmean(c.ap, axis=0)), train_loss_mean=_nan_list(np.nanmean(c.loss, axis=0)),
+        roc_auc_mean=_nan_list(np.nanmean(c.metric, axis=0)), roc_auc_std=_nan_list(np.nanstd(c.metric, axis=0)),
+        ap_mean=_nan_list(np.nanmean(c.metric2, axis=0)), train_loss_mean=_nan_list(np.nanmean(c.loss, axis=0)),
         val_track_log_loss_mean=_nan_list(np.nanmean(c.val_loss, axis=0)),
-        roc_auc_per_fold=[_nan_list(r) for r in c.auc],
+        roc_auc_per_fold=[_nan_list(r) for r in c.metric],
     )
     model = B.summarize_folds(per_fold, B.metrics(labels, c.oof[e]), epochs=best_epoch)
     note = CrossValidation.note + (f"; {how}" if how else "")
-    return CrossValidation(len(c.auc), curves, model, base, note)
+    return CrossValidation(len(c.metric), curves, model, base, note)
 
 
 def smooth(x: np.ndarray, width: int = 3) -> np.ndarray:

@@ -1,8 +1,11 @@
 """Shared fixtures: every test makes its own audio, a few seconds long, in a temp folder."""
 
 import os
+import tempfile
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# A test that forgets --cache never writes into the user's ~/.cache/pers_rec.
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="pers_rec_tests_cache_")
 os.environ.setdefault("KERAS_BACKEND", "tensorflow")
 
 import numpy as np

@@ -23,11 +23,11 @@ def die_while_starting(cfg_dict, mel, window, main_pid):
     import os
     import signal
 
-    from pers_rec import library
+    from pers_rec import extract
 
     if _first_time("start", main_pid):
         os.kill(os.getpid(), signal.SIGKILL)
-    library._init_worker(cfg_dict, mel, window, main_pid)
+    extract._init_worker(cfg_dict, mel, window, main_pid)
 
 
 def die_on_first_file(path, cfg_dict):
@@ -36,15 +36,15 @@ def die_on_first_file(path, cfg_dict):
     import os
     import signal
 
-    from pers_rec import library
+    from pers_rec import extract
 
     if os.path.basename(path).startswith("x"):
         try:
             os.close(os.open(os.path.join(os.path.dirname(path), ".died"), os.O_CREAT | os.O_EXCL | os.O_WRONLY))
         except FileExistsError:
-            return library._extract_one(path, cfg_dict)
+            return extract._extract_one(path, cfg_dict)
         os.kill(os.getpid(), signal.SIGKILL)
-    return library._extract_one(path, cfg_dict)
+    return extract._extract_one(path, cfg_dict)
 
 
 def die_on_kill_me(path, cfg_dict):
@@ -52,8 +52,8 @@ def die_on_kill_me(path, cfg_dict):
     import os
     import signal
 
-    from pers_rec import library
+    from pers_rec import extract
 
     if "kill" in os.path.basename(path):
         os.kill(os.getpid(), signal.SIGKILL)
-    return library._extract_one(path, cfg_dict)
+    return extract._extract_one(path, cfg_dict)

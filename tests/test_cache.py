@@ -40,7 +40,9 @@ def test_transient_failures_are_never_cached(lib, tmp_path, error):
 
 def test_key_includes_the_feature_code_version(monkeypatch):
     before = cfg.key()
-    monkeypatch.setattr(F, "FEATURE_CODE_VERSION", F.FEATURE_CODE_VERSION + 1)
+    from pers_rec import config
+
+    monkeypatch.setattr(config, "FEATURE_CODE_VERSION", config.FEATURE_CODE_VERSION + 1)
     assert cfg.key() != before
 
 

@@ -146,7 +146,7 @@ def test_similar_with_taste_weight_one_follows_the_taste_scores(listener, tmp_pa
 
 
 def test_map_writes_a_page_and_a_png_coloured_by_taste(listener, tmp_path, capsys):
-    from test_map import open_page, page_data
+    from test_maps import open_page, page_data
 
     out = tmp_path / "maps" / "map.html"
     out.parent.mkdir()
@@ -204,7 +204,7 @@ def test_genre_model_from_a_csv_column_then_rank_writes_genres(listener, tmp_pat
     out = tmp_path / "genres.html"
     assert main(["map", str(lib), "--model", str(model), "--out", str(out)] + common) == EXIT_OK
     assert "coloured by predicted genre" in capsys.readouterr().out
-    from test_map import page_data
+    from test_maps import page_data
 
     data = page_data(out.read_text(encoding="utf-8"))
     by_path = df.set_index("path")["genre"]
@@ -297,7 +297,10 @@ def test_nothing_rankable(listener, tmp_path):
 def test_explain_plots_a_timeline(listener, tmp_path, capsys):
     out = tmp_path / "why.png"
     assert main(["explain", str(listener["paths"][6]), "--model", str(listener["model"]), "--out", str(out), "--no-cache"]) == EXIT_OK
-    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    import matplotlib.image
+
+    img = matplotlib.image.imread(out)
+    assert img.shape[1] > 500 and img.std() > 0.05  # a drawn figure, not a blank page
     assert "over 3 windows" in capsys.readouterr().out
 
 
@@ -403,9 +406,9 @@ def test_help_lists_defaults_examples_and_exit_codes():
 
 
 def test_internal_errors_are_one_line(monkeypatch, tmp_path, capsys):
-    from pers_rec import commands
+    from pers_rec.cli import misc
 
-    monkeypatch.setattr(commands, "synth_dataset", lambda *a: 1 / 0)
+    monkeypatch.setattr(misc, "synth_dataset", lambda *a: 1 / 0)
     assert main(["synth", "1", "--out", str(tmp_path)]) == 4
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "ZeroDivisionError" in err and "PERS_REC_DEBUG=1" in err

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from pers_rec import demo
+from pers_rec.cli import demo
 
 pytestmark = pytest.mark.slow
 

@@ -30,6 +30,15 @@ def test_only_outside_failures_are_transient():
     assert {c.__name__ for c in AUDIO_ERRORS if c.transient} == {"ReadFailedError", "WorkerCrashedError"}
 
 
-def test_exit_codes_are_distinct():
-    codes = [E.EXIT_OK, E.EXIT_SOME_FAILED, E.EXIT_USAGE, E.EXIT_NOTHING, E.EXIT_INTERNAL, E.EXIT_INTERRUPTED]
-    assert codes == [0, 1, 2, 3, 4, 130]
+def test_the_documented_exit_codes_are_the_ones_used():
+    """--help and the README's table list exactly the codes of errors.EXIT_*, once each."""
+    import re
+    from pathlib import Path
+
+    from pers_rec.cli.common import EXIT_CODES
+
+    codes = sorted(v for k, v in vars(E).items() if k.startswith("EXIT_"))
+    assert len(set(codes)) == len(codes)
+    assert sorted(int(c) for c in re.findall(r"(?m)^  (\d+) ", EXIT_CODES)) == codes
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert sorted(int(c) for c in re.findall(r"(?m)^\| (\d+) \|", readme)) == codes

@@ -133,3 +133,11 @@ def test_extract_resamples_from_44k(write_audio):
     path = write_audio("b.wav", tone(440, 3.0, 44100), 44100)
     M = F.extract(path, cfg)
     assert M.shape == (1 + 3 * cfg.sr // cfg.hop_length, 20)
+
+
+def test_feature_stats_equal_numpy_over_all_frames():
+    mats = [np.random.default_rng(i).normal(i, 1 + i, size=(50 + i, 5)).astype(np.float32) for i in range(3)]
+    mean, var = F.feature_stats(mats)
+    allf = np.concatenate(mats).astype(np.float64)
+    np.testing.assert_allclose(mean, allf.mean(0), rtol=1e-6)
+    np.testing.assert_allclose(var, allf.var(0), rtol=1e-5)

@@ -39,7 +39,7 @@ def test_scores_match_sklearn():
     labels = rng.integers(0, 3, 40)
     probs = rng.dirichlet(np.ones(3), 40)
     splits = [(None, np.arange(0, 20)), (None, np.arange(20, 40))]
-    sc = G.Scores.of(labels, probs, splits)
+    sc = G.Accuracies.of(labels, probs, splits)
     pred = probs.argmax(1)
     assert sc.confusion == confusion_matrix(labels, pred, labels=[0, 1, 2]).tolist()
     assert sc.accuracy == pytest.approx(np.mean(pred == labels))
@@ -60,7 +60,7 @@ def test_genre_scores_fast_equal_naive_and_are_probabilities():
 def test_train_genre_learns_separable_genres_and_keeps_its_classes(tmp_path):
     from pers_rec import checkpoint
     from pers_rec import model as Mo
-    from pers_rec.train import TrainConfig, train_genre
+    from pers_rec.config import TrainConfig
 
     rng = np.random.default_rng(1)
     tracks = []
@@ -70,12 +70,13 @@ def test_train_genre_learns_separable_genres_and_keeps_its_classes(tmp_path):
         M[:, g] += 20.0  # each genre lifts one coefficient: easy to tell apart
         tracks.append(Track(f"/m/{i}.wav", g, "genre", M + rng.normal(size=M.shape).astype(np.float32) * 0.1))
     mcfg = Mo.ModelConfig(**{"filters": (8, 8, 8), "lstm_units": 8, "dense_units": 8})
-    saved, cv = train_genre(tracks, ["a", "b", "c"], TINY, mcfg, TrainConfig(max_epochs=6, folds=3, seed=0))
-    assert saved.mcfg.classes == ("a", "b", "c") and cv["folds"] == 3
-    assert cv["network_oof"].shape == cv["baseline_oof"].shape == (30, 3)
+    cv = G.train(tracks, ["a", "b", "c"], TINY, mcfg, TrainConfig(max_epochs=6, folds=3, seed=0))
+    saved = cv.saved
+    assert saved.mcfg.classes == ("a", "b", "c") and cv.folds == 3
+    assert cv.network_oof.shape == cv.baseline_oof.shape == (30, 3)
     labels = np.array([t.label for t in tracks])
     # both learn the lifted coefficient (chance 1/3; measured 0.87 and 0.70 with these seeds)
-    assert np.mean(cv["baseline_oof"].argmax(1) == labels) > 0.7 and np.mean(cv["network_oof"].argmax(1) == labels) > 0.5
+    assert np.mean(cv.baseline_oof.argmax(1) == labels) > 0.7 and np.mean(cv.network_oof.argmax(1) == labels) > 0.5
     checkpoint.save(tmp_path / "g.keras", saved)
     back = checkpoint.load(tmp_path / "g.keras")
     assert back.mcfg.classes == ("a", "b", "c")

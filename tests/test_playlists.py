@@ -120,3 +120,10 @@ def test_non_utf8_csv(tmp_path):
     (tmp_path / "song é.wav").write_bytes(b"x")
     (tmp_path / "l.csv").write_bytes("path,label\nsong é.wav,1\n".encode("latin-1"))
     assert P.read_labelled(tmp_path / "l.csv", 1) == [(str(tmp_path / "song é.wav"), 1)]
+
+
+def test_a_folder_of_likes_gives_real_path_strings_like_every_other_source(lib):
+    from pers_rec.playlists import read_labelled
+
+    got = read_labelled(lib, 1)
+    assert got and all(isinstance(p, str) and p == os.path.realpath(p) and label == 1 for p, label in got)

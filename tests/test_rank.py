@@ -10,11 +10,12 @@ import numpy as np
 from pers_rec import features as F
 from pers_rec import rank as R
 from pers_rec.errors import DecodeError
-from pers_rec.library import Extracted
+from pers_rec.extract import Extracted
 
 cfg = F.FeatureConfig()
-#: What ``_row`` needs of a Scorer: the feature config and the track score (here the plain window mean).
-scorer = SimpleNamespace(cfg=cfg, final_score=lambda w, M: float(np.mean(w)))
+#: What ``_row`` needs of a Scorer: the feature config and the final track score. Here a stacking-like map of the
+#: window mean, so ``score`` and ``network_score`` differ and a swap of the two columns is caught.
+scorer = SimpleNamespace(cfg=cfg, final_score=lambda w, M: 0.25 + 0.5 * float(np.mean(w)))
 
 
 def _item(name, seconds):
@@ -28,6 +29,13 @@ def table():
             R._row(_item("nan.wav", 60), np.array([0.5, np.nan]), scorer),
             R._error_row(Path("/m/bad.mp3"), DecodeError("/m/bad.mp3", "not audio"))]
     return R._table(rows)
+
+
+def test_score_is_the_final_score_and_network_score_the_window_mean():
+    df = table()
+    ok = df[df["status"] == "ok"]
+    assert list(ok["network_score"]) == [0.99, 0.9, 0.3]
+    assert list(ok["score"]) == [0.745, 0.7, 0.4]
 
 
 def test_order_types_and_error_rows():
@@ -51,4 +59,37 @@ def test_playlist_leaves_out_short_tracks_then_takes_the_top():
     assert [p for p, _, _ in R.playlist_entries(df, top=1, min_track_s=30)] == ["/m/b\r,\"x\".wav"]
     assert [p for p, _, _ in R.playlist_entries(df, min_track_s=0)] == ["/m/jingle.wav", "/m/b\r,\"x\".wav", "/m/a.wav"]
     path, duration_s, title = R.playlist_entries(df, top=1, min_track_s=0)[0]
-    assert duration_s == 3.0 and title == "jingle (score 0.990)"
+    assert duration_s == 3.0 and title == "jingle (score 0.745)"
+
+
+def test_explain_and_rank_give_a_stacked_model_the_same_score(tmp_path):
+    """A real model trained with stacking: every track's ``explain`` score is its ranking ``score`` (the stacked
+    value), and the network's own mean is ``network_score`` in both."""
+    import soundfile as sf
+    from conftest import tone
+    from helpers import TINY, TINY_M
+
+    from pers_rec import dataset
+    from pers_rec import model as Mo
+    from pers_rec import train as T
+    from pers_rec.config import TrainConfig
+
+    lib = tmp_path / "music"
+    lib.mkdir()
+    paths = []
+    for i in range(8):
+        y = tone(300 + 60 * i, 9.0, 8000) + (0.2 * tone(2000, 9.0, 8000) if i % 2 else 0)
+        sf.write(lib / f"t{i}.wav", y, 8000)
+        paths.append(str(lib / f"t{i}.wav"))
+    likes = tmp_path / "likes.m3u"
+    likes.write_text("".join(f"{p}\n" for p in paths[::2][:3]))
+    tracks, _ = dataset.gather(likes, None, lib, TINY, unlabelled_per_like=2, jobs=0)
+    saved = T.train(tracks, TINY, Mo.ModelConfig(**TINY_M), TrainConfig(max_epochs=2, folds=2, blend="stacked"))
+    assert saved.report.blend.chosen == "stacked"
+    df = R.rank(paths, saved, jobs=0).set_index("path")
+    stacked = 0
+    for p in paths:
+        _, s = R.explain(p, saved)
+        assert abs(s.score - df.loc[p, "score"]) < 1e-5 and abs(s.network_score - df.loc[p, "network_score"]) < 1e-5
+        stacked += abs(s.score - s.network_score) > 1e-4
+    assert stacked  # the stacked score is not the network's mean: the test would catch a swap

@@ -15,7 +15,7 @@ def small_report() -> R.TrainReport:
     cv = R.CVResult([m, R.Metrics(None, None)], m, 0.9, 0.0, 0.8, 0.0, epochs=2)
     curves = R.EpochCurves([0.8, 0.9], [0.1, 0.0], [0.7, 0.8], [0.6, 0.5], [0.5, 0.4], [[0.8, 0.9], [None, None]])
     return R.TrainReport(
-        pers_rec_version="0", created="2026-01-01T00:00:00", seconds=1.5, versions={"keras": "3"},
+        pers_rec_version="0", created="2026-01-01T00:00:00", elapsed_s=1.5, versions={"keras": "3"},
         feature_config=TINY.to_dict(), model_config={"arch": "cnn_lstm"}, train_config={"seed": 0}, params=10,
         tracks=[R.TrackEntry("/m/a.wav", 1, "like", 100), R.TrackEntry("/m/b.wav", 0, "dislike", 90),
                 R.TrackEntry("/m/c.wav", 0, "unlabelled", 80), R.TrackEntry("/m/d.wav", 1, "like", 70)],
@@ -45,11 +45,51 @@ def test_unknown_keys_from_a_newer_version_are_ignored():
     assert R.TrainReport.from_dict(d) == small_report()
 
 
-def test_figures_are_written(tmp_path):
+def _image(path):
+    import matplotlib.image
+
+    return matplotlib.image.imread(path)
+
+
+def test_curves_plot_the_folds_the_mean_and_the_baseline(tmp_path):
+    from matplotlib.figure import Figure
+
+    rep = small_report()
+    a1, a2 = Figure().subplots(1, 2)
+    R.draw_curves(rep, a1, a2)
+    pe = rep.cross_validation.per_epoch
+    ys = [list(line.get_ydata()) for line in a1.get_lines()]
+    for fold in pe.roc_auc_per_fold:
+        if None not in fold:  # a fold with no figure draws NaN, which equals nothing
+            assert list(np.array(fold, float)) in ys
+    assert list(np.array(pe.roc_auc_mean, float)) in ys
+    assert [rep.cross_validation.baseline.roc_auc_mean] * 2 in ys  # the baseline's horizontal line
+    assert list(np.array(pe.train_loss_mean, float)) in [list(line.get_ydata()) for line in a2.get_lines()]
+    img = _image(R.plot_curves(rep, tmp_path / "c.png"))
+    assert img.shape[0] > 200 and img.std() > 0.05  # a drawn figure, not a blank page
+
+
+def test_explain_plots_the_window_scores_at_their_centres_and_the_score(tmp_path):
+    from matplotlib.figure import Figure
+
     from pers_rec.scoring import summarize
 
-    assert R.plot_curves(small_report(), tmp_path / "c.png").read_bytes()[:4] == b"\x89PNG"
     M = features(TINY.window_frames * 2, TINY)
     s = summarize(np.linspace(0, 1, 9), TINY, 16.0)
-    assert R.plot_explain(M, s, TINY, "x.wav", tmp_path / "e.png").read_bytes()[:4] == b"\x89PNG"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.png", "e.png"]
+    a1, a2 = Figure().subplots(2, 1)
+    R.draw_explain(M, s, TINY, "cost $5 and $6.wav", a1, a2)
+    timeline = a2.get_lines()[0]
+    np.testing.assert_allclose(timeline.get_ydata(), s.window_scores)
+    np.testing.assert_allclose(timeline.get_xdata(), s.starts_s + TINY.window_s / 2)
+    assert list(a2.get_lines()[1].get_ydata()) == [s.score] * 2
+    assert a1.get_title().startswith("cost $5 and $6.wav: track score 0.500")
+    np.testing.assert_allclose(a1.get_images()[0].get_array().shape, (TINY.n_features, len(M)))
+    img = _image(R.plot_explain(M, s, TINY, "x.wav", tmp_path / "e.png"))
+    assert img.std() > 0.05
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["e.png"]
+
+
+def test_reports_written_before_durations_were_named_s_still_load():
+    d = small_report().to_dict()
+    d["seconds"] = d.pop("elapsed_s")
+    assert R.TrainReport.from_dict(d) == small_report()

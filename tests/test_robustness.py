@@ -14,10 +14,11 @@ import pytest
 from conftest import tone
 from helpers import TINY, saved_model
 
-from pers_rec import checkpoint, library
+from pers_rec import checkpoint, extract
 from pers_rec.cache import FeatureCache, open_cache
 from pers_rec.cli import main
 from pers_rec.errors import EXIT_OK, EXIT_USAGE, CacheWarning, ModelFileError
+from pers_rec.scan import scan
 
 cfg = TINY
 
@@ -25,9 +26,9 @@ cfg = TINY
 @pytest.fixture
 def cached(lib, tmp_path):
     """The ``lib`` fixture's three files with their features in a fresh cache; returns (paths, fresh, cache_dir)."""
-    paths = library.scan(lib)
+    paths = scan(lib)
     cache = open_cache(tmp_path / "cache")
-    fresh = {str(e.path): e.features for e in library.extract_many(paths, cfg, cache=cache, jobs=0)}
+    fresh = {str(e.path): e.features for e in extract.extract_many(paths, cfg, cache=cache, jobs=0)}
     cache.close()
     return paths, fresh, tmp_path / "cache"
 
@@ -75,11 +76,11 @@ def test_a_damaged_cache_is_recomputed_and_the_run_finishes(cached, damage):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", CacheWarning)  # a damaged file is set aside with a warning
         cache = open_cache(cache_dir)
-        got = {str(e.path): e for e in library.extract_many(paths, cfg, cache=cache, jobs=0)}
+        got = {str(e.path): e for e in extract.extract_many(paths, cfg, cache=cache, jobs=0)}
     assert set(got) == set(fresh) and all(e.ok for e in got.values())
     for p, e in got.items():
         np.testing.assert_array_equal(e.features, fresh[p])
-    again = {str(e.path): e for e in library.extract_many(paths, cfg, cache=cache, jobs=0)}
+    again = {str(e.path): e for e in extract.extract_many(paths, cfg, cache=cache, jobs=0)}
     assert all(e.cached and e.ok for e in again.values())  # recomputed rows were stored again
     cache.close()
 
@@ -119,7 +120,7 @@ def test_a_read_only_cache_folder_runs_without_storing(cached):
             import soundfile as sf
 
             sf.write(new, tone(330, 2.0, 16000), 16000)
-            got = list(library.extract_many([*paths, new], cfg, cache=cache, jobs=0)) if cache else None
+            got = list(extract.extract_many([*paths, new], cfg, cache=cache, jobs=0)) if cache else None
         if cache is not None:
             assert len(got) == 4 and all(e.ok for e in got)
             cache.close()
@@ -135,7 +136,7 @@ def test_a_full_disk_runs_without_storing(cached):
     pages = cache._db.execute("PRAGMA page_count").fetchone()[0]
     cache._db.execute(f"PRAGMA max_page_count = {pages}")  # SQLITE_FULL on the next growth, as a full disk
     with pytest.warns(CacheWarning, match="cannot write the feature cache"):
-        got = list(library.extract_many(paths, cfg, cache=cache, jobs=0))
+        got = list(extract.extract_many(paths, cfg, cache=cache, jobs=0))
     assert len(got) == 3 and all(e.ok for e in got)
     cache.close()
 
@@ -202,7 +203,7 @@ def test_a_model_file_that_lies_is_refused_before_any_audio(lie, good_model, lib
     decoded = []
     from pers_rec import rank
 
-    for module in (library, rank):
+    for module in (extract, rank):
         monkeypatch.setattr(module, "extract_many", lambda *a, **k: decoded.append(a) or iter(()))
     code = main(["rank", str(lib), "--model", str(bad), "--out", str(tmp_path / "r.csv"), "--quiet"])
     err = capsys.readouterr().err

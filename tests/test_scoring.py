@@ -90,6 +90,9 @@ def test_long_tracks_run_in_chunks_equal_to_one_pass(arch_model, monkeypatch, n_
     np.testing.assert_allclose(chunked, scorer.window_scores_naive(M), atol=1e-5, rtol=0)
 
 
-def test_window_starts_come_from_features():
-    s = S.summarize(np.zeros(4), cfg, 12.0)
-    np.testing.assert_array_equal(s.starts_s, F.window_starts_s(4, cfg))
+def test_window_starts_are_whole_hops_and_the_best_window_ends_at_the_track():
+    s = S.summarize(np.array([0.1, 0.2, 0.9, 0.3]), cfg, 10.5)
+    np.testing.assert_array_equal(s.starts_s, [0.0, 1.0, 2.0, 3.0])  # hop 1 s
+    assert (s.best_start_s, s.best_end_s, s.best_score) == (2.0, 10.0, 0.9)
+    assert S.summarize(np.array([0.5]), cfg, 3.0).best_end_s == 3.0  # a short track: clipped to its duration
+    assert s.score == s.network_score == np.mean([0.1, 0.2, 0.9, 0.3])

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .fileio import write_text
+from ..fileio import write_text
 
 LEADS = ("flute", "clarinet", "strings", "piano")
 #: The demo's artists: song ``i`` is by ``ARTISTS[i % 8]``, so each artist always plays one lead instrument.
@@ -37,7 +37,7 @@ def make_library(out: Path, n_tracks: int, duration_s: float, seed: int) -> list
     import synth
     from synth.io import tag, write
 
-    from .tags import read as read_tags
+    from ..tags import read as read_tags
 
     rng = np.random.default_rng(seed)
     songs = []
@@ -67,11 +67,12 @@ def run(out: str = "demo_out", *, n_tracks: int = 48, duration_s: float = 12.0, 
     """Run the whole demo under ``out``; print and return its summary."""
     from sklearn.metrics import roc_auc_score
 
-    from . import checkpoint, commands, library
-    from . import features as F
-    from . import model as Mo
-    from .cache import open_cache
-    from .train import TrainConfig
+    from .. import checkpoint
+    from ..cache import open_cache
+    from ..config import FeatureConfig, ModelConfig, TrainConfig
+    from ..scan import scan
+    from .rank import rank
+    from .train import TrainOutputs, train
 
     say = (lambda *a: None) if quiet else print
     t0 = time.time()
@@ -89,10 +90,10 @@ def run(out: str = "demo_out", *, n_tracks: int = 48, duration_s: float = 12.0, 
 
     say("2/4 training (cross-validation grouped by artist or album; the fold models are averaged)")
     cache = open_cache(out / "cache")
-    cfg, mcfg = F.FeatureConfig(), Mo.ModelConfig()
+    cfg, mcfg = FeatureConfig(), ModelConfig()
     tcfg = TrainConfig(max_epochs=max_epochs, folds=folds, seed=seed)
-    outputs = commands.TrainOutputs.beside(out / "model.keras")
-    saved = commands.train(likes, None, lib_dir, outputs, cfg, mcfg, tcfg, cache=cache, jobs=jobs, progress=not quiet)
+    outputs = TrainOutputs.beside(out / "model.keras")
+    saved = train(likes, None, lib_dir, outputs, cfg, mcfg, tcfg, cache=cache, jobs=jobs, progress=not quiet)
     cv = saved.report.cross_validation
     say(f"   cross-validated track ROC-AUC {cv.model.roc_auc_mean:.3f} +- {cv.model.roc_auc_std:.3f} "
         f"at {cv.model.epochs} epochs; baseline (MFCC statistics + logistic regression) "
@@ -102,7 +103,7 @@ def run(out: str = "demo_out", *, n_tracks: int = 48, duration_s: float = 12.0, 
 
     say("3/4 ranking the library (liked tracks left out)")
     saved = checkpoint.load(outputs.model, expect=cfg)
-    df = commands.rank(saved, library.scan(lib_dir), out_csv=out / "ranking.csv", m3u=out / "top.m3u8", top=10,
+    df = rank(saved, scan(lib_dir), out_csv=out / "ranking.csv", m3u=out / "top.m3u8", top=10,
                        min_track_s=0, cache=cache, jobs=jobs)
     hidden = {s["path"] for s in flute} - told
     y = df["path"].isin(hidden).to_numpy()
@@ -111,13 +112,14 @@ def run(out: str = "demo_out", *, n_tracks: int = 48, duration_s: float = 12.0, 
     precision = float(y[:k].mean()) if k else None
 
     say("4/4 explaining the top track")
-    from .rank import explain
-    from .report import plot_explain
+    from ..rank import explain
+    from ..report import plot_explain
 
     top = df.iloc[0]
     M, s = explain(top["path"], saved, cache=cache)
     plot_explain(M, s, cfg, Path(top["path"]).name, out / "explain_top.png")
-    cache.close()
+    if cache is not None:
+        cache.close()
 
     say("")
     say(f"Top 10 of {len(df)} unliked tracks ({k} hidden flute-lead songs among them):")
@@ -130,12 +132,12 @@ def run(out: str = "demo_out", *, n_tracks: int = 48, duration_s: float = 12.0, 
         "tracks": len(songs), "liked": len(told), "hidden_likes": k, "ranked": len(df),
         "heldout_roc_auc": auc, f"precision_at_{k}": precision,
         "cv_roc_auc": cv.model.roc_auc_mean, "baseline_cv_roc_auc": cv.baseline.roc_auc_mean,
-        "epochs": cv.model.epochs, "seconds": round(time.time() - t0, 1),
+        "epochs": cv.model.epochs, "elapsed_s": round(time.time() - t0, 1),
         "outputs": {n: str(out / n) for n in ("model.keras", "model.json", "model.png", "ranking.csv", "top.m3u8", "explain_top.png")},
     }
     write_text(out / "demo_summary.json", json.dumps(summary, indent=2))
     say("")
     say(f"Held-out: the {k} hidden flute songs vs the rest: ROC-AUC {_fmt(auc)}, precision at {k} {_fmt(precision, 2)}")
-    say(f"Done in {summary['seconds']:.0f} s. Outputs in {out}/: model.keras (+ model.json report, model.png curves), "
+    say(f"Done in {summary['elapsed_s']:.0f} s. Outputs in {out}/: model.keras (+ model.json report, model.png curves), "
         "ranking.csv, top.m3u8, explain_top.png")
     return summary

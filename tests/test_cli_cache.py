@@ -1,26 +1,21 @@
-"""The command bodies that the CLI and the demo share: the cache command and output escaping."""
+"""``pers-rec cache``: info, prune and clear."""
 
 import numpy as np
 
-from pers_rec import commands
 from pers_rec import features as F
 from pers_rec.cache import open_cache
+from pers_rec.cli.cache import cache_command
 
 
 def test_cache_command_info_prune_clear(tmp_path, capsys):
-    assert commands.cache_command("info", tmp_path / "none") == 0
+    assert cache_command("info", tmp_path / "none") == 0
     assert "no cache at" in capsys.readouterr().out
     song = tmp_path / "s.wav"
     song.write_bytes(b"x")
     with open_cache(tmp_path / "c") as cache:
         cache.put(song, F.FeatureConfig(), song.stat(), np.zeros((2, 20), np.float32))
     song.unlink()
-    commands.cache_command("info", tmp_path / "c")
+    cache_command("info", tmp_path / "c")
     assert "1 entries (0 failed files), 1 stale" in capsys.readouterr().out
-    commands.cache_command("prune", tmp_path / "c")
+    cache_command("prune", tmp_path / "c")
     assert "removed 1 stale or damaged entries" in capsys.readouterr().out
-
-
-def test_printed_names_are_escaped(capsys):
-    commands.say("/m/\udcff\nx.wav")
-    assert capsys.readouterr().out == "/m/\\xff\\nx.wav\n"  # undecodable byte and newline escaped

@@ -1,0 +1,96 @@
+"""The ``pers-rec`` command line: one module per command, each holding its parser, its checks and its body.
+
+``main`` parses the arguments and runs the chosen command's ``run(args)``; each command module has
+``add_parser(subparsers)``. Shared options, checks, the cache and console output are in ``common``. Heavy
+libraries are imported only by the commands that need them, so ``--help`` and ``--version`` answer at once.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import warnings
+
+from .. import __version__
+from ..errors import (
+    EXIT_INTERNAL,
+    EXIT_INTERRUPTED,
+    EXIT_NOTHING,
+    EXIT_OK,
+    EXIT_SOME_FAILED,
+    EXIT_USAGE,
+    NothingToDoError,
+    PersRecError,
+    ScanWarning,
+    printable,
+)
+from . import cache, explain, filters, map, misc, playlist, pretrain, rank, similar, train
+from .common import EXIT_CODES, Formatter
+
+#: The commands, in the order ``--help`` lists them.
+COMMANDS = (train, pretrain, similar, playlist, map, filters, rank, explain, cache, misc)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="pers-rec", formatter_class=Formatter, epilog=EXIT_CODES,
+                                description="Learn one listener's taste from the audio itself and rank their music library.")
+    p.add_argument("--version", action="version", version=f"pers-rec {__version__}")
+    p.add_argument("--cpu", action="store_true", help="never use a GPU (hides GPUs from the Keras backend)")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for command in COMMANDS:
+        command.add_parser(sub)
+    return p
+
+
+def _on_sigterm(signum, frame):
+    raise KeyboardInterrupt  # the same clean-up as Ctrl-C: temporary files removed, finished work kept
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run ``pers-rec`` with ``argv``; return the exit code (documented in ``--help``)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "cpu", False):
+        from ..device import force_cpu
+
+        force_cpu()
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    warned: list = []
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", ScanWarning)
+            warnings.showwarning = lambda message, category, *rest: _show_warning(message, category, warned)
+            code = args.run(args)
+        return EXIT_SOME_FAILED if code == EXIT_OK and warned else code
+    except NothingToDoError as exc:
+        print(f"pers-rec: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_NOTHING
+    except PersRecError as exc:
+        print(f"pers-rec: error: {_one_line(exc)}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        kept = "; finished work is kept in the feature cache" if not getattr(args, "no_cache", True) else ""
+        print(f"\npers-rec: interrupted{kept}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as exc:  # a bug: one line, the traceback on request
+        if os.environ.get("PERS_REC_DEBUG"):
+            raise
+        print(f"pers-rec: internal error: {type(exc).__name__}: {_one_line(exc)} "
+              "(run with PERS_REC_DEBUG=1 for the traceback)", file=sys.stderr)
+        return EXIT_INTERNAL
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _show_warning(message, category, warned: list) -> None:
+    """A warning as one escaped line on stderr; a :class:`ScanWarning` (files left out) turns exit 0 into 1."""
+    print(f"pers-rec: warning: {_one_line(message)}", file=sys.stderr)
+    if issubclass(category, ScanWarning):
+        warned.append(message)
+
+
+def _one_line(exc: BaseException) -> str:
+    return printable(" ".join(str(exc).split()))
+

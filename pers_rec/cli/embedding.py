@@ -1,0 +1,89 @@
+"""What the embedding commands (``similar``, ``playlist``, ``map``, ``filters``) share: the encoder they use,
+the library's vectors, and a taste model's scores."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import numpy as np
+
+from ..errors import ParameterError, describe
+from .common import cache_dir, check_backend, feature_cache, warn
+
+
+@contextmanager
+def embedder_and_cache(args, library_flag: str = "--library") -> Iterator[tuple]:
+    """Checks shared by the embedding commands (library, ``--m3u``, ``--model``), then ``(embedder, cache)``."""
+    from ..fileio import check_output
+    from .common import need_dir
+
+    need_dir(args.library, library_flag)
+    if getattr(args, "m3u", None):
+        check_output(args.m3u, (".m3u8", ".m3u"), "--m3u")
+    if args.model:
+        from ..checkpoint import check_file
+
+        check_file(args.model)
+    check_backend()
+    from ..config import FeatureConfig
+
+    embedder = encoder_for(args.library, args.model, cache_dir(args), FeatureConfig())
+    with feature_cache(args) as cache:
+        yield embedder, cache
+
+
+def encoder_for(library_dir, model_path, pretrained_dir, cfg):
+    """The :class:`embed.Embedder` of a taste model, else of the library's pre-trained encoder."""
+    from .. import checkpoint, embed
+    from .. import model as Mo
+    from .. import pretrain as P
+    from ..checkpoint import SavedModel
+    from ..scan import scan
+
+    if model_path is not None:
+        return embed.Embedder(checkpoint.load(model_path, expect=cfg))
+    mcfg = Mo.ModelConfig()
+    found = P.find(pretrained_dir, scan(library_dir), cfg, mcfg)
+    if found is None:
+        raise ParameterError(f"no encoder for {library_dir}: run `pers-rec pretrain {library_dir}` first "
+                             "(no likes needed), or give --model taste.keras")
+    model = Mo.build(cfg, mcfg)
+    P.apply(model, P.load(found))
+    return embed.Embedder(SavedModel(model, cfg, mcfg))
+
+
+def library_vectors(library_dir, embedder, cache, jobs, progress, pooling: str = "mean"):
+    """The library's track vectors: ``(paths, V [shape=(n, dim)], failed, IDF reference)``; failures warned."""
+    from .. import embed
+    from .common import library_files
+
+    paths, V, failed, ref = embed.vectors(library_files(library_dir, "--library"), embedder, pooling=pooling,
+                                          cache=cache, jobs=jobs, progress=progress)
+    for path, err in failed:
+        warn(f"skipped {path}: {describe(err)}")
+    return paths, V, failed, ref
+
+
+def given_and_library(given, library_dir, embedder, cache, jobs, progress, pooling: str = "mean"):
+    """Vectors of the tracks named on the command line (each must work) and of the library (failures warned).
+    With ``distinctive`` pooling the library's windows are the reference of the given tracks' weights too."""
+    from .. import embed
+
+    given = [os.path.abspath(g) for g in given]  # printed beside the library's paths, which the scan makes absolute
+    paths, V, failed, ref = library_vectors(library_dir, embedder, cache, jobs, progress, pooling)
+    given_paths, given_vecs, bad, _ = embed.vectors(given, embedder, pooling=pooling, reference=ref, cache=cache, jobs=1)
+    if bad:
+        raise ParameterError(f"{bad[0][0]}: {describe(bad[0][1])}")
+    return given_paths, given_vecs, paths, V, failed
+
+
+def model_scores(saved, paths, cache, jobs, progress) -> tuple[np.ndarray, list[str]]:
+    """The model's final track ``score`` of each path (the ranking's; NaN where it failed: such a track is never
+    ranked first), and a genre model's predicted genre of each ("" otherwise)."""
+    from .. import rank as R
+
+    df = R.rank(paths, saved, cache=cache, jobs=jobs, progress=progress).set_index("path")
+    scores = np.array([df["score"].get(str(p), np.nan) for p in paths], np.float64)
+    return scores, [df["genre"].get(str(p), "") or "" for p in paths]

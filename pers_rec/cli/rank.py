@@ -1,0 +1,83 @@
+"""``pers-rec rank``: score every track of a folder and write the ranking (CSV, and the top as M3U8)."""
+
+from __future__ import annotations
+
+from ..errors import EXIT_NOTHING, EXIT_OK, EXIT_SOME_FAILED
+from .common import feature_cache, int_at_least, library_files, load_model, need_dir, say, seconds, subcommand, warn
+
+
+def add_parser(sub) -> None:
+    r = subcommand(sub, "rank", "score every track of a folder and write the ranking",
+                   "pers-rec rank ~/Music --model taste.keras --out ranking.csv --m3u top50.m3u8", cache=True, jobs=True)
+    r.add_argument("library", help="music folder (scanned recursively)")
+    r.add_argument("--model", required=True, help="a model written by pers-rec train (.keras)")
+    r.add_argument("--out", default="ranking.csv", help="ranking CSV")
+    r.add_argument("--m3u", help="also write an M3U8 playlist of the top tracks (.m3u8 or .m3u, UTF-8)")
+    r.add_argument("--top", type=int_at_least(1), default=50, help="tracks in the M3U8")
+    r.add_argument("--min-track-s", type=seconds, default=30.0,
+                   help="leave tracks shorter than this out of the M3U8 (jingles, effects); 0 keeps them")
+    r.add_argument("--max-per-artist", type=int_at_least(1), default=None,
+                   help="at most this many tracks of one artist in the M3U8 (by the artist tag)")
+    r.add_argument("--include-liked", action="store_true", help="also rank the tracks the model was trained on as likes")
+    r.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from ..fileio import check_not_inputs, check_output
+
+    need_dir(args.library, "library")
+    check_output(args.out, (".csv",), "--out")
+    if args.m3u:
+        check_output(args.m3u, (".m3u8", ".m3u"), "--m3u")
+    check_not_inputs({"--out": args.out, "--m3u": args.m3u}, {"--model": args.model})
+    from ..checkpoint import check_file
+
+    check_file(args.model)  # a bad model file is the first thing said, before the library is scanned
+    paths = library_files(args.library)
+    saved = load_model(args.model)
+    with feature_cache(args) as cache:
+        df = rank(saved, paths, out_csv=args.out, m3u=args.m3u, top=args.top, min_track_s=args.min_track_s,
+                  include_liked=args.include_liked, max_per_artist=args.max_per_artist, cache=cache, jobs=args.jobs,
+                  progress=not args.quiet)
+    return print_summary(df, len(paths), args.out, args.m3u, args.top)
+
+
+def rank(saved, paths, *, out_csv, m3u=None, top: int = 50, min_track_s: float = 30.0, include_liked: bool = False,
+         max_per_artist: int | None = None, cache=None, jobs=None, progress: bool = False):
+    """Rank ``paths`` with ``saved``, write the CSV (and the top of it as an M3U8).
+
+    Returns
+    -------
+    pd.DataFrame
+        The ranking (see ``rank.COLUMNS``).
+    """
+    from .. import playlists
+    from .. import rank as R
+    from ..fileio import write_text
+
+    exclude = set() if include_liked else R.liked_paths(saved)
+    df = R.rank(paths, saved, cache=cache, jobs=jobs, exclude=exclude, progress=progress)
+    write_text(out_csv, R.csv_text(df), errors="surrogateescape")
+    if m3u:
+        playlists.write_m3u(m3u, R.playlist_entries(df, top=top, min_track_s=min_track_s,
+                                                    max_per_artist=max_per_artist))
+    return df
+
+
+def print_summary(df, n_paths: int, out_csv, m3u, top: int) -> int:
+    """The ranking's first ten rows and its failures, and the exit code they mean."""
+    from .. import rank as R
+    from .. import tags
+
+    ok = df[df["status"] == "ok"]
+    n_err = len(df) - len(ok)
+    say(f"ranked {len(ok)} tracks ({n_paths - len(df)} liked tracks left out, {n_err} failed) -> {out_csv}"
+        + (f", top {min(top, len(ok))} -> {m3u}" if m3u else ""))
+    for r in ok.head(10).itertuples():
+        say(f"{r.rank:>4}  {r.score:.3f}  " + (f"{r.genre}  " if isinstance(r.genre, str) and r.genre else "")
+            + f"best {r.best_start_s:.0f}-{r.best_end_s:.0f} s  {r.path}{tags.suffix(R.row_tags(r))}")
+    for r in df[df["status"] != "ok"].itertuples():
+        warn(f"error: {r.path}: {r.error}")
+    if ok.empty:
+        return EXIT_NOTHING
+    return EXIT_SOME_FAILED if n_err else EXIT_OK

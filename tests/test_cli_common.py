@@ -1,0 +1,50 @@
+"""What the commands share: console output, argument types, the answer to an empty library."""
+
+import argparse
+
+import pytest
+
+from pers_rec.cli import main
+from pers_rec.cli.common import float_in, int_at_least, say
+from pers_rec.errors import EXIT_NOTHING
+
+
+def test_printed_names_are_escaped(capsys):
+    say("/m/\udcff\nx.wav")
+    assert capsys.readouterr().out == "/m/\\xff\\nx.wav\n"  # undecodable byte and newline escaped
+
+
+def test_argument_types_say_what_they_want():
+    with pytest.raises(argparse.ArgumentTypeError, match="must be at least 2, got 1"):
+        int_at_least(2)("1")
+    with pytest.raises(argparse.ArgumentTypeError, match="'x' is not a whole number"):
+        int_at_least(2)("x")
+    half = float_in("a fraction", "must be below 1", lambda v: v < 1)
+    assert half("0.5") == 0.5
+    with pytest.raises(argparse.ArgumentTypeError, match="must be below 1, got 2"):
+        half("2")
+
+
+@pytest.mark.parametrize("command", [
+    ["pretrain", "{lib}"], ["rank", "{lib}", "--model", "{model}"], ["map", "{lib}"], ["filters", "{lib}"],
+    ["similar", "{song}", "--library", "{lib}"], ["playlist", "--library", "{lib}", "--seed", "{song}"],
+    ["train", "--target", "genre", "--library", "{lib}", "--model", "{out}"],
+])
+def test_every_command_answers_an_empty_library_the_same_way(command, tmp_path, capsys):
+    from helpers import saved_model
+
+    from pers_rec import checkpoint
+    from pers_rec.config import FeatureConfig
+
+    lib = tmp_path / "empty"
+    (lib / "sub").mkdir(parents=True)
+    (lib / "cover.jpg").write_bytes(b"x")
+    song = tmp_path / "song.wav"
+    song.write_bytes(b"x")
+    model = tmp_path / "m.keras"
+    checkpoint.save(model, saved_model(FeatureConfig(), filters=(8, 8, 8, 8), lstm_units=8, dense_units=8))
+    args = [a.format(lib=lib, model=model, song=song, out=tmp_path / "g.keras") for a in command]
+    if command[0] in ("map", "filters", "similar", "playlist"):
+        args += ["--model", str(model)]
+    assert main(args + ["--cache", str(tmp_path / "cache")]) == EXIT_NOTHING
+    assert capsys.readouterr().err == f"pers-rec: no audio files found under {lib}\n"

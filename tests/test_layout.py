@@ -1,0 +1,95 @@
+"""The house rules of the code: small modules, a test file for each, imports that only point down the data flow
+(audio -> features -> model -> scoring -> rank/train -> apps -> cli), no cycles, and a module table that is true."""
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PKG = ROOT / "pers_rec"
+
+#: Each module's layer in the data flow; a module may import only from its own layer or below.
+LAYERS = {
+    "errors": 0, "config": 0, "fileio": 0, "progress": 0, "device": 0, "tags": 0, "plots": 0,
+    "audio": 1, "scan": 1, "playlists": 1,
+    "features": 2, "augment": 2, "extract": 2, "cache": 2,
+    "model": 3, "baseline": 3, "report": 3, "checkpoint": 3,
+    "scoring": 4, "dataset": 4,
+    "rank": 5, "train": 5, "pretrain": 5, "embed": 5,
+    "filters": 6, "maps": 6, "genre": 6, "sequence": 6,
+    "cli": 7,
+}
+
+
+def modules() -> dict[str, Path]:
+    out = {p.stem: p for p in PKG.glob("*.py") if p.stem != "__init__"}
+    out.update({f"cli.{p.stem}": p for p in (PKG / "cli").glob("*.py")})
+    return out
+
+
+def imports(path: Path, name: str) -> set[str]:
+    """The pers_rec modules ``path`` imports, anywhere in it (lazy imports inside functions included)."""
+    package = name.rsplit(".", 1)[0] if "." in name else ""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            base = package.split(".")[: len(package.split(".")) - (node.level - 1)] if package else []
+            base = [b for b in base if b]
+            mod = ".".join(base + ([node.module] if node.module else []))
+            targets = [f"{mod}.{a.name}" if mod else a.name for a in node.names] if not node.module else [mod]
+            for t in targets:
+                top = t.split(".")[0]
+                found.add(t if top == "cli" else top)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("pers_rec."):
+            found.add(node.module.split(".")[1])
+    return {f for f in found if f.split(".")[0] in LAYERS}
+
+
+def layer(name: str) -> int:
+    return LAYERS[name.split(".")[0]]
+
+
+def test_every_module_has_a_layer_and_a_test_file():
+    for name in modules():
+        assert name.split(".")[0] in LAYERS, f"pers_rec/{name}.py has no layer in tests/test_layout.py"
+        if "." not in name:
+            assert (ROOT / "tests" / f"test_{name}.py").exists(), f"no tests/test_{name}.py"
+
+
+@pytest.mark.parametrize("name", sorted(modules()))
+def test_no_module_is_over_350_lines(name):
+    assert len(modules()[name].read_text().splitlines()) <= 350
+
+
+def test_imports_point_down_the_data_flow():
+    upward = [f"{name} imports {dep}" for name, path in modules().items() for dep in imports(path, name)
+              if layer(dep) > layer(name)]
+    assert upward == []
+
+
+def test_no_import_cycle():
+    graph = {name: {d for d in imports(path, name) if d in modules() and d != name} for name, path in modules().items()}
+    seen, stack = set(), []
+
+    def visit(n):
+        if n in stack:
+            raise AssertionError("import cycle: " + " -> ".join(stack[stack.index(n):] + [n]))
+        if n in seen:
+            return
+        stack.append(n)
+        for d in graph[n]:
+            visit(d)
+        stack.pop()
+        seen.add(n)
+
+    for n in graph:
+        visit(n)
+
+
+def test_the_module_table_in_docs_names_every_module():
+    text = (ROOT / "docs" / "design.md").read_text()
+    listed = set(re.findall(r"^\| `pers_rec/([\w/]+)\.py` \|", text, re.M))
+    want = {n.replace(".", "/") for n in modules() if not n.startswith("cli.")} | {"cli/__init__"}
+    assert listed == want, f"missing: {sorted(want - listed)}; stale: {sorted(listed - want)}"
