@@ -16,16 +16,18 @@ from .report import CVResult, Metrics
 
 
 def metrics(labels: np.ndarray, scores: np.ndarray) -> Metrics:
-    """ROC-AUC and average precision of ``scores`` [shape=(n,)] against 0/1 ``labels`` [shape=(n,)].
+    """ROC-AUC, average precision and NDCG@10 of ``scores`` [shape=(n,)] against 0/1 ``labels`` [shape=(n,)]:
+    how a recommender is judged (is the top of the list what the listener likes?).
 
-    Both are None when ``labels`` hold one class only (neither is defined then).
+    All are None when ``labels`` hold one class only (none is defined then).
     """
-    from sklearn.metrics import average_precision_score, roc_auc_score
+    from sklearn.metrics import average_precision_score, ndcg_score, roc_auc_score
 
     labels = np.asarray(labels)
     if len(np.unique(labels)) < 2:
         return Metrics(None, None)
-    return Metrics(float(roc_auc_score(labels, scores)), float(average_precision_score(labels, scores)))
+    return Metrics(float(roc_auc_score(labels, scores)), float(average_precision_score(labels, scores)),
+                   float(ndcg_score(labels[None, :].astype(float), np.asarray(scores, float)[None, :], k=10)))
 
 
 def summarize_folds(per_fold: list[Metrics], pooled: Metrics, epochs: int | None = None) -> CVResult:

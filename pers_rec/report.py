@@ -38,10 +38,12 @@ class FailedTrack:
 
 @dataclass
 class Metrics:
-    """Track-level ranking quality: ROC-AUC and average precision (None when a set holds one class only)."""
+    """Track-level ranking quality: ROC-AUC, average precision and NDCG of the top 10 (None when a set holds one
+    class only; ``ndcg10`` also None in reports written before it was measured)."""
 
     roc_auc: float | None
     ap: float | None
+    ndcg10: float | None = None
 
 
 @dataclass

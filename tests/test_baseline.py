@@ -76,3 +76,15 @@ def test_stacker_is_cross_validated_on_the_other_folds_only():
     for tr, va in splits:
         w, b = B.stack_fit(net[tr], base[tr], y[tr])
         assert np.allclose(out[va], B.stack_apply(w, b, net[va], base[va]))
+
+
+def test_ndcg_at_10_rewards_likes_at_the_top():
+    from pers_rec.baseline import metrics
+
+    labels = np.array([0] * 20 + [1, 1])
+    best = metrics(labels, np.r_[np.zeros(20), 1.0, 0.9])
+    worst = metrics(labels, np.r_[np.ones(20), 0.0, 0.1])
+    assert best.ndcg10 == pytest.approx(1.0) and worst.ndcg10 == pytest.approx(0.0)
+    # one like at rank 1, the other at rank 3: (1 + 1/log2(4)) / (1 + 1/log2(3))
+    mid = metrics(np.array([1, 0, 1, 0]), np.array([4.0, 3.0, 2.0, 1.0]))
+    assert mid.ndcg10 == pytest.approx((1 + 1 / np.log2(4)) / (1 + 1 / np.log2(3)))

@@ -1,7 +1,9 @@
 """What the commands share: console output, argument types, the answer to an empty library."""
 
 import argparse
+import os
 
+import numpy as np
 import pytest
 
 from pers_rec.cli import main
@@ -48,3 +50,28 @@ def test_every_command_answers_an_empty_library_the_same_way(command, tmp_path, 
         args += ["--model", str(model)]
     assert main(args + ["--cache", str(tmp_path / "cache")]) == EXIT_NOTHING
     assert capsys.readouterr().err == f"pers-rec: no audio files found under {lib}\n"
+
+
+@pytest.mark.slow
+def test_embed_writes_every_tracks_vector_with_its_tags(tmp_path, capsys):
+    import soundfile as sf
+    from conftest import tag, tone
+    from helpers import saved_model
+
+    from pers_rec import checkpoint
+    from pers_rec.config import FeatureConfig
+
+    lib = tmp_path / "music"
+    lib.mkdir()
+    for i in range(3):
+        sf.write(lib / f"t{i}.wav", tone(200 + 100 * i, 9.0, 8000), 8000)
+    tag(lib / "t1.wav", artist="Ann", title="One")
+    model = tmp_path / "m.keras"
+    checkpoint.save(model, saved_model(FeatureConfig(), filters=(8, 8, 8, 8), lstm_units=8, dense_units=8))
+    out = tmp_path / "v.npz"
+    assert main(["embed", str(lib), "--model", str(model), "--out", str(out), "--no-cache", "-q"]) == 0
+    z = np.load(out)
+    assert [os.path.basename(p) for p in z["path"]] == ["t0.wav", "t1.wav", "t2.wav"]
+    assert list(z["artist"]) == ["", "Ann", ""] and list(z["title"]) == ["", "One", ""]
+    assert z["vector"].shape == (3, 8) and np.allclose(np.linalg.norm(z["vector"], axis=1), 1, atol=1e-2)
+    assert "wrote 3 track embeddings" in capsys.readouterr().out

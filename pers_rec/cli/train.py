@@ -168,6 +168,8 @@ def print_summary(saved, out: TrainOutputs) -> int:
         f"AP {fmt(m.ap_mean)} (at {m.epochs} epochs, chosen by this figure)")
     say(f"baseline (MFCC statistics + logistic regression): ROC-AUC {fmt(b.roc_auc_mean)} +- {fmt(b.roc_auc_std)}, "
         f"AP {fmt(b.ap_mean)}")
+    if m.pooled.ndcg10 is not None:
+        say(f"the top 10 of all held-out tracks: NDCG@10 {fmt(m.pooled.ndcg10)} (baseline {fmt(b.pooled.ndcg10)})")
     if rep.blend is not None:
         say(f"track score: {'network stacked with the baseline' if rep.blend.chosen == 'stacked' else 'network alone'} "
             f"({rep.blend.why})")

@@ -1,0 +1,64 @@
+"""``pers-rec embed``: every track's embedding in one file, for other tools."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ParameterError
+from .common import exit_code, say, subcommand
+from .embedding import embedder_and_cache, library_vectors
+from .similar import add_pooling
+
+FORMATS = (".npz", ".parquet")
+
+
+def add_parser(sub) -> None:
+    e = subcommand(sub, "embed", "write every track's embedding (path, artist, title, vector) to one file",
+                   "pers-rec embed ~/Music --model taste.keras --out vectors.npz", cache=True, jobs=True)
+    e.add_argument("library", help="music folder (scanned recursively)")
+    e.add_argument("--model", help="use this taste model's encoder (default: the library's pre-trained weights)")
+    e.add_argument("--out", default="embeddings.npz",
+                   help=".npz (numpy: arrays path, artist, title, vector) or .parquet (one row per track; needs pyarrow)")
+    add_pooling(e)
+    e.set_defaults(run=run)
+
+
+def run(args) -> int:
+    from ..fileio import check_not_inputs, check_output
+
+    check_output(args.out, FORMATS, "--out")
+    if Path(args.out).suffix.lower() == ".parquet":
+        import importlib.util
+
+        if importlib.util.find_spec("pyarrow") is None:
+            raise ParameterError(f"--out {args.out}: Parquet needs pyarrow (pip install pyarrow), or write .npz")
+    check_not_inputs({"--out": args.out}, {"--model": args.model})
+    with embedder_and_cache(args, library_flag="library") as (embedder, cache):
+        return embed(args.library, embedder, args.out, pooling=args.pooling, cache=cache, jobs=args.jobs,
+                     progress=not args.quiet)
+
+
+def embed(library_dir, embedder, out, *, pooling: str = "mean", cache=None, jobs=None, progress: bool = False) -> int:
+    """The library's track embeddings (L2-normalised, float32) with their paths and tags, written to ``out``."""
+    from .. import tags
+    from ..fileio import atomic_path
+
+    paths, V, failed, _ = library_vectors(library_dir, embedder, cache, jobs, progress, pooling)
+    info = [tags.read(p) for p in paths]
+    table = {"path": np.array(paths, dtype=str), "artist": np.array([t.get("artist", "") for t in info], dtype=str),
+             "title": np.array([t.get("title", "") for t in info], dtype=str),
+             "vector": np.asarray(V, np.float32).reshape(len(paths), embedder.dim)}
+    out = Path(out)
+    with atomic_path(out) as tmp:
+        if out.suffix.lower() == ".npz":
+            with open(tmp, "wb") as f:
+                np.savez(f, **table)
+        else:
+            import pandas as pd
+
+            df = pd.DataFrame({k: list(v) if k == "vector" else v for k, v in table.items()})
+            df.to_parquet(tmp, index=False)
+    say(f"wrote {len(paths)} track embeddings ({embedder.dim}-d, {pooling} of windows) -> {out}")
+    return exit_code(failed)
