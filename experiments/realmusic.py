@@ -64,19 +64,22 @@ def _y_test(task: D.Task) -> np.ndarray:
     return np.r_[np.ones(len(task.test_pos)), np.zeros(len(task.test_neg))]
 
 
-#: name -> (architecture, TrainConfig changes, start from the library's pre-trained weights)
+#: name -> (architecture, TrainConfig changes, how the network starts: None (fresh), "contrastive" (the library's
+#: contrastive pre-training) or "distilled" (distilled from the musicnn teacher on the library))
 VARIANTS = {
-    "cnn_lstm": ("cnn_lstm", {}, False),
-    "cnn": ("cnn", {}, False),
-    "cnn_gpool": ("cnn_gpool", {}, False),
-    "cnn_lstm+pretrained": ("cnn_lstm", {}, True),
-    "cnn_lstm+augment": ("cnn_lstm", {"augment": True}, False),
+    "cnn_lstm": ("cnn_lstm", {}, None),
+    "cnn": ("cnn", {}, None),
+    "cnn_gpool": ("cnn_gpool", {}, None),
+    "cnn_lstm+pretrained": ("cnn_lstm", {}, "contrastive"),
+    "cnn_lstm+augment": ("cnn_lstm", {"augment": True}, None),
+    "cnn_lstm+distilled": ("cnn_lstm", {}, "distilled"),
 }
 LABELS = {
     "cnn": "architecture `cnn` (defaults otherwise)",
     "cnn_gpool": "architecture `cnn_gpool` (defaults otherwise)",
     "cnn_lstm+pretrained": "default + contrastive pre-training on the library (`pers-rec pretrain`)",
     "cnn_lstm+augment": "default + time/coefficient masking and tilt while training",
+    "cnn_lstm+distilled": "default + distilled from musicnn on the library (`pers-rec pretrain --teacher musicnn`)",
 }
 
 
@@ -98,6 +101,77 @@ def pretrained_for(seed: int, feats: dict) -> tuple:
     return pre, pre.info.get("elapsed_s", pre.info.get("seconds"))
 
 
+def teacher_targets(feats: dict, paths: dict, dcfg) -> dict:
+    """Each excerpt's distillation targets (``pers_rec.distill.targets``), computed once and kept in the cache."""
+    from pers_rec import audio, distill
+    from pers_rec import teacher as T
+    from pers_rec.features import FeatureConfig, n_windows
+
+    path = D.cache_dir() / f"teacher_targets_every{dcfg.every_s}.npz"
+    if path.exists():
+        with np.load(path) as z:
+            return {k: z[k] for k in z.files}
+    cfg, teacher, t0 = FeatureConfig(), T.Teacher(), time.perf_counter()
+    out = {i: distill.targets(audio.load(paths[i], T.SR), n_windows(len(feats[i]), cfg), cfg, dcfg, teacher)
+           for i in sorted(feats)}
+    np.savez(path, **out)
+    print(f"teacher targets of {len(out)} excerpts in {time.perf_counter() - t0:.0f} s", flush=True)
+    return out
+
+
+def distilled_for(seed: int, feats: dict, paths: dict) -> tuple:
+    """The encoder distilled from the teacher on all excerpts for ``seed`` (no labels), made once, kept."""
+    from pers_rec import distill
+    from pers_rec import model as Mo
+    from pers_rec import pretrain as P
+    from pers_rec.features import FeatureConfig
+
+    path = D.cache_dir() / f"distilled_seed{seed}.npz"
+    dcfg = distill.DistillConfig(every_s=5, seed=seed)
+    if not path.exists():
+        goals = teacher_targets(feats, paths, dcfg)
+        ids = sorted(feats)
+        pre = distill.distill([feats[i] for i in ids], [goals[i] for i in ids], FeatureConfig(), Mo.ModelConfig(), dcfg)
+        P.save(path, pre)
+        print(f"distilled seed {seed}: held-out cosine {pre.info.get('heldout_cosine', float('nan')):.3f} "
+              f"(mean target {pre.info.get('heldout_cosine_of_the_mean_target', float('nan')):.3f})", flush=True)
+    pre = P.load(path)
+    return pre, pre.info.get("elapsed_s")
+
+
+def teacher_tracks(paths: dict) -> dict:
+    """Each excerpt's teacher vector (mean over its 3 s patches), computed once and kept in the cache."""
+    from pers_rec import audio
+    from pers_rec import teacher as T
+
+    path = D.cache_dir() / "teacher_tracks.npz"
+    if path.exists():
+        with np.load(path) as z:
+            return {k: z[k] for k in z.files}
+    teacher, t0 = T.Teacher(), time.perf_counter()
+    out = {i: teacher.track(audio.load(p, T.SR))[0].mean(0) for i, p in sorted(paths.items())}
+    np.savez(path, **out)
+    print(f"teacher vectors of {len(out)} excerpts in {time.perf_counter() - t0:.0f} s", flush=True)
+    return out
+
+
+def teacher_control(task: D.Task, vectors: dict) -> dict:
+    """ROC-AUC/AP/NDCG@10 of a logistic regression on the teacher's track vectors: what a listener could get
+    from a pre-trained tagger alone."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from pers_rec import baseline as B
+
+    Xtr = np.array([vectors[i] for i in task.train_pos + task.train_neg])
+    ytr = np.r_[np.ones(len(task.train_pos)), np.zeros(len(task.train_neg))]
+    clf = make_pipeline(StandardScaler(), LogisticRegression(class_weight="balanced", max_iter=2000)).fit(Xtr, ytr)
+    s = clf.predict_proba(np.array([vectors[i] for i in task.test_pos + task.test_neg]))[:, 1]
+    m = B.metrics(_y_test(task), s)
+    return {"roc_auc": m.roc_auc, "ap": m.ap, "ndcg10": m.ndcg10}
+
+
 def run_one(task: D.Task, variant: str, seed: int, feats: dict, paths: dict, cache) -> dict:
     """Train ``variant`` with ``seed``, rank the test library, and score every ablation."""
     from pers_rec import baseline as B
@@ -111,8 +185,9 @@ def run_one(task: D.Task, variant: str, seed: int, feats: dict, paths: dict, cac
     cfg = FeatureConfig()
     tracks = ([Track(paths[i], 1, "like", feats[i]) for i in task.train_pos]
               + [Track(paths[i], 0, "dislike", feats[i]) for i in task.train_neg])
-    arch, changes, use_pre = VARIANTS[variant]
-    pre, pretrain_s = pretrained_for(seed, feats) if use_pre else (None, None)
+    arch, changes, start = VARIANTS[variant]
+    pre, pretrain_s = (pretrained_for(seed, feats) if start == "contrastive" else
+                       distilled_for(seed, feats, paths) if start == "distilled" else (None, None))
     t0 = time.perf_counter()
     saved = T.train(tracks, cfg, Mo.ModelConfig(arch=arch), T.TrainConfig(seed=seed, **changes), pretrained=pre)
     t_train = time.perf_counter() - t0
@@ -137,7 +212,7 @@ def run_one(task: D.Task, variant: str, seed: int, feats: dict, paths: dict, cac
 
     def m(s):
         r = B.metrics(y, s)
-        return {"roc_auc": r.roc_auc, "ap": r.ap}
+        return {"roc_auc": r.roc_auc, "ap": r.ap, "ndcg10": r.ndcg10}
 
     return {"task": task.name, "arch": arch, "variant": variant, "seed": seed, "train_s": t_train, "rank_s": t_rank,
             "pretrain_s": pretrain_s, "default": m(final), "network": m(net), "stacked": m(stacked),
@@ -160,9 +235,13 @@ def load_features(rows: list[dict], cache) -> tuple[dict, dict]:
     return feats, paths
 
 
-def summarize(runs: list[dict], tasks: list[D.Task], controls: dict, baselines: dict, variants: list[str]) -> list:
+def summarize(runs: list[dict], tasks: list[D.Task], controls: dict, baselines: dict, variants: list[str],
+              teacher: dict | None = None) -> list:
     rows = [("metadata only (leakage control)", {t.name: [controls[t.name]] for t in tasks}),
             ("baseline: MFCC statistics + logistic regression", {t.name: [baselines[t.name]] for t in tasks})]
+    if teacher:
+        rows.append(("reference: musicnn teacher's vectors + logistic regression",
+                     {t.name: [teacher[t.name]] for t in tasks}))
     default = [r for r in runs if variant_of(r) == "cnn_lstm"]
     labels = {"default": "**default `pers-rec train`** (cnn_lstm, fold-averaged, blend auto)",
               "network": "ablation: network alone (no stacking)",
@@ -229,6 +308,8 @@ def main(argv=None) -> int:
     p.add_argument("--fresh", action="store_true", help="ignore the progress file of an earlier run")
     p.add_argument("--summary-only", action="store_true", help="train nothing: write up the runs already made")
     p.add_argument("--out", default=str(RESULTS))
+    p.add_argument("--import-runs", metavar="JSON",
+                   help="start the progress file from the runs of an earlier results file (e.g. results/realmusic.json)")
     args = p.parse_args(argv)
     t_start = time.perf_counter()
     D.main(["--jobs", str(os.cpu_count())])
@@ -251,7 +332,16 @@ def main(argv=None) -> int:
         m = B.metrics(_y_test(t), [base.score(feats[i]) for i in t.test_pos + t.test_neg])
         baselines[t.name] = {"roc_auc": m.roc_auc, "ap": m.ap}
 
+    teacher = None
+    from pers_rec import teacher as T
+
+    if T.checkpoint_dir() is not None:
+        vectors = teacher_tracks(paths)
+        teacher = {t.name: teacher_control(t, vectors) for t in tasks}
     progress = D.cache_dir() / "realmusic_runs.jsonl"
+    if args.import_runs and not progress.exists():
+        earlier = json.loads(open(args.import_runs).read())["runs"]
+        progress.write_text("".join(json.dumps(r) + "\n" for r in earlier))
     done = [] if args.fresh or not progress.exists() else [json.loads(x) for x in progress.read_text().splitlines() if x]
     done = list({(r["task"], variant_of(r), r["seed"]): r for r in reversed(done)}.values())[::-1]  # one per key
     key = {(r["task"], variant_of(r), r["seed"]) for r in done}
@@ -273,7 +363,7 @@ def main(argv=None) -> int:
                       f"train {r['train_s']:.0f} s, {time.perf_counter() - t_start:.0f} s so far", flush=True)
     cache.close()
     wall = time.perf_counter() - t_start
-    table = summarize(runs, tasks, controls, baselines, args.variants)
+    table = summarize(runs, tasks, controls, baselines, args.variants, teacher)
     write_up(table, runs, tasks, baselines, wall, args)
     return 0
 
@@ -282,6 +372,7 @@ def write_up(table, runs, tasks, baselines, wall, args) -> None:
     from pathlib import Path
 
     out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
     plot(table, tasks, out / "realmusic.png")
     env = environment(keras=True)
     default = [r for r in runs if variant_of(r) == "cnn_lstm"]

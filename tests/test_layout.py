@@ -17,7 +17,7 @@ LAYERS = {
     "features": 2, "augment": 2, "extract": 2, "cache": 2,
     "model": 3, "teacher": 3, "baseline": 3, "report": 3, "checkpoint": 3,
     "scoring": 4, "dataset": 4,
-    "rank": 5, "train": 5, "pretrain": 5, "embed": 5,
+    "rank": 5, "train": 5, "pretrain": 5, "distill": 5, "embed": 5,
     "filters": 6, "maps": 6, "genre": 6, "sequence": 6,
     "cli": 7,
 }

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict
 
+import numpy as np
+
 from ..config import ARCHS
+from ..distill import LOSSES
 from ..errors import EXIT_NOTHING, EXIT_OK, EXIT_SOME_FAILED, ModelFileError, describe
 from .common import cache_dir, check_backend, feature_cache, int_at_least, library_files, say, subcommand, warn
 
@@ -15,10 +19,16 @@ def add_parser(sub) -> None:
                     cache=True, jobs=True)
     pt.add_argument("library", help="music folder (scanned recursively); every track is used, none needs a label")
     pt.add_argument("--arch", choices=ARCHS, default="cnn_lstm", help="the architecture that train will use")
-    pt.add_argument("--epochs", type=int_at_least(1), default=15, help="pre-training epochs")
+    pt.add_argument("--epochs", type=int_at_least(1), default=None,
+                    help="pre-training epochs (default: 15 contrastive, 30 distilling)")
     pt.add_argument("--pairs-per-track", type=int_at_least(1), default=4, help="positive pairs per track per epoch")
     pt.add_argument("--batch-size", type=int_at_least(2), default=64,
                     help="pairs per batch (the other pairs of a batch are the negatives)")
+    pt.add_argument("--teacher", choices=["musicnn"], default=None,
+                    help="instead of contrastive pre-training, distil a pre-trained tagger: the network learns to "
+                         "predict musicnn's 200-d vector of every window (needs: pip install --no-deps musicnn==0.1.0)")
+    pt.add_argument("--distill-loss", choices=LOSSES, default="cosine",
+                    help="with --teacher: cosine to the teacher's vector, or MSE on standardised vectors")
     pt.add_argument("--seed", type=int, default=0, help="random seed")
     pt.set_defaults(run=run)
 
@@ -28,7 +38,17 @@ def run(args) -> int:
 
     paths = library_files(args.library)
     check_backend()
-    pcfg = PretrainConfig(epochs=args.epochs, pairs_per_track=args.pairs_per_track, batch_size=args.batch_size,
+    if args.teacher:
+        from ..teacher import read_weights
+
+        weights = read_weights()  # says how to install the teacher, before any audio is decoded
+        from ..distill import DistillConfig
+
+        dcfg = DistillConfig(epochs=args.epochs or DistillConfig.epochs, loss=args.distill_loss, seed=args.seed)
+        with feature_cache(args) as cache:
+            return distill(paths, args.library, cache_dir(args), FeatureConfig(), ModelConfig(arch=args.arch), dcfg,
+                           weights, cache=cache, jobs=args.jobs, progress=not args.quiet)
+    pcfg = PretrainConfig(epochs=args.epochs or PretrainConfig.epochs, pairs_per_track=args.pairs_per_track, batch_size=args.batch_size,
                           seed=args.seed)
     with feature_cache(args) as cache:
         return pretrain(paths, args.library, cache_dir(args), FeatureConfig(), ModelConfig(arch=args.arch), pcfg,
@@ -71,5 +91,67 @@ def pretrain(paths, library_dir, out_dir, cfg, mcfg, pcfg, *, cache=None, jobs=N
     info = pre.info
     say(f"pre-trained {mcfg.arch} on {info['tracks']} tracks in {info.get('elapsed_s', info.get('seconds', 0)):.0f} s: contrastive loss "
         f"{info['losses'][0]:.3f} -> {info['losses'][-1]:.3f} (chance {info['chance_loss']:.3f})")
+    say(f"wrote {target}; pers-rec train --library {library_dir} starts from it")
+    return EXIT_SOME_FAILED if failed else EXIT_OK
+
+
+def teacher_key(cfg, dcfg) -> str:
+    """The cache key of a track's teacher targets: the features' key and where the windows and patches are."""
+    return f"teacher:musicnn-msd:{cfg.key()}:{dcfg.every_s}:{','.join(f'{o:g}' for o in dcfg.patch_offsets_s)}"
+
+
+def distill(paths, library_dir, out_dir, cfg, mcfg, dcfg, weights, *, cache=None, jobs=None,
+            progress: bool = False) -> int:
+    """``pretrain --teacher musicnn``: the teacher's targets for every track (cached per file, so an interrupted
+    run resumes), then the encoder distilled from them, stored where ``train`` and ``similar`` find it."""
+    import os
+
+    from .. import audio
+    from .. import pretrain as P
+    from ..distill import distill as run_distillation
+    from ..distill import targets
+    from ..errors import AudioError
+    from ..extract import extract_many
+    from ..features import n_windows
+    from ..progress import bar
+    from ..teacher import SR, Teacher
+
+    target = P.stored_path(out_dir, P.library_key(paths, cfg, mcfg))
+    feats, failed = {}, 0
+    with bar(len(paths), "features", "track", progress) as b:
+        for item in extract_many(paths, cfg, cache=cache, jobs=jobs, on_done=b.update):
+            if item.ok:
+                feats[str(item.path)] = item.features
+            else:
+                failed += 1
+                warn(f"skipped {item.path}: {describe(item.error)}")
+    if len(feats) < 2:
+        warn(f"fewer than 2 tracks of {library_dir} could be read")
+        return EXIT_NOTHING
+    key = teacher_key(cfg, dcfg)
+    goals = cache.get_vectors_many(list(feats), key) if cache is not None else {}
+    goals = {p: v.astype(np.float32) for p, v in goals.items()}
+    teacher, t0 = Teacher(weights), time.perf_counter()
+    with bar(len(feats), "teacher", "track", progress) as b:
+        for p, M in feats.items():
+            if p not in goals:
+                try:
+                    goals[p] = targets(audio.load(p, SR), n_windows(len(M), cfg), cfg, dcfg, teacher)
+                except AudioError as exc:
+                    warn(f"skipped {p}: {describe(exc)}")
+                    continue
+                if cache is not None:
+                    cache.put_vectors(p, key, os.stat(p), goals[p])
+            b.update(1)
+    teacher_s = time.perf_counter() - t0
+    ok = [p for p in feats if p in goals]
+    pre = run_distillation([feats[p] for p in ok], [goals[p] for p in ok], cfg, mcfg, dcfg, progress=progress)
+    pre.info["teacher_s"] = round(teacher_s, 2)
+    P.save(target, pre)
+    info = pre.info
+    say(f"distilled musicnn into {mcfg.arch} on {info['tracks']} tracks ({info['windows']} windows) in "
+        f"{info['elapsed_s']:.0f} s, teacher {teacher_s:.0f} s: loss {info['losses'][0]:.3f} -> {info['losses'][-1]:.3f}"
+        + (f"; held-out cosine to the teacher {info['heldout_cosine']:.3f} (its mean vector: "
+           f"{info['heldout_cosine_of_the_mean_target']:.3f})" if "heldout_cosine" in info else ""))
     say(f"wrote {target}; pers-rec train --library {library_dir} starts from it")
     return EXIT_SOME_FAILED if failed else EXIT_OK
