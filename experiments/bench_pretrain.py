@@ -41,7 +41,7 @@ def main(argv=None) -> int:
     p.add_argument("--out", default=str(RESULTS))
     args = p.parse_args(argv)
 
-    from pers_rec import dataset
+    from pers_rec import dataset, features
     from pers_rec import model as Mo
     from pers_rec import pretrain as P
     from pers_rec.features import FeatureConfig
@@ -61,7 +61,7 @@ def main(argv=None) -> int:
 
     # reference: supervised epochs of the taste model over as many windows as one pre-training epoch encodes
     tracks = [dataset.Track(str(i), i % 2, "like", M) for i, M in enumerate(mats)]
-    model = Mo.build_compiled(cfg, mcfg, learning_rate=1e-3, stats=dataset.feature_stats(mats[:50]))
+    model = Mo.build_compiled(cfg, mcfg, learning_rate=1e-3, stats=features.feature_stats(mats[:50]))
     rng = np.random.default_rng(0)
     per = max(1, 2 * n_pairs // len(tracks))
     X, y, w = dataset.sample_windows(tracks, cfg, np.ones(len(tracks)), per_track=per, gain_db=6.0, rng=rng)

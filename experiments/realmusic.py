@@ -73,13 +73,15 @@ VARIANTS = {
     "cnn_lstm+pretrained": ("cnn_lstm", {}, "contrastive"),
     "cnn_lstm+augment": ("cnn_lstm", {"augment": True}, None),
     "cnn_lstm+distilled": ("cnn_lstm", {}, "distilled"),
+    "cnn_lstm+distilled-cosine": ("cnn_lstm", {}, "distilled-cosine"),
 }
 LABELS = {
     "cnn": "architecture `cnn` (defaults otherwise)",
     "cnn_gpool": "architecture `cnn_gpool` (defaults otherwise)",
     "cnn_lstm+pretrained": "default + contrastive pre-training on the library (`pers-rec pretrain`)",
     "cnn_lstm+augment": "default + time/coefficient masking and tilt while training",
-    "cnn_lstm+distilled": "default + distilled from musicnn on the library (`pers-rec pretrain --teacher musicnn`)",
+    "cnn_lstm+distilled": "default + distilled from musicnn on the library (`pers-rec pretrain --teacher musicnn`, MSE)",
+    "cnn_lstm+distilled-cosine": "default + distilled from musicnn on the library, cosine loss",
 }
 
 
@@ -119,15 +121,15 @@ def teacher_targets(feats: dict, paths: dict, dcfg) -> dict:
     return out
 
 
-def distilled_for(seed: int, feats: dict, paths: dict) -> tuple:
-    """The encoder distilled from the teacher on all excerpts for ``seed`` (no labels), made once, kept."""
+def distilled_for(seed: int, feats: dict, paths: dict, loss: str = "mse") -> tuple:
+    """The encoder distilled from the teacher on all excerpts for ``seed`` and ``loss`` (no labels), made once, kept."""
     from pers_rec import distill
     from pers_rec import model as Mo
     from pers_rec import pretrain as P
     from pers_rec.features import FeatureConfig
 
-    path = D.cache_dir() / f"distilled_seed{seed}.npz"
-    dcfg = distill.DistillConfig(every_s=5, seed=seed)
+    path = D.cache_dir() / f"distilled_{loss}_seed{seed}.npz"
+    dcfg = distill.DistillConfig(every_s=5, seed=seed, loss=loss)
     if not path.exists():
         goals = teacher_targets(feats, paths, dcfg)
         ids = sorted(feats)
@@ -187,7 +189,8 @@ def run_one(task: D.Task, variant: str, seed: int, feats: dict, paths: dict, cac
               + [Track(paths[i], 0, "dislike", feats[i]) for i in task.train_neg])
     arch, changes, start = VARIANTS[variant]
     pre, pretrain_s = (pretrained_for(seed, feats) if start == "contrastive" else
-                       distilled_for(seed, feats, paths) if start == "distilled" else (None, None))
+                       distilled_for(seed, feats, paths, "cosine" if start.endswith("cosine") else "mse")
+                       if start and start.startswith("distilled") else (None, None))
     t0 = time.perf_counter()
     saved = T.train(tracks, cfg, Mo.ModelConfig(arch=arch), T.TrainConfig(seed=seed, **changes), pretrained=pre)
     t_train = time.perf_counter() - t0

@@ -58,8 +58,8 @@ def embeddings(mats: list[np.ndarray], seed: int, pretrained=None) -> dict[str, 
     """Track vectors (mean and distinctive pooling) from pre-trained weights, or from random weights if None."""
     import keras
 
-    from pers_rec import dataset
     from pers_rec import embed as E
+    from pers_rec import features
     from pers_rec import model as Mo
     from pers_rec import pretrain as P
     from pers_rec.checkpoint import SavedModel
@@ -67,7 +67,7 @@ def embeddings(mats: list[np.ndarray], seed: int, pretrained=None) -> dict[str, 
 
     cfg, mcfg = FeatureConfig(), Mo.ModelConfig()
     keras.utils.set_random_seed(seed)
-    model = Mo.build(cfg, mcfg, stats=dataset.feature_stats(mats))
+    model = Mo.build(cfg, mcfg, stats=features.feature_stats(mats))
     if pretrained is not None:
         P.apply(model, pretrained)
     emb = E.Embedder(SavedModel(model, cfg, mcfg))
@@ -208,5 +208,65 @@ def main(argv=None) -> int:
     return 0
 
 
+def teacher_main(argv=None) -> int:
+    """``python -m experiments.similarity_teacher``-style entry (``--teacher``): real-music P@10 of the teacher's own
+    track vectors and of encoders distilled from it, beside MFCC statistics; writes ``results/similarity_teacher``."""
+    from experiments import realmusic as RM
+    from experiments import realmusic_data as D
+    from pers_rec.cache import open_cache
+
+    p = argparse.ArgumentParser(description="P@10 same style: the teacher and the distilled encoders")
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--out", default=str(RESULTS))
+    args = p.parse_args(argv)
+    t0 = time.perf_counter()
+    rows = D.read_catalog()
+    feats, paths = RM.load_features(rows, open_cache(D.cache_dir() / "pers_rec_cache"))
+    ids = sorted(feats)
+    by_id = {r["id"]: r for r in rows}
+    keep = [i for i, x in enumerate(ids) if by_id[x]["confidence"] in ("medium", "high")
+            and by_id[x]["style"] in ("orchestral", "electronic", "cartoon")]
+    styles = np.array([by_id[ids[i]]["style"] for i in keep])
+    packages = np.array([by_id[ids[i]]["package"] for i in keep])
+
+    def score(V):
+        V = np.asarray(V)[keep]
+        return {"any": knn_agreement(V, styles), "other_package": knn_agreement(V, styles, groups=packages)}
+
+    mats = [feats[x] for x in ids]
+    tv = RM.teacher_tracks(paths)
+    out = {"excerpts": len(keep), "mfcc_stats": score(mfcc_stats(mats)),
+           "teacher": score(np.stack([tv[x] for x in ids])), "teacher_z": score(mfcc_z(np.stack([tv[x] for x in ids])))}
+    for seed in range(args.seeds):
+        pre, _ = RM.distilled_for(seed, feats, paths, "mse")
+        for k, v in score(embeddings(mats, seed, pre)["mean"]).items():
+            out.setdefault("distilled", {}).setdefault(k, []).append(v)
+    env = environment(keras=True)
+    lines = ["# Similar tracks on real music: the teacher, and encoders distilled from it", "",
+             f"Written by `python -m experiments.similarity --teacher` ({time.perf_counter() - t0:.0f} s on "
+             f"{env['cpus']} CPUs). Precision@10 of same-style neighbours among {out['excerpts']} real excerpts, as in "
+             "[similarity.md](similarity.md) (cosine; 'other sources': neighbours from another game only). The "
+             "distilled encoders are `pretrain --teacher musicnn` (MSE) on all 176 excerpts, mean +- std over "
+             f"{args.seeds} seeds; the teacher's vector of a track is the mean of its 3 s patches' 200-d vectors.", "",
+             "| track vector | P@10, any | P@10, other sources |", "|---|---|---|",
+             f"| MFCC statistics, z-scored (baseline) | {out['mfcc_stats']['any']:.3f} | "
+             f"{out['mfcc_stats']['other_package']:.3f} |",
+             f"| musicnn teacher's vectors | {out['teacher']['any']:.3f} | {out['teacher']['other_package']:.3f} |",
+             f"| musicnn teacher's vectors, z-scored | {out['teacher_z']['any']:.3f} | "
+             f"{out['teacher_z']['other_package']:.3f} |",
+             f"| encoder distilled from the teacher (mean of windows) | {_ms(out['distilled']['any'])} | "
+             f"{_ms(out['distilled']['other_package'])} |"]
+    write_results("similarity_teacher", {"env": env, "real": out}, lines, args.out)
+    print("\n".join(lines))
+    return 0
+
+
+def mfcc_z(X: np.ndarray) -> np.ndarray:
+    """Columns z-scored over the library (so cosine weighs every dimension alike)."""
+    return (X - X.mean(0)) / np.maximum(X.std(0), 1e-9)
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    import sys
+
+    raise SystemExit(teacher_main(sys.argv[2:]) if sys.argv[1:2] == ["--teacher"] else main())

@@ -7,8 +7,11 @@ for the same span of audio. A window's target is the mean of the teacher's vecto
 trunk and the encoder's weights are kept as a :class:`pretrain.Pretrained` (the head is dropped): ``train``,
 ``similar``, ``playlist``, ``map`` and ``filters`` start from them exactly as from contrastive pre-training.
 
-Two losses: ``"cosine"`` (1 - cosine of prediction and target: the direction of the teacher's vector, what
-track similarity uses) and ``"mse"`` on per-dimension standardised targets.
+Two losses: ``"mse"`` on per-dimension standardised targets (the default) and ``"cosine"`` (the direction of the
+teacher's vector, what track similarity uses). On the 176 real excerpts (seed 0, ``every_s=5``), the held-out
+tracks' mean cosine between the student's prediction and the teacher's vector was 0.656 with MSE and 0.632
+with cosine, against 0.624 for always predicting the mean vector: the teacher's vectors share a large common
+direction, which a cosine loss spends itself on.
 """
 
 from __future__ import annotations
@@ -49,7 +52,7 @@ class DistillConfig:
     learning_rate: float = 1e-3
     every_s: int = 10
     patch_offsets_s: tuple = (0.0, 5.0)
-    loss: str = "cosine"
+    loss: str = "mse"
     holdout: float = 0.1
     seed: int = 0
 

@@ -27,8 +27,8 @@ def add_parser(sub) -> None:
     pt.add_argument("--teacher", choices=["musicnn"], default=None,
                     help="instead of contrastive pre-training, distil a pre-trained tagger: the network learns to "
                          "predict musicnn's 200-d vector of every window (needs: pip install --no-deps musicnn==0.1.0)")
-    pt.add_argument("--distill-loss", choices=LOSSES, default="cosine",
-                    help="with --teacher: cosine to the teacher's vector, or MSE on standardised vectors")
+    pt.add_argument("--distill-loss", choices=LOSSES, default="mse",
+                    help="with --teacher: MSE on standardised vectors, or cosine to the teacher's vector")
     pt.add_argument("--seed", type=int, default=0, help="random seed")
     pt.set_defaults(run=run)
 
