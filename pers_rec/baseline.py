@@ -83,7 +83,12 @@ def cross_validate(matrices: list[np.ndarray], labels: np.ndarray, splits, seed:
     oof : np.ndarray [shape=(n_tracks,)]
         Each track's score from the fold that held it out.
     """
-    X = np.stack([track_features(M) for M in matrices])
+    return cross_validate_vectors(np.stack([track_features(M) for M in matrices]), labels, splits, seed)
+
+
+def cross_validate_vectors(X: np.ndarray, labels: np.ndarray, splits, seed: int) -> tuple[CVResult, np.ndarray]:
+    """:func:`cross_validate` on given track vectors ``X`` [shape=(n_tracks, dim)] (e.g. the teacher's) instead of
+    the MFCC statistics: the same standardised logistic regression, the same splits."""
     y = np.asarray(labels)
     oof = np.zeros(len(y))
     per_fold = []

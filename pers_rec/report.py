@@ -97,11 +97,14 @@ class CrossValidation:
     baseline: CVResult
     note: str = ("the model's figures are at the epoch chosen on them (slightly optimistic); "
                  "the baseline has no such choice")
+    #: The teacher's track vectors + logistic regression on the same folds (when the teacher was installed).
+    teacher: CVResult | None = None
 
     @classmethod
     def from_dict(cls, d: dict) -> CrossValidation:
         return cls(d["folds"], EpochCurves(**d["per_epoch"]), CVResult.from_dict(d["model"]),
-                   CVResult.from_dict(d["baseline"]), d.get("note", cls.note))
+                   CVResult.from_dict(d["baseline"]), d.get("note", cls.note),
+                   CVResult.from_dict(d["teacher"]) if d.get("teacher") else None)
 
 
 @dataclass

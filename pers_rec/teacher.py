@@ -164,3 +164,13 @@ class Teacher:
         X = patches(mel)
         outs = [self(X[i:i + batch]) for i in range(0, len(X), batch)]
         return np.concatenate([o[0] for o in outs]), np.concatenate([o[1] for o in outs])
+
+
+def track_vector(y: np.ndarray, teacher: Teacher, every_s: float = 10.0) -> np.ndarray:
+    """A track's teacher vector [shape=(200,)]: the mean penultimate vector of 3 s patches every ``every_s`` seconds
+    of mono 16 kHz audio ``y`` (a track shorter than one patch is looped to fill it)."""
+    mel = logmel(y)
+    if len(mel) < PATCH_FRAMES:
+        mel = np.concatenate([mel] * (PATCH_FRAMES // max(len(mel), 1) + 1))
+    X = patches(mel, hop=max(1, int(round(every_s * SR / HOP))))
+    return np.concatenate([teacher(X[i:i + 32])[0] for i in range(0, len(X), 32)]).mean(0)

@@ -70,7 +70,8 @@ class _Curves:
 
 def train(tracks: list[Track], cfg: F.FeatureConfig, mcfg: Mo.ModelConfig | None = None,
           tcfg: TrainConfig | None = None, *, progress: bool = False,
-          failed: list[FailedTrack] | None = None, pretrained=None) -> SavedModel:
+          failed: list[FailedTrack] | None = None, pretrained=None, teacher_vectors: np.ndarray | None = None
+          ) -> SavedModel:
     """Cross-validate, choose the number of epochs, and train the final model (see the module docstring).
 
     Parameters
@@ -85,6 +86,9 @@ def train(tracks: list[Track], cfg: F.FeatureConfig, mcfg: Mo.ModelConfig | None
     pretrained : pretrain.Pretrained or None
         Weights (from ``pers-rec pretrain``) every fold model and the final
         model start from; fine-tuning trains all layers.
+    teacher_vectors : np.ndarray [shape=(n_tracks, dim)] or None
+        Each track's teacher vector: a logistic regression on them is cross-validated on the same folds and
+        reported beside the MFCC baseline (``cross_validation.teacher``).
 
     Returns
     -------
@@ -119,6 +123,8 @@ def train(tracks: list[Track], cfg: F.FeatureConfig, mcfg: Mo.ModelConfig | None
         b.update(1)
     base, base_oof = B.cross_validate([t.features for t in tracks], labels, splits, tcfg.seed)
     cv = _cv_section(curves, labels, best_epoch, base, how)
+    if teacher_vectors is not None:
+        cv = replace(cv, teacher=B.cross_validate_vectors(np.asarray(teacher_vectors), labels, splits, tcfg.seed)[0])
     blend = _blend(tracks, labels, splits, curves.oof[best_epoch - 1], base_oof, tcfg)
     report = TrainReport(
         pers_rec_version=__version__, created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),

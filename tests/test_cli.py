@@ -53,6 +53,10 @@ def test_train_writes_model_report_and_curves(listener):
     cv = report["cross_validation"]
     assert cv["folds"] == 3 and cv["model"]["roc_auc_mean"] is not None and cv["baseline"]["roc_auc_mean"] is not None
     assert report["feature_config"]["sr"] == 24000 and report["versions"]["backend"] == "tensorflow"
+    from pers_rec.teacher import checkpoint_dir
+
+    if checkpoint_dir() is not None:  # the teacher's reference, on the same folds, beside the MFCC baseline
+        assert cv["teacher"]["roc_auc_mean"] is not None and len(cv["teacher"]["per_fold"]) == 3
 
 
 def test_pretrain_then_train_starts_from_the_stored_weights(listener, tmp_path, capsys):

@@ -57,8 +57,15 @@ def test_train_reports_cross_validation_and_baseline():
     assert rep.n_liked == 10 and rep.by_source("dislike") == 10
     assert rep.final_kind == "trained on all tracks" and len(rep.final_train_loss) == cv.model.epochs
     assert rep.params == saved.model.count_params() and rep.windows_per_epoch == 60
-    again = T.train(ts, TINY, TINY_M, tcfg)  # reproducible with a seed
+    assert cv.teacher is None  # no teacher vectors given
+    # a reference on given track vectors (the teacher's, in use): one that knows the labels, one that is noise
+    labels = np.array([t.label for t in ts], float)
+    noise = np.random.default_rng(0).normal(size=(len(ts), 6))
+    again = T.train(ts, TINY, TINY_M, tcfg, teacher_vectors=np.c_[labels, noise])  # reproducible with a seed
     assert again.report.cross_validation.per_epoch.roc_auc_mean == cv.per_epoch.roc_auc_mean
+    assert again.report.cross_validation.teacher.roc_auc_mean > 0.9  # the labels are one of its columns
+    back = type(rep).from_json(again.report.to_json())
+    assert back.cross_validation.teacher == again.report.cross_validation.teacher
 
 
 def test_ensemble_members_hold_the_fold_weights_at_the_chosen_epoch(monkeypatch):

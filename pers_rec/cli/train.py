@@ -51,6 +51,9 @@ def add_parser(sub) -> None:
     t.add_argument("--genres", metavar="CSV", help="--target genre: a CSV with a path column and a genre column "
                                                    "(default: the files' genre tags)")
     t.add_argument("--genre-column", default="genre", help="--target genre: the CSV's genre column")
+    t.add_argument("--no-teacher", action="store_true",
+                   help="do not measure the teacher's reference (musicnn's vectors + logistic regression), which "
+                        "is reported beside the MFCC baseline whenever musicnn's weights are installed")
     t.add_argument("--no-pretrained", action="store_true",
                    help="do not start from the library's pre-trained weights (see pers-rec pretrain)")
     t.add_argument("--seed", type=int, default=0, help="random seed")
@@ -103,14 +106,18 @@ def run(args) -> int:
             return train_genre(args.library, out, FeatureConfig(), ModelConfig(arch=args.arch), tcfg,
                                genres_csv=args.genres, genre_column=args.genre_column, cache=cache, jobs=args.jobs,
                                progress=not args.quiet, pretrained_dir=pretrained_dir)
+        from ..teacher import checkpoint_dir
+
         saved = train(args.likes, args.dislikes, args.library, out, FeatureConfig(), ModelConfig(arch=args.arch),
-                      tcfg, cache=cache, jobs=args.jobs, progress=not args.quiet, pretrained_dir=pretrained_dir)
+                      tcfg, cache=cache, jobs=args.jobs, progress=not args.quiet, pretrained_dir=pretrained_dir,
+                      teacher=not args.no_teacher and checkpoint_dir() is not None)
     return print_summary(saved, out)
 
 
 def train(likes, dislikes, library_dir, out: TrainOutputs, cfg, mcfg, tcfg, *, cache=None, jobs=None,
-          progress: bool = False, pretrained_dir=None):
-    """Gather tracks, cross-validate and train, write the model, report and curves.
+          progress: bool = False, pretrained_dir=None, teacher: bool = False):
+    """Gather tracks, cross-validate and train, write the model, report and curves. With ``teacher``, the teacher's
+    reference (its track vectors + logistic regression, same folds) is measured too.
 
     Returns
     -------
@@ -127,11 +134,45 @@ def train(likes, dislikes, library_dir, out: TrainOutputs, cfg, mcfg, tcfg, *, c
     pre, tcfg = pretrained_for(paths, pretrained_dir, cfg, mcfg, tcfg, progress)
     tracks, failed = dataset.gather(likes, dislikes, library_dir, cfg, unlabelled_per_like=tcfg.unlabelled_per_like,
                                     seed=tcfg.seed, cache=cache, jobs=jobs, progress=progress)
-    saved = T.train(tracks, cfg, mcfg, tcfg, progress=progress, failed=failed, pretrained=pre)
+    vectors = teacher_vectors([t.path for t in tracks], cache, progress) if teacher else None
+    saved = T.train(tracks, cfg, mcfg, tcfg, progress=progress, failed=failed, pretrained=pre, teacher_vectors=vectors)
     checkpoint.save(out.model, saved)
     write_text(out.report, saved.report.to_json())
     plot_curves(saved.report, out.curves)
     return saved
+
+
+#: The cache key of a track's teacher vector (``teacher.track_vector``, a patch every 10 s).
+TEACHER_KEY = "teacher-track:musicnn-msd:every10"
+
+
+def teacher_vectors(paths: list[str], cache, progress: bool):
+    """Each track's teacher vector [shape=(n, 200)], from the cache or computed (and stored); None when one
+    cannot be decoded at 16 kHz (then the reference is left out, with a warning)."""
+    import os
+
+    import numpy as np
+
+    from .. import audio
+    from .. import teacher as Te
+    from ..errors import AudioError
+    from ..progress import bar
+
+    got = {p: v.astype(np.float32)[0] for p, v in (cache.get_vectors_many(paths, TEACHER_KEY) if cache else {}).items()}
+    model = None
+    with bar(len(paths), "teacher", "track", progress) as b:
+        for p in paths:
+            if p not in got:
+                model = model or Te.Teacher()
+                try:
+                    got[p] = Te.track_vector(audio.load(p, Te.SR), model)
+                except AudioError as exc:
+                    warn(f"pers-rec: warning: no teacher reference ({describe(exc)})")
+                    return None
+                if cache is not None:
+                    cache.put_vectors(p, TEACHER_KEY, os.stat(p), got[p][None])
+            b.update(1)
+    return np.stack([got[p] for p in paths])
 
 
 def pretrained_for(paths, pretrained_dir, cfg, mcfg, tcfg, progress):
@@ -168,6 +209,10 @@ def print_summary(saved, out: TrainOutputs) -> int:
         f"AP {fmt(m.ap_mean)} (at {m.epochs} epochs, chosen by this figure)")
     say(f"baseline (MFCC statistics + logistic regression): ROC-AUC {fmt(b.roc_auc_mean)} +- {fmt(b.roc_auc_std)}, "
         f"AP {fmt(b.ap_mean)}")
+    if cv.teacher is not None:
+        te = cv.teacher
+        say(f"reference (musicnn teacher's vectors + logistic regression): ROC-AUC {fmt(te.roc_auc_mean)} +- "
+            f"{fmt(te.roc_auc_std)}, AP {fmt(te.ap_mean)}")
     if m.pooled.ndcg10 is not None:
         say(f"the top 10 of all held-out tracks: NDCG@10 {fmt(m.pooled.ndcg10)} (baseline {fmt(b.pooled.ndcg10)})")
     if rep.blend is not None:
