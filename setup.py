@@ -17,6 +17,7 @@ setup(
     license="MIT",
     python_requires=">=3.11",
     packages=find_packages(include=["pers_rec", "pers_rec.*", "synth", "synth.*"]),  # experiments/ are scripts of the repo
+    package_data={"pers_rec": ["data/encoder.npz", "data/encoder.json"]},  # the shipped encoder and its provenance
     install_requires=[
         "tensorflow>=2.16",  # default Keras backend (Keras 3 needs TF >= 2.16)
         "keras>=3.11.3",  # the models (keras.ops only: TF, JAX, PyTorch); >= 3.11.3 closes known safe_mode bypasses

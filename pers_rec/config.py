@@ -25,8 +25,8 @@ ARCHS = ("cnn_lstm", "cnn", "cnn_gpool")
 BLENDS = ("auto", "stacked", "network")
 #: How a track's embedding pools its windows' (``embed.vectors``).
 POOLINGS = ("mean", "distinctive")
-#: What ``train`` learns: a taste (likes) or genres.
-TARGETS = ("like", "genre")
+#: What ``train`` learns: a taste (likes) or genres. How distillation compares the student with the teacher.
+TARGETS, DISTILL_LOSSES = ("like", "genre"), ("mse", "cosine")
 
 #: Version of the feature code: part of every cache key, so features computed by code that has
 #: changed since are never served from a cache. Bump it whenever the numbers would change.

@@ -24,10 +24,11 @@ import numpy as np
 from . import features as F
 from . import model as Mo
 from . import teacher as T
+from .config import DISTILL_LOSSES
 from .errors import ParameterError
 from .pretrain import Pretrained
 
-LOSSES = ("cosine", "mse")
+LOSSES = DISTILL_LOSSES
 
 
 @dataclass(frozen=True)

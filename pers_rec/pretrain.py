@@ -229,3 +229,20 @@ def find(cache_dir: str | os.PathLike, paths, cfg: F.FeatureConfig, mcfg: Mo.Mod
     """The stored weights for this library and these configurations, if ``pers-rec pretrain`` made them."""
     p = stored_path(cache_dir, library_key(paths, cfg, mcfg))
     return p if p.exists() else None
+
+
+#: The encoder shipped with the package (``python -m experiments.distill``) and its provenance.
+SHIPPED = Path(__file__).resolve().parent / "data" / "encoder.npz"
+
+
+def shipped(cfg: F.FeatureConfig, mcfg: Mo.ModelConfig) -> Pretrained | None:
+    """The shipped encoder (distilled from the musicnn teacher), when it exists and was made for these features and
+    this architecture (the defaults); else None. Its ``info["provenance"]`` says how it was made."""
+    if not SHIPPED.exists():
+        return None
+    pre = load(SHIPPED)
+    if pre.info.get("feature_config") != cfg.to_dict() or pre.info.get("model_config") != mcfg.to_dict():
+        return None
+    prov = SHIPPED.with_suffix(".json")
+    pre.info["provenance"] = json.loads(prov.read_text()) if prov.exists() else {}
+    return pre

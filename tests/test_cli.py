@@ -233,11 +233,17 @@ def test_genre_model_from_a_csv_column_then_rank_writes_genres(listener, tmp_pat
     assert "train needs --likes" in capsys.readouterr().err
 
 
-def test_similar_without_an_encoder_says_what_to_do(listener, tmp_path, capsys):
-    code = main(["similar", str(listener["paths"][0]), "--library", str(listener["lib"]), "--cache", str(tmp_path),
-                 "--jobs", "1", "--quiet"])
+def test_similar_without_pretraining_uses_the_shipped_encoder(listener, tmp_path, capsys, monkeypatch):
+    args = ["similar", str(listener["paths"][0]), "--library", str(listener["lib"]), "--cache", str(tmp_path),
+            "--jobs", "1", "--quiet", "--n", "3"]
+    assert main(args) == EXIT_OK  # a fresh install: no pretrain, no teacher, still an answer
+    assert "3 tracks nearest clip00.flac" in capsys.readouterr().out
+    from pers_rec import pretrain
+
+    monkeypatch.setattr(pretrain, "SHIPPED", tmp_path / "none.npz")  # without it: one line saying what to do
+    assert main(args) == EXIT_USAGE
     err = capsys.readouterr().err
-    assert code == EXIT_USAGE and "pers-rec pretrain" in err and len(err.strip().splitlines()) == 1
+    assert "pers-rec pretrain" in err and len(err.strip().splitlines()) == 1
 
 
 def test_rank_puts_hidden_likes_first(listener, tmp_path, capsys):

@@ -12,11 +12,12 @@ from pers_rec import teacher as T
 from pers_rec.features import FeatureConfig, n_windows
 
 
-def test_a_tiny_distillation_lowers_its_loss_and_beats_the_mean_on_held_out_tracks():
+@pytest.mark.parametrize("loss", D.LOSSES)
+def test_a_tiny_distillation_lowers_its_loss_and_beats_the_mean_on_held_out_tracks(loss):
     rng = np.random.default_rng(0)
     mats = [features(TINY.window_frames + TINY.fps * 30, TINY, seed=i) for i in range(12)]
     proj = rng.normal(size=(TINY.n_features, 16)).astype(np.float32)
-    dcfg = D.DistillConfig(epochs=12, batch_size=16, every_s=2, holdout=0.25, seed=0)
+    dcfg = D.DistillConfig(epochs=20, batch_size=16, every_s=2, holdout=0.25, seed=0, loss=loss)
 
     def goal(M):  # a learnable teacher: a fixed projection of each target window's mean features
         W = np.lib.stride_tricks.sliding_window_view(M, (TINY.window_frames, TINY.n_features))[::TINY.hop_frames, 0]

@@ -70,3 +70,23 @@ def test_bad_weights_and_configs_are_clear_errors(tmp_path):
         P.PretrainConfig(batch_size=1)
     with pytest.raises(ParameterError, match="pairs per epoch"):
         P.pretrain(library(2), TINY, Mo.ModelConfig(**TINY_M), P.PretrainConfig(batch_size=64, pairs_per_track=1))
+
+
+def test_the_shipped_encoder_loads_and_is_the_one_its_provenance_names():
+    import hashlib
+    import json
+
+    from pers_rec.features import FeatureConfig
+
+    assert P.SHIPPED.exists(), "pers_rec/data/encoder.npz is missing: python -m experiments.distill makes it"
+    prov = json.loads(P.SHIPPED.with_suffix(".json").read_text())
+    assert hashlib.sha256(P.SHIPPED.read_bytes()).hexdigest() == prov["sha256"]
+    assert P.SHIPPED.stat().st_size <= 5 << 20 and prov["teacher"].startswith("musicnn")
+    pre = P.shipped(FeatureConfig(), Mo.ModelConfig())
+    assert pre is not None and pre.info["provenance"]["commit"] == prov["commit"]
+    model = Mo.build(FeatureConfig(), Mo.ModelConfig())
+    P.apply(model, pre)
+    trunk, head = Mo.members(model)[0]
+    for got, want in zip(trunk.get_weights(), pre.trunk):
+        np.testing.assert_array_equal(got, want)
+    assert P.shipped(FeatureConfig(n_mfcc=13), Mo.ModelConfig()) is None  # made for the default features only

@@ -35,7 +35,8 @@ def embedder_and_cache(args, library_flag: str = "--library") -> Iterator[tuple]
 
 
 def encoder_for(library_dir, model_path, pretrained_dir, cfg):
-    """The :class:`embed.Embedder` of a taste model, else of the library's pre-trained encoder."""
+    """The :class:`embed.Embedder` of a taste model, else of the library's pre-trained encoder, else of the encoder
+    shipped with pers_rec."""
     from .. import checkpoint, embed
     from .. import model as Mo
     from .. import pretrain as P
@@ -46,11 +47,12 @@ def encoder_for(library_dir, model_path, pretrained_dir, cfg):
         return embed.Embedder(checkpoint.load(model_path, expect=cfg))
     mcfg = Mo.ModelConfig()
     found = P.find(pretrained_dir, scan(library_dir), cfg, mcfg)
-    if found is None:
+    pre = P.load(found) if found is not None else P.shipped(cfg, mcfg)
+    if pre is None:
         raise ParameterError(f"no encoder for {library_dir}: run `pers-rec pretrain {library_dir}` first "
                              "(no likes needed), or give --model taste.keras")
     model = Mo.build(cfg, mcfg)
-    P.apply(model, P.load(found))
+    P.apply(model, pre)
     return embed.Embedder(SavedModel(model, cfg, mcfg))
 
 

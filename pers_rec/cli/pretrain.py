@@ -8,7 +8,7 @@ from dataclasses import asdict
 import numpy as np
 
 from ..config import ARCHS
-from ..distill import LOSSES
+from ..config import DISTILL_LOSSES as LOSSES
 from ..errors import EXIT_NOTHING, EXIT_OK, EXIT_SOME_FAILED, ModelFileError, describe
 from .common import cache_dir, check_backend, feature_cache, int_at_least, library_files, say, subcommand, warn
 

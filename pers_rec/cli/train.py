@@ -176,24 +176,31 @@ def teacher_vectors(paths: list[str], cache, progress: bool):
 
 
 def pretrained_for(paths, pretrained_dir, cfg, mcfg, tcfg, progress):
-    """The pre-trained weights of the library whose files are ``paths`` (its scan), or None (no library, no weights
-    stored for it, damaged weights, or ``pretrained_dir`` None); and ``tcfg`` recording where they came from."""
-    if paths is None or pretrained_dir is None:
+    """The weights every model starts from, and ``tcfg`` recording where they came from: the library's own
+    pre-training (``pers-rec pretrain``, found by its scan ``paths``), else the encoder shipped with pers_rec
+    (distilled from the musicnn teacher), else None. ``pretrained_dir`` None (``--no-pretrained``): None."""
+    if pretrained_dir is None:
         return None, tcfg
     from .. import pretrain as P
     from ..errors import ModelFileError
 
-    found = P.find(pretrained_dir, paths, cfg, mcfg)
-    if found is None:
-        return None, tcfg
-    try:
-        pre = P.load(found)
-    except ModelFileError as exc:  # a damaged file costs the head start, not the run
-        warn(f"pers-rec: warning: ignoring damaged pre-trained weights: {exc}")
+    found = P.find(pretrained_dir, paths, cfg, mcfg) if paths is not None else None
+    if found is not None:
+        try:
+            pre = P.load(found)
+        except ModelFileError as exc:  # a damaged file costs the head start, not the run
+            warn(f"pers-rec: warning: ignoring damaged pre-trained weights: {exc}")
+        else:
+            if progress:
+                say(f"starting from the library's pre-trained weights ({found.name}, {pre.info.get('tracks', '?')} "
+                    "tracks)")
+            return pre, replace(tcfg, pretrained=str(found))
+    pre = P.shipped(cfg, mcfg)
+    if pre is None:
         return None, tcfg
     if progress:
-        say(f"starting from the library's pre-trained weights ({found.name}, {pre.info.get('tracks', '?')} tracks)")
-    return pre, replace(tcfg, pretrained=str(found))
+        say("starting from the shipped encoder (distilled from musicnn; pers-rec pretrain makes one for your library)")
+    return pre, replace(tcfg, pretrained=f"shipped encoder {pre.info['provenance'].get('sha256', '')[:12]}")
 
 
 def print_summary(saved, out: TrainOutputs) -> int:
