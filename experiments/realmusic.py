@@ -74,6 +74,7 @@ VARIANTS = {
     "cnn_lstm+augment": ("cnn_lstm", {"augment": True}, None),
     "cnn_lstm+distilled": ("cnn_lstm", {}, "distilled"),
     "cnn_lstm+distilled-cosine": ("cnn_lstm", {}, "distilled-cosine"),
+    "cnn_lstm+shipped": ("cnn_lstm", {}, "shipped"),
 }
 LABELS = {
     "cnn": "architecture `cnn` (defaults otherwise)",
@@ -82,6 +83,9 @@ LABELS = {
     "cnn_lstm+augment": "default + time/coefficient masking and tilt while training",
     "cnn_lstm+distilled": "default + distilled from musicnn on the library (`pers-rec pretrain --teacher musicnn`, MSE)",
     "cnn_lstm+distilled-cosine": "default + distilled from musicnn on the library, cosine loss",
+    "cnn_lstm+shipped": "default + the shipped encoder (what `pers-rec train` starts from without library "
+                        "pre-training; distilled on the soundtracks' full tracks + synth songs, so it has heard the "
+                        "test audio, unlabelled)",
 }
 
 
@@ -141,6 +145,18 @@ def distilled_for(seed: int, feats: dict, paths: dict, loss: str = "mse") -> tup
     return pre, pre.info.get("elapsed_s")
 
 
+def shipped() -> tuple:
+    """The encoder shipped in ``pers_rec/data`` (``experiments.distill``)."""
+    from pers_rec import model as Mo
+    from pers_rec import pretrain as P
+    from pers_rec.features import FeatureConfig
+
+    pre = P.shipped(FeatureConfig(), Mo.ModelConfig())
+    if pre is None:
+        raise SystemExit("realmusic: no shipped encoder (python -m experiments.distill)")
+    return pre, pre.info.get("elapsed_s")
+
+
 def teacher_tracks(paths: dict) -> dict:
     """Each excerpt's teacher vector (mean over its 3 s patches), computed once and kept in the cache."""
     from pers_rec import audio
@@ -190,7 +206,7 @@ def run_one(task: D.Task, variant: str, seed: int, feats: dict, paths: dict, cac
     arch, changes, start = VARIANTS[variant]
     pre, pretrain_s = (pretrained_for(seed, feats) if start == "contrastive" else
                        distilled_for(seed, feats, paths, "cosine" if start.endswith("cosine") else "mse")
-                       if start and start.startswith("distilled") else (None, None))
+                       if start and start.startswith("distilled") else shipped() if start == "shipped" else (None, None))
     t0 = time.perf_counter()
     saved = T.train(tracks, cfg, Mo.ModelConfig(arch=arch), T.TrainConfig(seed=seed, **changes), pretrained=pre)
     t_train = time.perf_counter() - t0
@@ -246,7 +262,7 @@ def summarize(runs: list[dict], tasks: list[D.Task], controls: dict, baselines: 
         rows.append(("reference: musicnn teacher's vectors + logistic regression",
                      {t.name: [teacher[t.name]] for t in tasks}))
     default = [r for r in runs if variant_of(r) == "cnn_lstm"]
-    labels = {"default": "**default `pers-rec train`** (cnn_lstm, fold-averaged, blend auto)",
+    labels = {"default": "**default, from scratch** (cnn_lstm, fold-averaged, blend auto; `train --no-pretrained`)",
               "network": "ablation: network alone (no stacking)",
               "stacked": "ablation: always stacked with the baseline",
               "one_fold_model": "ablation: one fold model (no averaging)",
