@@ -102,23 +102,31 @@ def synthetic(n_songs: int, seeds: int, duration_s: float) -> dict:
     return out
 
 
-def real(seeds: int) -> dict | None:
+def styled_excerpts(rows: list[dict]) -> tuple:
+    """The real excerpts' features and paths, their ids in order, and the indices, styles and packages of those
+    with a confident style (the ones neighbours are judged on)."""
     from experiments import realmusic as RM
     from experiments import realmusic_data as D
     from pers_rec.cache import open_cache
+
+    feats, paths = RM.load_features(rows, open_cache(D.cache_dir() / "pers_rec_cache"))
+    ids = sorted(feats)
+    by_id = {r["id"]: r for r in rows}
+    keep = [i for i, x in enumerate(ids) if by_id[x]["confidence"] in ("medium", "high")
+            and by_id[x]["style"] in ("orchestral", "electronic", "cartoon")]
+    return (feats, paths, ids, keep, np.array([by_id[ids[i]]["style"] for i in keep]),
+            np.array([by_id[ids[i]]["package"] for i in keep]))
+
+
+def real(seeds: int) -> dict | None:
+    from experiments import realmusic as RM
+    from experiments import realmusic_data as D
 
     rows = D.read_catalog()
     if not all(D.excerpt_path(r).exists() for r in rows):
         print("real music: excerpts not built (python -m experiments.realmusic_data); skipped", flush=True)
         return None
-    cache = open_cache(D.cache_dir() / "pers_rec_cache")
-    feats, _ = RM.load_features(rows, cache)
-    ids = sorted(feats)
-    by_id = {r["id"]: r for r in rows}
-    keep = [i for i, x in enumerate(ids) if by_id[x]["confidence"] in ("medium", "high")
-            and by_id[x]["style"] in ("orchestral", "electronic", "cartoon")]
-    styles = np.array([by_id[ids[i]]["style"] for i in keep])
-    packages = np.array([by_id[ids[i]]["package"] for i in keep])
+    feats, _, ids, keep, styles, packages = styled_excerpts(rows)
     mats = [feats[x] for x in ids]
 
     def score(V):
@@ -213,21 +221,13 @@ def teacher_main(argv=None) -> int:
     track vectors and of encoders distilled from it, beside MFCC statistics; writes ``results/similarity_teacher``."""
     from experiments import realmusic as RM
     from experiments import realmusic_data as D
-    from pers_rec.cache import open_cache
 
     p = argparse.ArgumentParser(description="P@10 same style: the teacher and the distilled encoders")
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--out", default=str(RESULTS))
     args = p.parse_args(argv)
     t0 = time.perf_counter()
-    rows = D.read_catalog()
-    feats, paths = RM.load_features(rows, open_cache(D.cache_dir() / "pers_rec_cache"))
-    ids = sorted(feats)
-    by_id = {r["id"]: r for r in rows}
-    keep = [i for i, x in enumerate(ids) if by_id[x]["confidence"] in ("medium", "high")
-            and by_id[x]["style"] in ("orchestral", "electronic", "cartoon")]
-    styles = np.array([by_id[ids[i]]["style"] for i in keep])
-    packages = np.array([by_id[ids[i]]["package"] for i in keep])
+    feats, paths, ids, keep, styles, packages = styled_excerpts(D.read_catalog())
 
     def score(V):
         V = np.asarray(V)[keep]
