@@ -134,14 +134,14 @@ class FeatureCache:
             self._db.execute(_SCHEMA)
             self._writable = False
 
-    def _write(self, sql: str, rows) -> None:
-        """One write in its own transaction; a cache that cannot be written (read-only, disk full) is warned about
-        once and then only read."""
+    def _write(self, sql: str, args, many: bool = False) -> None:
+        """One write (``many``: the statement for each of ``args``) in its own transaction; a cache that cannot be
+        written (read-only, disk full) is warned about once and then only read."""
         if not self._writable:
             return
         try:
             with self._db:
-                self._db.execute(sql, rows)
+                (self._db.executemany if many else self._db.execute)(sql, args)
         except sqlite3.OperationalError as exc:
             if _is_damage(exc):
                 return self._damaged(exc)
@@ -259,8 +259,7 @@ class FeatureCache:
     def prune(self) -> int:
         """Remove the entries whose file is gone or changed, and damaged ones; return how many."""
         stale = sorted(set(self._stale()) | set(self._damaged_rows()))
-        for row in stale:
-            self._write("DELETE FROM entries WHERE path=? AND key=?", row)
+        self._write("DELETE FROM entries WHERE path=? AND key=?", stale, many=True)
         if self._writable:
             self._db.execute("VACUUM")
         return len(stale)

@@ -84,7 +84,7 @@ def targets(y16: np.ndarray, n_windows: int, cfg: F.FeatureConfig, dcfg: Distill
     starts = sorted({int(round((w * cfg.hop_s + o) * fps)) for w in idx for o in dcfg.patch_offsets_s})
     at = {s: i for i, s in enumerate(starts)}
     X = np.stack([mel[s:s + T.PATCH_FRAMES] for s in starts])
-    vecs = np.concatenate([teacher(X[i:i + 32])[0] for i in range(0, len(X), 32)])
+    vecs = teacher.predict(X)[0]
     return np.stack([vecs[[at[int(round((w * cfg.hop_s + o) * fps))] for o in dcfg.patch_offsets_s]].mean(0)
                      for w in idx]).astype(np.float32)
 
@@ -139,12 +139,12 @@ def distill(matrices: list[np.ndarray], goals: list[np.ndarray], cfg: F.FeatureC
     X, Y = pairs(kept)
     mean, std = Y.mean(0), Y.std(0) + 1e-6
     scale = (lambda y: (y - mean) / std) if dcfg.loss == "mse" else (lambda y: y)
-    from .features import feature_stats
-
-    taste, model = _student(cfg, mcfg, dcfg, feature_stats([matrices[i] for i in kept]), Y.shape[1])
     import keras
 
-    keras.utils.set_random_seed(dcfg.seed)
+    from .features import feature_stats
+
+    keras.utils.set_random_seed(dcfg.seed)  # before the student is built: its initial weights too come from the seed
+    taste, model = _student(cfg, mcfg, dcfg, feature_stats([matrices[i] for i in kept]), Y.shape[1])
     losses = []
     with bar(dcfg.epochs, "distilling", "epoch", progress) as b:
         for _ in range(dcfg.epochs):

@@ -72,7 +72,7 @@ class AudioError(PersRecError):
     def __init__(self, path: str | os.PathLike | bytes, reason: str):
         self.path = os.fsdecode(path)
         self.reason = reason
-        super().__init__(f"{_printable(self.path)}: {reason}")
+        super().__init__(f"{printable(self.path)}: {reason}")
 
     def __reduce__(self):
         return (type(self), (self.path, self.reason))
@@ -90,8 +90,6 @@ def printable(text: str) -> str:
         text = text.encode("utf-8", "backslashreplace").decode("ascii")
     return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
-
-_printable = printable
 
 
 class AudioFileNotFoundError(AudioError, FileNotFoundError):

@@ -155,22 +155,22 @@ class Teacher:
         return (np.asarray(ops.convert_to_numpy(penultimate), np.float32),
                 np.asarray(ops.convert_to_numpy(ops.sigmoid(logits)), np.float32))
 
-    def track(self, y: np.ndarray, batch: int = 16) -> tuple[np.ndarray, np.ndarray]:
-        """Per-patch penultimate vectors and tag probabilities of mono 16 kHz audio ``y`` (non-overlapping 3 s
-        patches; a track shorter than one patch is looped to fill it)."""
+    def predict(self, X: np.ndarray, batch: int = 32) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`__call__` on many patches [shape=(n, 187, 96)], ``batch`` at a time (bounded memory)."""
+        outs = [self(X[i:i + batch]) for i in range(0, len(X), batch)] or [self(X)]
+        return np.concatenate([o[0] for o in outs]), np.concatenate([o[1] for o in outs])
+
+    def track(self, y: np.ndarray, every_s: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Per-patch penultimate vectors and tag probabilities of mono 16 kHz audio ``y``: a 3 s patch every
+        ``every_s`` seconds (None: back to back); a track shorter than one patch is looped to fill it."""
         mel = logmel(y)
         if len(mel) < PATCH_FRAMES:
             mel = np.concatenate([mel] * (PATCH_FRAMES // max(len(mel), 1) + 1))[:PATCH_FRAMES]
-        X = patches(mel)
-        outs = [self(X[i:i + batch]) for i in range(0, len(X), batch)]
-        return np.concatenate([o[0] for o in outs]), np.concatenate([o[1] for o in outs])
+        hop = PATCH_FRAMES if every_s is None else max(1, int(round(every_s * SR / HOP)))
+        return self.predict(patches(mel, hop=hop))
 
 
 def track_vector(y: np.ndarray, teacher: Teacher, every_s: float = 10.0) -> np.ndarray:
     """A track's teacher vector [shape=(200,)]: the mean penultimate vector of 3 s patches every ``every_s`` seconds
-    of mono 16 kHz audio ``y`` (a track shorter than one patch is looped to fill it)."""
-    mel = logmel(y)
-    if len(mel) < PATCH_FRAMES:
-        mel = np.concatenate([mel] * (PATCH_FRAMES // max(len(mel), 1) + 1))
-    X = patches(mel, hop=max(1, int(round(every_s * SR / HOP))))
-    return np.concatenate([teacher(X[i:i + 32])[0] for i in range(0, len(X), 32)]).mean(0)
+    of mono 16 kHz audio ``y`` (see :meth:`Teacher.track`)."""
+    return teacher.track(y, every_s)[0].mean(0)

@@ -61,8 +61,6 @@ def pretrain(paths, library_dir, out_dir, cfg, mcfg, pcfg, *, cache=None, jobs=N
     Returns the exit code: 0, or 1 when some files could not be used.
     """
     from .. import pretrain as P
-    from ..extract import extract_many
-    from ..progress import bar
 
     target = P.stored_path(out_dir, P.library_key(paths, cfg, mcfg))
     try:
@@ -75,14 +73,8 @@ def pretrain(paths, library_dir, out_dir, cfg, mcfg, pcfg, *, cache=None, jobs=N
             say(f"already pre-trained for this library and these settings: {target}")
             return EXIT_OK
         say(f"replacing the library's pre-trained weights made with other settings: {target}")
-    matrices, failed = [], 0
-    with bar(len(paths), "features", "track", progress) as b:
-        for item in extract_many(paths, cfg, cache=cache, jobs=jobs, on_done=b.update):
-            if item.ok:
-                matrices.append(item.features)
-            else:
-                failed += 1
-                warn(f"skipped {item.path}: {describe(item.error)}")
+    feats, failed = library_features(paths, cfg, cache, jobs, progress)
+    matrices = list(feats.values())
     if not matrices:
         warn(f"no track of {library_dir} could be read")
         return EXIT_NOTHING
@@ -93,6 +85,23 @@ def pretrain(paths, library_dir, out_dir, cfg, mcfg, pcfg, *, cache=None, jobs=N
         f"{info['losses'][0]:.3f} -> {info['losses'][-1]:.3f} (chance {info['chance_loss']:.3f})")
     say(f"wrote {target}; pers-rec train --library {library_dir} starts from it")
     return EXIT_SOME_FAILED if failed else EXIT_OK
+
+
+def library_features(paths, cfg, cache, jobs, progress: bool) -> tuple[dict, int]:
+    """``{path: features}`` of the tracks that could be read, in scan order, and how many could not (warned)."""
+    from ..extract import extract_many
+    from ..progress import bar
+
+    feats, failed = {}, 0
+    with bar(len(paths), "features", "track", progress) as b:
+        for item in extract_many(paths, cfg, cache=cache, jobs=jobs, on_done=b.update):
+            if item.ok:
+                feats[str(item.path)] = item.features
+            else:
+                failed += 1
+                warn(f"skipped {item.path}: {describe(item.error)}")
+    order = {str(p): i for i, p in enumerate(paths)}
+    return dict(sorted(feats.items(), key=lambda kv: order[kv[0]])), failed
 
 
 def teacher_key(cfg, dcfg) -> str:
@@ -111,20 +120,12 @@ def distill(paths, library_dir, out_dir, cfg, mcfg, dcfg, weights, *, cache=None
     from ..distill import distill as run_distillation
     from ..distill import targets
     from ..errors import AudioError
-    from ..extract import extract_many
     from ..features import n_windows
     from ..progress import bar
     from ..teacher import SR, Teacher
 
     target = P.stored_path(out_dir, P.library_key(paths, cfg, mcfg))
-    feats, failed = {}, 0
-    with bar(len(paths), "features", "track", progress) as b:
-        for item in extract_many(paths, cfg, cache=cache, jobs=jobs, on_done=b.update):
-            if item.ok:
-                feats[str(item.path)] = item.features
-            else:
-                failed += 1
-                warn(f"skipped {item.path}: {describe(item.error)}")
+    feats, failed = library_features(paths, cfg, cache, jobs, progress)
     if len(feats) < 2:
         warn(f"fewer than 2 tracks of {library_dir} could be read")
         return EXIT_NOTHING

@@ -30,11 +30,8 @@ def run(args) -> int:
     if args.m3u:
         check_output(args.m3u, (".m3u8", ".m3u"), "--m3u")
     check_not_inputs({"--out": args.out, "--m3u": args.m3u}, {"--model": args.model})
-    from ..checkpoint import check_file
-
-    check_file(args.model)  # a bad model file is the first thing said, before the library is scanned
+    saved = load_model(args.model)  # a bad model file is said before the library is scanned
     paths = library_files(args.library)
-    saved = load_model(args.model)
     with feature_cache(args) as cache:
         df = rank(saved, paths, out_csv=args.out, m3u=args.m3u, top=args.top, min_track_s=args.min_track_s,
                   include_liked=args.include_liked, max_per_artist=args.max_per_artist, cache=cache, jobs=args.jobs,
