@@ -8,11 +8,11 @@ good, the network is not earning its keep on that listener's data.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .report import CVResult, Metrics
+from .report import Blend, CVResult, Metrics
 
 
 def metrics(labels: np.ndarray, scores: np.ndarray) -> Metrics:
@@ -128,6 +128,12 @@ def fit(matrices: list[np.ndarray], labels: np.ndarray, seed: int) -> BaselineMo
     return _fit(np.stack([track_features(M) for M in matrices]), np.asarray(labels), seed)
 
 
+def fit_vectors(X: np.ndarray, labels: np.ndarray, seed: int) -> BaselineModel:
+    """The same model on given track vectors ``X`` [shape=(n_tracks, dim)] (e.g. the teacher's); its
+    :meth:`BaselineModel.score_features` scores one vector."""
+    return _fit(np.asarray(X, np.float64), np.asarray(labels), seed)
+
+
 def _fit(X: np.ndarray, y: np.ndarray, seed: int) -> BaselineModel:
     """Standardise, then L2 logistic regression (C=1) with balanced classes."""
     from sklearn.linear_model import LogisticRegression
@@ -191,3 +197,38 @@ def stack_cross_validate(net: np.ndarray, base: np.ndarray, labels: np.ndarray, 
         w, b = stack_fit(net[tr], base[tr], y[tr])
         out[va] = stack_apply(w, b, net[va], base[va])
     return out
+
+
+def choose_blend(matrices, labels, splits, net_oof: np.ndarray, base_oof: np.ndarray, blend: str, seed: int,
+                 teacher_vectors=None, teacher_oof=None) -> Blend:
+    """Stack the network's out-of-fold scores with the baseline's (and with the teacher's logistic regression's,
+    when there), and choose (``blend``) by cross-validated ROC-AUC: ``"auto"`` takes the best of the network
+    alone and the stacks, a stack winning ties. The baseline (and teacher model) are then fitted on all tracks."""
+    stacks = {"stacked": base_oof} if teacher_oof is None else {"stacked": base_oof, "teacher": teacher_oof}
+    oof = {name: stack_cross_validate(net_oof, other, labels, splits) for name, other in stacks.items()}
+    auc = {name: metrics(labels, s).roc_auc for name, s in (("network", net_oof), ("baseline", base_oof))}
+    auc.update({name: metrics(labels, s).roc_auc for name, s in oof.items()})
+    if teacher_oof is not None:
+        auc = {**auc, "teacher_stacked": auc.pop("teacher"), "teacher": metrics(labels, teacher_oof).roc_auc}
+    if blend == "auto":
+        ranked = sorted(stacks, key=lambda n: -(auc[_stack_key(n)] or 0))
+        chosen = ranked[0] if (auc[_stack_key(ranked[0])] or 0) >= (auc["network"] or 0) else "network"
+        why = (f"out-of-fold ROC-AUC: stacked {_f(auc['stacked'])}, network {_f(auc['network'])}, "
+               f"baseline {_f(auc['baseline'])}"
+               + ("" if teacher_oof is None else f", teacher {_f(auc['teacher'])}, "
+                                                 f"network stacked with the teacher {_f(auc['teacher_stacked'])}")
+               + f"; chose the {'network stacked with the teacher' if chosen == 'teacher' else chosen}")
+    else:
+        chosen, why = blend, f"--blend {blend}"
+    weights, intercept = stack_fit(net_oof, stacks.get(chosen, base_oof), labels)
+    base = fit(matrices, labels, seed)
+    teacher = None if teacher_vectors is None else asdict(fit_vectors(np.asarray(teacher_vectors), labels, seed))
+    return Blend(chosen, why, auc, weights, intercept, asdict(base), teacher)
+
+
+def _stack_key(name: str) -> str:
+    return "teacher_stacked" if name == "teacher" else name
+
+
+def _f(x) -> str:
+    return "n/a" if x is None else f"{x:.3f}"

@@ -22,9 +22,10 @@ import pandas as pd
 
 from . import features as F
 from . import scoring, tags
+from . import teacher as Te
 from .cache import FeatureCache
 from .checkpoint import SavedModel
-from .errors import AudioError, InvalidScoreError, describe
+from .errors import AudioError, InvalidScoreError, ParameterError, describe
 from .extract import Extracted, extract_many
 from .progress import bar
 
@@ -66,6 +67,7 @@ def rank(paths: Iterable[str | os.PathLike], saved: SavedModel, *, cache: Featur
     """
     cfg = saved.cfg
     scorer = scoring.Scorer(saved)
+    vectors = teacher_vectors(scorer, cache)
     todo = [Path(p) for p in paths if str(p) not in exclude and os.path.realpath(p) not in exclude]
     rows: list[dict] = []
     batch: list[Extracted] = []
@@ -73,7 +75,7 @@ def rank(paths: Iterable[str | os.PathLike], saved: SavedModel, *, cache: Featur
 
     def flush():
         for item, s in zip(batch, scorer.score_many([b.features for b in batch])):
-            rows.append(_row(item, s, scorer))
+            rows.append(_row(item, s, scorer, vectors))
         batch.clear()
 
     with bar(len(todo), "ranking", "track", progress) as b:
@@ -90,7 +92,32 @@ def rank(paths: Iterable[str | os.PathLike], saved: SavedModel, *, cache: Featur
     return _table(rows)
 
 
-def _row(item: Extracted, window_scores: np.ndarray, scorer: scoring.Scorer) -> dict:
+def teacher_vectors(scorer: scoring.Scorer, cache: FeatureCache | None) -> Te.TrackVectors | None:
+    """Where the tracks' teacher vectors come from when the model stacks the teacher's score (else None).
+
+    Raises
+    ------
+    ParameterError
+        The model needs the teacher and its weights are not installed.
+    """
+    if not scorer.needs_teacher:
+        return None
+    if Te.checkpoint_dir() is None:
+        raise ParameterError("this model stacks the musicnn teacher's score (train --blend auto chose it), and the "
+                             f"teacher is not installed: {Te.HOW}, or retrain with --blend stacked")
+    return Te.TrackVectors(cache)
+
+
+def _final(scorer: scoring.Scorer, window_scores, item: Extracted, vectors: Te.TrackVectors | None) -> float:
+    """The track's final score (:meth:`scoring.Scorer.final_score`), with its teacher vector when needed."""
+    v = None if vectors is None else vectors(str(item.path))
+    final = scorer.final_score(window_scores, item.features, v)
+    if not np.isfinite(final):
+        raise InvalidScoreError(item.path, "the stacked score is not a finite number")
+    return final
+
+
+def _row(item: Extracted, window_scores: np.ndarray, scorer: scoring.Scorer, vectors=None) -> dict:
     cfg = scorer.cfg
     if not np.isfinite(window_scores).all():
         return _error_row(item.path, InvalidScoreError(item.path, "the model's score is not a finite number"))
@@ -98,9 +125,10 @@ def _row(item: Extracted, window_scores: np.ndarray, scorer: scoring.Scorer) -> 
     window_scores, g = timeline(window_scores)
     genre = {} if g is None else {"genre": scorer.mcfg.classes[g], "genre_probability": round(float(window_scores.mean()), 6)}
     s = scoring.summarize(window_scores, cfg, duration)
-    final = scorer.final_score(window_scores, item.features)
-    if not np.isfinite(final):
-        return _error_row(item.path, InvalidScoreError(item.path, "the stacked score is not a finite number"))
+    try:
+        final = _final(scorer, window_scores, item, vectors)
+    except AudioError as exc:
+        return _error_row(item.path, exc)
     t = tags.read(item.path)
     return {"score": round(final, 6), "network_score": round(s.score, 6), "path": str(item.path),
             "artist": t.get("artist", ""), "album": t.get("album", ""), "title": t.get("title", ""),
@@ -202,12 +230,11 @@ def explain(path: str | os.PathLike, saved: SavedModel, *, cache: FeatureCache |
     if not item.ok:
         raise item.error
     scorer = scoring.Scorer(saved)
+    vectors = teacher_vectors(scorer, cache)
     window_scores = scorer.window_scores(item.features)
     if not np.isfinite(window_scores).all():
         raise InvalidScoreError(path, "the model's score is not a finite number")
     window_scores, _ = timeline(window_scores)
     s = scoring.summarize(window_scores, saved.cfg, F.duration_s(item.features, saved.cfg))
-    final = scorer.final_score(window_scores, item.features)
-    if not np.isfinite(final):
-        raise InvalidScoreError(path, "the stacked score is not a finite number")
+    final = _final(scorer, window_scores, item, vectors)
     return item.features, replace(s, score=final, network_score=s.score)

@@ -114,17 +114,22 @@ class Blend:
     Attributes
     ----------
     chosen : str
-        ``"stacked"`` (logistic stacking of both) or ``"network"`` (the network alone).
+        ``"stacked"`` (logistic stacking of the network and the baseline), ``"teacher"`` (logistic stacking of
+        the network and a logistic regression on the musicnn teacher's track vectors) or ``"network"``.
     why : str
         The cross-validated comparison behind the choice, in words.
     cv_roc_auc : dict
         Out-of-fold ROC-AUC of ``"network"``, ``"baseline"`` and ``"stacked"`` (the
-        stacker itself cross-validated over the same folds).
+        stacker itself cross-validated over the same folds), and ``"teacher"`` and
+        ``"teacher_stacked"`` when the teacher's vectors were there.
     weights : list of float
-        ``[w_network, w_baseline]`` on the logits of the two scores.
+        ``[w_network, w_other]`` on the logits of the two scores of the chosen stack.
     intercept : float
     baseline : dict
         The baseline fitted on every training track (``baseline.BaselineModel`` fields).
+    teacher : dict or None
+        The logistic regression on the teacher's track vectors, fitted on every training track
+        (``baseline.BaselineModel`` fields); None when the teacher was not there.
     """
 
     chosen: str
@@ -133,6 +138,7 @@ class Blend:
     weights: list[float]
     intercept: float
     baseline: dict
+    teacher: dict | None = None
 
 
 @dataclass

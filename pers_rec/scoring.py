@@ -137,20 +137,27 @@ class Scorer:
             )
         self.fast = exact if fast is None else (fast and exact)
         blend = saved.report.blend if saved.report is not None else None
-        self.blend = blend if blend is not None and blend.chosen == "stacked" else None
-        self.baseline = B.BaselineModel(**blend.baseline) if self.blend is not None else None
+        self.blend = blend if blend is not None and blend.chosen in ("stacked", "teacher") else None
+        #: Whether a track's final score needs its teacher vector (the model stacks the teacher's regression).
+        self.needs_teacher = self.blend is not None and blend.chosen == "teacher"
+        self.baseline = (None if self.blend is None else
+                         B.BaselineModel(**(blend.teacher if self.needs_teacher else blend.baseline)))
 
-    def final_score(self, window_scores: np.ndarray, M: np.ndarray) -> float:
-        """A track's score: the mean of its window scores, stacked with the baseline's score of ``M``
-        when the model was trained with stacking (see ``train``)."""
+    def final_score(self, window_scores: np.ndarray, M: np.ndarray, teacher_vector: np.ndarray | None = None) -> float:
+        """A track's score: the mean of its window scores, stacked with the baseline's score of ``M`` (or the
+        teacher's regression's score of ``teacher_vector``) when the model was trained with stacking (``train``)."""
         net = float(np.mean(window_scores))
         if self.blend is None:
             return net
-        return float(B.stack_apply(self.blend.weights, self.blend.intercept, net, self.baseline.score(M)))
+        if self.needs_teacher and teacher_vector is None:
+            raise ValueError("this model stacks the teacher's score: the track's teacher vector is needed")
+        other = self.baseline.score_features(teacher_vector) if self.needs_teacher else self.baseline.score(M)
+        return float(B.stack_apply(self.blend.weights, self.blend.intercept, net, other))
 
-    def final_scores(self, tracks: list[np.ndarray]) -> np.ndarray:
+    def final_scores(self, tracks: list[np.ndarray], teacher_vectors=None) -> np.ndarray:
         """:meth:`final_score` of each track [shape=(n_tracks,)]."""
-        return np.array([self.final_score(s, M) for s, M in zip(self.score_many(tracks), tracks)])
+        tv = [None] * len(tracks) if teacher_vectors is None else teacher_vectors
+        return np.array([self.final_score(s, M, v) for s, M, v in zip(self.score_many(tracks), tracks, tv)])
 
     def _all_valid(self) -> bool:
         return all(getattr(la, "padding", "valid") == "valid" for trunk, _ in self.members for la in trunk.layers)

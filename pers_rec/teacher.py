@@ -48,7 +48,7 @@ TAGS = ("rock", "pop", "alternative", "indie", "electronic", "female vocalists",
         "easy listening", "sexy", "catchy", "funk", "electro", "heavy metal", "Progressive rock", "60s", "rnb",
         "indie pop", "sad", "House", "happy")
 _EPS = 1e-3  # TF1 batch normalisation's epsilon
-_HOW = "pip install --no-deps musicnn==0.1.0"
+HOW = "pip install --no-deps musicnn==0.1.0"
 
 
 def checkpoint_dir(model: str = "MSD_musicnn") -> Path | None:
@@ -70,7 +70,7 @@ def read_weights(folder: str | os.PathLike | None = None) -> dict[str, np.ndarra
     """
     folder = Path(folder) if folder is not None else checkpoint_dir()
     if folder is None:
-        raise ParameterError(f"the teacher's weights are not installed: {_HOW}")
+        raise ParameterError(f"the teacher's weights are not installed: {HOW}")
     import tensorflow as tf
 
     try:  # the checkpoint's prefix is the folder itself (files ".index", ".data-..."), so no checkpoint file lookup
@@ -174,3 +174,44 @@ def track_vector(y: np.ndarray, teacher: Teacher, every_s: float = 10.0) -> np.n
     """A track's teacher vector [shape=(200,)]: the mean penultimate vector of 3 s patches every ``every_s`` seconds
     of mono 16 kHz audio ``y`` (see :meth:`Teacher.track`)."""
     return teacher.track(y, every_s)[0].mean(0)
+
+
+#: The feature-cache key of a track's teacher vector (:func:`track_vector`, a patch every 10 s).
+TRACK_KEY = "teacher-track:musicnn-msd:every10"
+
+
+class TrackVectors:
+    """Tracks' teacher vectors (:func:`track_vector`), read from the feature cache or computed and stored there.
+
+    The network is built on the first vector that is not cached, so a fully cached library needs no weights.
+    """
+
+    def __init__(self, cache=None):
+        self.cache, self.model = cache, None
+
+    def cached(self, paths: list[str]) -> dict[str, np.ndarray]:
+        """The vectors of ``paths`` already in the cache (stale entries are misses)."""
+        if self.cache is None:
+            return {}
+        return {p: v.astype(np.float32)[0] for p, v in self.cache.get_vectors_many(paths, TRACK_KEY).items()}
+
+    def __call__(self, path: str) -> np.ndarray:
+        """One track's vector [shape=(200,)].
+
+        Raises
+        ------
+        AudioError
+            The file cannot be decoded.
+        ParameterError
+            The vector is not cached and the teacher's weights are not installed.
+        """
+        got = self.cached([str(path)]).get(str(path))
+        if got is not None:
+            return got
+        from . import audio
+
+        self.model = self.model or Teacher()
+        got = track_vector(audio.load(path, SR), self.model)
+        if self.cache is not None:
+            self.cache.put_vectors(str(path), TRACK_KEY, os.stat(path), got[None])
+        return got

@@ -48,7 +48,7 @@ from .dataset import Track, fold_groups, sample_windows, track_weights
 from .errors import ParameterError
 from .features import feature_stats
 from .progress import bar
-from .report import Blend, CrossValidation, EpochCurves, FailedTrack, Metrics, TrackEntry, TrainReport
+from .report import CrossValidation, EpochCurves, FailedTrack, Metrics, TrackEntry, TrainReport
 from .scoring import Scorer
 
 #: Fold models are averaged only when each was trained on at least this many likes.
@@ -123,9 +123,14 @@ def train(tracks: list[Track], cfg: F.FeatureConfig, mcfg: Mo.ModelConfig | None
         b.update(1)
     base, base_oof = B.cross_validate([t.features for t in tracks], labels, splits, tcfg.seed)
     cv = _cv_section(curves, labels, best_epoch, base, how)
+    teacher_oof = None
     if teacher_vectors is not None:
-        cv = replace(cv, teacher=B.cross_validate_vectors(np.asarray(teacher_vectors), labels, splits, tcfg.seed)[0])
-    blend = _blend(tracks, labels, splits, curves.oof[best_epoch - 1], base_oof, tcfg)
+        teacher_cv, teacher_oof = B.cross_validate_vectors(np.asarray(teacher_vectors), labels, splits, tcfg.seed)
+        cv = replace(cv, teacher=teacher_cv)
+    elif tcfg.blend == "teacher":
+        raise ParameterError("--blend teacher needs the teacher's vectors (the musicnn teacher installed)")
+    blend = B.choose_blend([t.features for t in tracks], labels, splits, curves.oof[best_epoch - 1], base_oof, tcfg.blend,
+                           tcfg.seed, teacher_vectors, teacher_oof)
     report = TrainReport(
         pers_rec_version=__version__, created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         elapsed_s=round(time.time() - t_start, 2), versions=_versions(), feature_config=cfg.to_dict(),
@@ -243,26 +248,6 @@ def make_splits(tracks: list[Track], labels: np.ndarray, k: int, seed: int, name
             how.append(f"{name} by {rule}")
     cv = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
     return list(cv.split(np.zeros(len(labels)), labels, groups)), "folds: " + "; ".join(how)
-
-
-def _blend(tracks, labels, splits, net_oof: np.ndarray, base_oof: np.ndarray, tcfg: TrainConfig) -> Blend:
-    """Stack the network's and the baseline's out-of-fold scores, and choose (``tcfg.blend``) by cross-validation."""
-    stacked_oof = B.stack_cross_validate(net_oof, base_oof, labels, splits)
-    auc = {name: B.metrics(labels, s).roc_auc for name, s in
-           (("network", net_oof), ("baseline", base_oof), ("stacked", stacked_oof))}
-    weights, intercept = B.stack_fit(net_oof, base_oof, labels)
-    if tcfg.blend == "auto":
-        chosen = "stacked" if (auc["stacked"] or 0) >= (auc["network"] or 0) else "network"
-        why = (f"out-of-fold ROC-AUC: stacked {_f(auc['stacked'])}, network {_f(auc['network'])}, "
-               f"baseline {_f(auc['baseline'])}; chose the {chosen}")
-    else:
-        chosen, why = tcfg.blend, f"--blend {tcfg.blend}"
-    base = B.fit([t.features for t in tracks], labels, tcfg.seed)
-    return Blend(chosen, why, auc, weights, intercept, asdict(base))
-
-
-def _f(x) -> str:
-    return "n/a" if x is None else f"{x:.3f}"
 
 
 def _cv_section(c: _Curves, labels, best_epoch: int, base, how: str = "") -> CrossValidation:

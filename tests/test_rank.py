@@ -15,7 +15,7 @@ from pers_rec.extract import Extracted
 cfg = F.FeatureConfig()
 #: What ``_row`` needs of a Scorer: the feature config and the final track score. Here a stacking-like map of the
 #: window mean, so ``score`` and ``network_score`` differ and a swap of the two columns is caught.
-scorer = SimpleNamespace(cfg=cfg, final_score=lambda w, M: 0.25 + 0.5 * float(np.mean(w)))
+scorer = SimpleNamespace(cfg=cfg, final_score=lambda w, M, v=None: 0.25 + 0.5 * float(np.mean(w)))
 
 
 def _item(name, seconds):

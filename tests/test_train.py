@@ -184,3 +184,32 @@ def test_every_model_starts_from_the_pretrained_weights(monkeypatch):
     assert len(starts) == 2
     for s in starts:
         assert all(np.array_equal(a, b) for a, b in zip(s, pre.trunk))
+
+
+def test_auto_blend_stacks_the_teacher_when_it_cross_validates_best():
+    """Teacher vectors that know the labels: ``auto`` stacks the network with the teacher's regression, and the
+    final score is exactly that stack of the window mean and the regression's score of the track's vector."""
+    from pers_rec import baseline as B
+
+    ts = tracks(8, 8)
+    for t in ts:  # the network and the MFCC baseline see no difference; the teacher's vectors do
+        t.features[:, 1:7] -= 1.5 * t.label
+    labels = np.array([t.label for t in ts], float)
+    vecs = np.c_[labels, np.random.default_rng(1).normal(size=(len(ts), 4))]
+    saved = T.train(ts, TINY, TINY_M, T.TrainConfig(max_epochs=2, folds=2, windows_per_track=2), teacher_vectors=vecs)
+    blend = saved.report.blend
+    assert set(blend.cv_roc_auc) == {"network", "baseline", "stacked", "teacher", "teacher_stacked"}
+    assert blend.chosen == "teacher" and "network stacked with the teacher" in blend.why
+    sc = Scorer(saved)
+    assert sc.needs_teacher
+    mats, new = [t.features for t in tracks(3, 3, seed=5)], np.c_[[1, 1, 1, 0, 0, 0], np.zeros((6, 4))]
+    reg = B.BaselineModel(**blend.teacher)
+    manual = B.stack_apply(blend.weights, blend.intercept, sc.mean_scores(mats),
+                           np.array([1 / (1 + np.exp(-((v - reg.mean) / reg.scale @ reg.coef + reg.intercept))) for v in new]))
+    assert np.allclose(sc.final_scores(mats, new), manual, atol=1e-9)
+    with pytest.raises(ValueError, match="teacher vector"):
+        sc.final_scores(mats)
+    back = type(saved.report).from_json(saved.report.to_json())
+    assert back.blend == blend
+    with pytest.raises(ParameterError, match="--blend teacher"):
+        T.train(ts, TINY, TINY_M, T.TrainConfig(max_epochs=1, folds=2, windows_per_track=2, blend="teacher"))

@@ -42,8 +42,10 @@ def add_parser(sub) -> None:
                    help="keep the K fold models and average them (implies --folds K; default: the --folds fold models; "
                         "0: one model retrained on all tracks instead)")
     t.add_argument("--blend", choices=BLENDS, default="auto",
-                   help="track score: stack the network with the MFCC-statistics baseline when cross-validation "
-                        "favours it (auto), always, or the network alone")
+                   help="track score: stack the network with the MFCC-statistics baseline or, when the musicnn "
+                        "teacher is installed, with its vectors + logistic regression, whichever cross-validation "
+                        "favours over the network alone (auto); or force one (teacher: ranking then needs the "
+                        "teacher too)")
     t.add_argument("--windows-per-track", type=int_at_least(1), default=8, help="random 8 s windows per track per epoch")
     t.add_argument("--augment", action="store_true",
                    help="also mask a random time span and band of coefficients and tilt the spectrum of every "
@@ -142,35 +144,25 @@ def train(likes, dislikes, library_dir, out: TrainOutputs, cfg, mcfg, tcfg, *, c
     return saved
 
 
-#: The cache key of a track's teacher vector (``teacher.track_vector``, a patch every 10 s).
-TEACHER_KEY = "teacher-track:musicnn-msd:every10"
-
-
 def teacher_vectors(paths: list[str], cache, progress: bool):
     """Each track's teacher vector [shape=(n, 200)], from the cache or computed (and stored); None when one
     cannot be decoded at 16 kHz (then the reference is left out, with a warning)."""
-    import os
-
     import numpy as np
 
-    from .. import audio
     from .. import teacher as Te
     from ..errors import AudioError
     from ..progress import bar
 
-    got = {p: v.astype(np.float32)[0] for p, v in (cache.get_vectors_many(paths, TEACHER_KEY) if cache else {}).items()}
-    model = None
+    vectors = Te.TrackVectors(cache)
+    got = vectors.cached(paths)
     with bar(len(paths), "teacher", "track", progress) as b:
         for p in paths:
             if p not in got:
-                model = model or Te.Teacher()
                 try:
-                    got[p] = Te.track_vector(audio.load(p, Te.SR), model)
+                    got[p] = vectors(p)
                 except AudioError as exc:
                     warn(f"pers-rec: warning: no teacher reference ({describe(exc)})")
                     return None
-                if cache is not None:
-                    cache.put_vectors(p, TEACHER_KEY, os.stat(p), got[p][None])
             b.update(1)
     return np.stack([got[p] for p in paths])
 
