@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast lint browser bench experiments realmusic clean
+.PHONY: demo test test-fast lint browser servers bench experiments realmusic clean
 
 $(STAMP): setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,7 +22,7 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check pers_rec synth experiments tests setup.py
 
-test: lint browser
+test: lint browser servers
 	$(BIN)/python -m pytest -q
 
 # The development loop: everything but the end-to-end (slow) and browser tests. CI runs `make test`.
@@ -37,6 +37,17 @@ browser:
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || \
 	      echo "warning: could not install chromium: the map's browser test will not run"; \
 	  else echo "note: no chromium (apt-get install chromium): the map's browser test is skipped"; fi
+
+# The player integrations are tested against real servers the tests start on the loopback interface: Debian's
+# supysonic (a Subsonic API server, run by waitress) and mpd. Installed here like chromium; skipped (failed under
+# CI) when they cannot be.
+servers:
+	@if command -v supysonic-server >/dev/null 2>&1 && command -v mpd >/dev/null 2>&1 && \
+	    /usr/bin/python3 -c "import waitress" 2>/dev/null; then :; \
+	  elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq supysonic python3-waitress mpd \
+	      >/dev/null) || echo "warning: could not install supysonic and mpd: the player tests will not run"; \
+	  else echo "note: no supysonic/mpd (apt-get install supysonic python3-waitress mpd): player tests are skipped"; fi
 
 bench: $(STAMP)
 	$(BIN)/python -m experiments.bench_features

@@ -32,11 +32,13 @@ setup(
         "scikit-learn>=1.3",  # stratified k-fold, ROC-AUC/AP, the logistic-regression baseline
         "tqdm>=4.66",  # progress bars
         "threadpoolctl>=3.1",  # one BLAS thread per decoding worker (no oversubscription)
+        "requests>=2.31",  # the Subsonic client (pers-rec likes subsonic, rank --to-subsonic), with urllib3's retries
         "mutagen>=1.46",  # artist/album tags (folds grouped by album or artist), never writes into audio files
     ],
     extras_require={
         "gpu": ["tensorflow[and-cuda]>=2.16"],
-        "test": ["pytest>=8", "ruff>=0.5", "jax[cpu]>=0.4.30",
+        "mpd": ["python-mpd2>=3.1"],  # pers-rec likes mpd, rank --to-mpd
+        "test": ["pytest>=8", "ruff>=0.5", "jax[cpu]>=0.4.30", "python-mpd2>=3.1",
                  "playwright>=1.40"],  # drives Debian's chromium to test the map page (no browser download)
     },
     entry_points={"console_scripts": ["pers-rec=pers_rec.cli:main"]},

@@ -34,12 +34,18 @@ class Track:
     source : str
         ``"like"``, ``"dislike"`` or ``"unlabelled"``.
     features : np.ndarray [shape=(n_frames, n_features), float32]
+    weight : float
+        Confidence in the label (``pers-rec likes``: grows with the log of the play count), relative within its class.
+    signal : str
+        Where the label came from (``"starred"``, ``"rating"``, ``"plays"``, ...; empty for a hand-made list).
     """
 
     path: str
     label: int
     source: str
     features: np.ndarray = field(repr=False)
+    weight: float = 1.0
+    signal: str = ""
 
 
 def _missing_message(what: str, missing: list[str], total: int) -> str:
@@ -47,8 +53,9 @@ def _missing_message(what: str, missing: list[str], total: int) -> str:
     return f"{len(missing)} of {total} {what} not found: {shown}"
 
 
-def labelled_paths(likes, dislikes) -> tuple[dict[str, int], list[str]]:
-    """``{absolute path: label}`` from the likes and dislikes sources, and the listed paths that do not exist.
+def labelled_paths(likes, dislikes, extras: dict | None = None) -> tuple[dict[str, int], list[str]]:
+    """``{absolute path: label}`` from the likes and dislikes sources, and the listed paths that do not exist
+    (``extras`` is filled with the CSVs' ``{path: (weight, signal)}``).
 
     Missing entries are reported on stderr (the first few and the count) and left out.
 
@@ -61,10 +68,11 @@ def labelled_paths(likes, dislikes) -> tuple[dict[str, int], list[str]]:
 
     labelled: dict[str, int] = {}
     missing: list[str] = []
+    extras = {} if extras is None else extras
     for source, default, what in ((likes, 1, "liked tracks"), (dislikes, 0, "disliked tracks")):
         if source is None:
             continue
-        entries = read_labelled(source, default)
+        entries = read_labelled(source, default, extras)
         gone = [p for p, _ in entries if not os.path.isfile(p)]
         if gone:
             print(f"pers-rec: warning: {source}: {_missing_message(what, gone, len(entries))}", file=sys.stderr)
@@ -115,7 +123,8 @@ def gather(likes, dislikes, library_dir, cfg: F.FeatureConfig, *, unlabelled_per
     from .progress import bar
     from .scan import scan
 
-    labelled, _ = labelled_paths(likes, dislikes)
+    extras: dict = {}
+    labelled, _ = labelled_paths(likes, dislikes, extras)
     sources = {p: ("like" if lab else "dislike") for p, lab in labelled.items()}
     if library_dir is not None:
         pool = [str(p) for p in scan(library_dir) if os.path.realpath(p) not in labelled]
@@ -129,7 +138,7 @@ def gather(likes, dislikes, library_dir, cfg: F.FeatureConfig, *, unlabelled_per
         for item in extract_many(sorted(labelled), cfg, cache=cache, jobs=jobs, on_done=b.update):
             p = str(item.path)
             if item.ok:
-                tracks.append(Track(p, labelled[p], sources[p], item.features))
+                tracks.append(Track(p, labelled[p], sources[p], item.features, *extras.get(p, (1.0, ""))))
             else:
                 failed.append(FailedTrack(p, labelled[p], describe(item.error)))
     tracks.sort(key=lambda t: t.path)
@@ -137,10 +146,11 @@ def gather(likes, dislikes, library_dir, cfg: F.FeatureConfig, *, unlabelled_per
 
 
 def track_weights(tracks: list[Track], unlabelled_weight: float) -> np.ndarray:
-    """Per-track sample weights [shape=(n_tracks,)]: unlabelled negatives weigh ``unlabelled_weight``, then
+    """Per-track sample weights [shape=(n_tracks,)]: each track's ``weight``, times ``unlabelled_weight`` for an
+    unlabelled negative, then
     each class is rescaled so that every class has the same total weight (``n_tracks / n_classes`` each;
     two classes for likes, one per genre for a genre model)."""
-    w = np.array([unlabelled_weight if t.source == "unlabelled" else 1.0 for t in tracks])
+    w = np.array([(unlabelled_weight if t.source == "unlabelled" else 1.0) * t.weight for t in tracks])
     labels = np.array([t.label for t in tracks])
     classes = np.unique(labels)
     for c in classes:

@@ -29,7 +29,7 @@ from .fileio import write_text
 MAX_LIST_BYTES = 64 << 20
 
 
-def read_labelled(source: str | os.PathLike, default_label: int) -> list[tuple[str, int]]:
+def read_labelled(source: str | os.PathLike, default_label: int, extras: dict | None = None) -> list[tuple[str, int]]:
     """Tracks and labels from a playlist, a list, a CSV or a folder.
 
     Parameters
@@ -43,10 +43,13 @@ def read_labelled(source: str | os.PathLike, default_label: int) -> list[tuple[s
         - a ``.csv`` with a ``path`` column and a ``label`` (or ``rating``)
           column: label 0 or 1, or a 1-5 star rating where 4-5 = like (1),
           1-2 = dislike (0) and 3 is skipped; relative paths resolve against
-          the CSV's folder;
+          the CSV's folder; optional ``weight`` (a confidence, > 0) and
+          ``signal`` (where the label came from) columns, as ``pers-rec likes`` writes;
         - any other text file: one path per line, like an M3U.
     default_label : int
         Label of tracks whose source carries none (1 for ``--likes``, 0 for ``--dislikes``).
+    extras : dict or None
+        Filled with ``{path: (weight, signal)}`` of the CSV rows that carry them.
 
     Returns
     -------
@@ -77,7 +80,7 @@ def read_labelled(source: str | os.PathLike, default_label: int) -> list[tuple[s
         line = data[: data.index(b"\0")].count(b"\n") + 1
         raise PlaylistError(f"{source}:{line}: holds a NUL byte; not a text playlist")
     if source.suffix.lower() == ".csv":
-        return _read_csv(source, _decode(data))
+        return _read_csv(source, _decode(data), {} if extras is None else extras)
     return [(p, default_label) for p in _read_lines(source, data)]
 
 
@@ -122,7 +125,7 @@ def _resolve(entry: str, base: Path) -> str:
     return os.path.realpath(entry if os.path.isabs(entry) else os.path.join(base, entry))
 
 
-def _read_csv(source: Path, text: str) -> list[tuple[str, int]]:
+def _read_csv(source: Path, text: str, extras: dict) -> list[tuple[str, int]]:
     try:
         rows = list(csv.reader(io.StringIO(text, newline="")))
     except csv.Error as exc:
@@ -134,7 +137,9 @@ def _read_csv(source: Path, text: str) -> list[tuple[str, int]]:
         raise PlaylistError(f"{source}:1: a likes CSV needs a 'path' column and a 'label' or 'rating' column, got {rows[0]}")
     col_path = header.index("path")
     col_value = header.index("label") if "label" in header else header.index("rating")
-    entries = []
+    col_w = header.index("weight") if "weight" in header else None
+    col_s = header.index("signal") if "signal" in header else None
+    entries, more = [], {}
     for n, row in enumerate(rows[1:], 2):
         if not any(c.strip() for c in row):
             continue
@@ -144,6 +149,13 @@ def _read_csv(source: Path, text: str) -> list[tuple[str, int]]:
             entries.append((n, row[col_path], float(row[col_value])))
         except ValueError:
             raise PlaylistError(f"{source}:{n}: {header[col_value]} {row[col_value]!r} is not a number") from None
+        try:
+            weight = 1.0 if col_w is None else float(row[col_w])
+        except ValueError:
+            weight = -1.0
+        if not (0 < weight < 1e6):
+            raise PlaylistError(f"{source}:{n}: weight {row[col_w]!r} is not a positive number")
+        more[n] = (weight, "" if col_s is None else row[col_s].strip())
     # a "rating" column is always stars (all 1-star rows are dislikes); a "label" column may also hold stars
     binary = header[col_value] == "label" and {v for _, _, v in entries} <= {0.0, 1.0}
     out = []
@@ -156,6 +168,8 @@ def _read_csv(source: Path, text: str) -> list[tuple[str, int]]:
             raise PlaylistError(f"{source}:{n}: {header[col_value]} values must be 0/1 or 1-5 star ratings, got {v:g}")
         if label is not None:
             out.append((_resolve(path, source.parent), label))
+            if col_w is not None or col_s is not None:
+                extras[out[-1][0]] = more[n]
     return out
 
 

@@ -19,12 +19,15 @@ import numpy as np
 @dataclass
 class TrackEntry:
     """One training track: absolute ``path``, ``label`` (1 like, 0 not), ``source``
-    (``"like"``, ``"dislike"`` or ``"unlabelled"``) and its number of feature ``frames``."""
+    (``"like"``, ``"dislike"`` or ``"unlabelled"``), its number of feature ``frames``, and the label's
+    confidence ``weight`` and ``signal`` (``pers-rec likes``: ``"starred"``, ``"rating"``, ``"plays"``, ...)."""
 
     path: str
     label: int
     source: str
     frames: int
+    weight: float = 1.0
+    signal: str = ""
 
 
 @dataclass

@@ -135,7 +135,7 @@ def train(tracks: list[Track], cfg: F.FeatureConfig, mcfg: Mo.ModelConfig | None
         pers_rec_version=__version__, created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         elapsed_s=round(time.time() - t_start, 2), versions=_versions(), feature_config=cfg.to_dict(),
         model_config=mcfg.to_dict(), train_config=asdict(tcfg), params=int(final.count_params()),
-        tracks=[TrackEntry(t.path, t.label, t.source, len(t.features)) for t in tracks],
+        tracks=[TrackEntry(t.path, t.label, t.source, len(t.features), t.weight, t.signal) for t in tracks],
         windows_per_epoch=len(tracks) * tcfg.windows_per_track,
         class_weight_total={"liked": float(weights[labels == 1].sum()), "not_liked": float(weights[labels == 0].sum())},
         cross_validation=cv, final_kind=kind,

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from ..errors import EXIT_NOTHING, EXIT_OK, EXIT_SOME_FAILED
+from ..errors import EXIT_NOTHING, EXIT_OK, EXIT_SOME_FAILED, ParameterError
 from .common import feature_cache, int_at_least, library_files, load_model, need_dir, say, seconds, subcommand, warn
+from .likes import add_server_options
 
 
 def add_parser(sub) -> None:
@@ -19,6 +20,10 @@ def add_parser(sub) -> None:
     r.add_argument("--max-per-artist", type=int_at_least(1), default=None,
                    help="at most this many tracks of one artist in the M3U8 (by the artist tag)")
     r.add_argument("--include-liked", action="store_true", help="also rank the tracks the model was trained on as likes")
+    r.add_argument("--to-subsonic", metavar="NAME", help="also write the top tracks as playlist NAME to the Subsonic "
+                   "server --subsonic (replacing the user's playlist of that name)")
+    r.add_argument("--to-mpd", metavar="NAME", help="also write the top tracks as MPD stored playlist NAME (--mpd)")
+    add_server_options(r, writing=True)
     r.set_defaults(run=run)
 
 
@@ -30,13 +35,30 @@ def run(args) -> int:
     if args.m3u:
         check_output(args.m3u, (".m3u8", ".m3u"), "--m3u")
     check_not_inputs({"--out": args.out, "--m3u": args.m3u}, {"--model": args.model})
+    if args.to_subsonic:  # a missing server option or password is said before any work
+        from .. import subsonic as Su
+
+        if not (args.subsonic and args.user):
+            raise ParameterError("--to-subsonic needs --subsonic URL and --user")
+        Su.password(args.password_file)
     saved = load_model(args.model)  # a bad model file is said before the library is scanned
     paths = library_files(args.library)
     with feature_cache(args) as cache:
         df = rank(saved, paths, out_csv=args.out, m3u=args.m3u, top=args.top, min_track_s=args.min_track_s,
                   include_liked=args.include_liked, max_per_artist=args.max_per_artist, cache=cache, jobs=args.jobs,
                   progress=not args.quiet)
-    return print_summary(df, len(paths), args.out, args.m3u, args.top)
+    code = print_summary(df, len(paths), args.out, args.m3u, args.top)
+    if (args.to_subsonic or args.to_mpd) and code != EXIT_NOTHING:
+        from .. import rank as R
+        from .likes import push_mpd, push_subsonic
+
+        entries = [e[0] for e in R.playlist_entries(df, top=args.top, min_track_s=args.min_track_s,
+                                                     max_per_artist=args.max_per_artist)]
+        if args.to_subsonic:
+            push_subsonic(args, args.to_subsonic, entries, paths)
+        if args.to_mpd:
+            push_mpd(args, args.to_mpd, entries)
+    return code
 
 
 def rank(saved, paths, *, out_csv, m3u=None, top: int = 50, min_track_s: float = 30.0, include_liked: bool = False,

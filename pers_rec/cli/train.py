@@ -203,6 +203,11 @@ def print_summary(saved, out: TrainOutputs) -> int:
         warn(f"skipped {f.path}: {f.error}")
     say(f"trained {saved.mcfg.arch} on {len(rep.tracks)} tracks ({rep.n_liked} liked, {rep.n_not_liked} not: "
         f"{rep.by_source('dislike')} disliked, {rep.by_source('unlabelled')} unlabelled) in {rep.elapsed_s:.0f} s")
+    signals = sorted({(t.label, t.signal) for t in rep.tracks if t.signal})
+    if signals:
+        say("labels by signal: " + ", ".join(
+            f"{'like' if lab else 'dislike'} from {sig} {sum(t.label == lab and t.signal == sig for t in rep.tracks)}"
+            for lab, sig in signals) + " (weights from play and skip counts: pers-rec likes)")
     m, b = cv.model, cv.baseline
     say(f"{cv.folds}-fold cross-validated track ROC-AUC {fmt(m.roc_auc_mean)} +- {fmt(m.roc_auc_std)}, "
         f"AP {fmt(m.ap_mean)} (at {m.epochs} epochs, chosen by this figure)")
