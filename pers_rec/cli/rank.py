@@ -54,6 +54,9 @@ def run(args) -> int:
 
         entries = [e[0] for e in R.playlist_entries(df, top=args.top, min_track_s=args.min_track_s,
                                                      max_per_artist=args.max_per_artist)]
+        if not entries:
+            warn(f"pers-rec: warning: no track for the player's playlist (every one shorter than --min-track-s "
+                 f"{args.min_track_s:g}?): writing it empty")
         if args.to_subsonic:
             push_subsonic(args, args.to_subsonic, entries, paths)
         if args.to_mpd:

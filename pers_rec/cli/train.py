@@ -207,7 +207,7 @@ def print_summary(saved, out: TrainOutputs) -> int:
     if signals:
         say("labels by signal: " + ", ".join(
             f"{'like' if lab else 'dislike'} from {sig} {sum(t.label == lab and t.signal == sig for t in rep.tracks)}"
-            for lab, sig in signals) + " (weights from play and skip counts: pers-rec likes)")
+            for lab, sig in signals))
     m, b = cv.model, cv.baseline
     say(f"{cv.folds}-fold cross-validated track ROC-AUC {fmt(m.roc_auc_mean)} +- {fmt(m.roc_auc_std)}, "
         f"AP {fmt(m.ap_mean)} (at {m.epochs} epochs, chosen by this figure)")
