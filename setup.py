@@ -17,7 +17,7 @@ setup(
     license="MIT",
     python_requires=">=3.11",
     packages=find_packages(include=["pers_rec", "pers_rec.*", "synth", "synth.*"]),  # experiments/ are scripts of the repo
-    package_data={"pers_rec": ["data/encoder.npz", "data/encoder.json"]},  # the shipped encoder and its provenance
+    package_data={"pers_rec": ["data/encoder.npz", "data/encoder.json", "web/static/*"]},  # the shipped encoder and its provenance
     install_requires=[
         "tensorflow>=2.16",  # default Keras backend (Keras 3 needs TF >= 2.16)
         "keras>=3.11.3",  # the models (keras.ops only: TF, JAX, PyTorch); >= 3.11.3 closes known safe_mode bypasses
@@ -38,7 +38,8 @@ setup(
     extras_require={
         "gpu": ["tensorflow[and-cuda]>=2.16"],
         "mpd": ["python-mpd2>=3.1"],  # pers-rec likes mpd, rank --to-mpd
-        "test": ["pytest>=8", "ruff>=0.5", "jax[cpu]>=0.4.30", "python-mpd2>=3.1",
+        "web": ["starlette>=0.40", "uvicorn>=0.30"],  # pers-rec serve (Range requests for seeking: starlette >= 0.40)
+        "test": ["pytest>=8", "ruff>=0.5", "jax[cpu]>=0.4.30", "python-mpd2>=3.1", "starlette>=0.40", "uvicorn>=0.30",
                  "playwright>=1.40"],  # drives Debian's chromium to test the map page (no browser download)
     },
     entry_points={"console_scripts": ["pers-rec=pers_rec.cli:main"]},

@@ -7,9 +7,23 @@ the user asked to see progress (``--quiet`` turns it off).
 from __future__ import annotations
 
 import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+
+_local = threading.local()
+
+
+@contextmanager
+def listening(callback: Callable[[str, int, int], None]) -> Iterator[None]:
+    """Call ``callback(desc, done, total)`` on every update of every :func:`bar` this thread opens meanwhile
+    (``pers-rec serve`` draws its page's progress bar so)."""
+    _local.callback = callback
+    try:
+        yield
+    finally:
+        _local.callback = None
 
 
 @contextmanager
@@ -23,7 +37,8 @@ def bar(total: int, desc: str, unit: str, progress: bool) -> Iterator:
     from tqdm import tqdm
 
     t0 = time.perf_counter()
-    b = _Counter(tqdm(total=total, desc=desc, unit=unit, leave=False, disable=not (progress and sys.stderr.isatty())))
+    b = _Counter(tqdm(total=total, desc=desc, unit=unit, leave=False, disable=not (progress and sys.stderr.isatty())),
+                 getattr(_local, "callback", None), desc, total)
     try:
         yield b
     finally:
@@ -35,15 +50,20 @@ def bar(total: int, desc: str, unit: str, progress: bool) -> Iterator:
 class _Counter:
     """Counts updates itself (a disabled tqdm does not) and forwards them to the bar."""
 
-    def __init__(self, bar):
-        self.bar, self.n = bar, 0
+    def __init__(self, bar, callback=None, desc: str = "", total: int = 0):
+        self.bar, self.n, self.callback, self.desc, self.total = bar, 0, callback, desc, total
+        if callback is not None:
+            callback(desc, 0, total)
 
     def update(self, n: int = 1) -> None:
         self.n += n
         self.bar.update(n)
+        if self.callback is not None:
+            self.callback(self.desc, self.n, self.total)
 
     def set_postfix(self, **kw) -> None:
         self.bar.set_postfix(**kw)
 
     def set_description(self, desc: str) -> None:
         self.bar.set_description(desc)
+        self.desc = desc

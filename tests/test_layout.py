@@ -18,14 +18,15 @@ LAYERS = {
     "model": 3, "teacher": 3, "baseline": 3, "report": 3, "checkpoint": 3,
     "scoring": 4, "dataset": 4,
     "rank": 5, "train": 5, "pretrain": 5, "distill": 5, "embed": 5,
-    "filters": 6, "maps": 6, "genre": 6, "sequence": 6,
-    "cli": 7,
+    "filters": 6, "maps": 6, "genre": 6, "sequence": 6, "active": 6,
+    "cli": 7, "web": 7,
 }
 
 
 def modules() -> dict[str, Path]:
     out = {p.stem: p for p in PKG.glob("*.py") if p.stem != "__init__"}
-    out.update({f"cli.{p.stem}": p for p in (PKG / "cli").glob("*.py")})
+    for sub in ("cli", "web"):
+        out.update({f"{sub}.{p.stem}": p for p in (PKG / sub).glob("*.py")})
     return out
 
 
@@ -41,7 +42,7 @@ def imports(path: Path, name: str) -> set[str]:
             targets = [f"{mod}.{a.name}" if mod else a.name for a in node.names] if not node.module else [mod]
             for t in targets:
                 top = t.split(".")[0]
-                found.add(t if top == "cli" else top)
+                found.add(t if top in ("cli", "web") else top)
         elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("pers_rec."):
             found.add(node.module.split(".")[1])
     return {f for f in found if f.split(".")[0] in LAYERS}
