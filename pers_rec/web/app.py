@@ -174,7 +174,7 @@ def create_app(lib, *, token: str | None = None):
         for x in (a, *([int(b)] if b else [])):
             if not 0 <= x < len(lib.paths):
                 raise LookupError
-        order = sequence.join(lib.V, a, int(b), n) if b else [a, *sequence.continue_from(lib.V, a, n - 1)]
+        order = sequence.join(lib.V, a, int(b), n) if b else sequence.continue_from(lib.V, a, n - 1)  # start first
         return JSONResponse({"rows": [row(i) for i in order]})
 
     async def m3u(request):

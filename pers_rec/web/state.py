@@ -140,6 +140,7 @@ class Library:
                 full[self.id_of[p]] = v
             self.V = full
             self.refit()
+            self.status["version"] += 1  # the page reloads its list: tags and the quick learner's order are in
             if self.model_path is not None:
                 self._rank(self.model_path, cache)
         finally:
