@@ -13,16 +13,15 @@ that failed for a reason in the file itself (not audio, corrupt, silent, ...)
 is not retried until it changes; a failure that may pass by itself (memory,
 permissions, a crashed worker: ``AudioError.transient``) is never stored.
 
-Size: 20 MFCCs x 64 fps x 4 bytes = 5 KB per second of audio, ~1.2 MB per
-4-minute track. ``pers-rec cache info|prune|clear`` shows and trims it.
+Size: features are stored compactly (:mod:`compact`: 8 bits per value, delta-coded and deflated), about
+0.24 MB per 4-minute track instead of 1.2 MB as float32 (``compact=False`` keeps float32; both are read).
+The file's ``user_version`` is the format (:data:`FORMAT`). ``pers-rec cache info|prune|clear`` shows and trims
+it; ``prune --max-size`` drops the least recently used entries.
 
-A cache is only ever a speed-up, so damage never stops a run: a row that does
-not hold what its columns say (wrong blob size, NULL data, text in a number
-column, an empty matrix) is a miss, recomputed and replaced; a file that is
-not a database any more is set aside (``features.sqlite.damaged-<time>``)
-with one :class:`CacheWarning` and a new one started; a cache that cannot be
-written (a read-only folder, a full disk) is used for what it can still give,
-with one warning, and the run goes on without storing.
+A cache is only ever a speed-up, so damage never stops a run: a row that does not hold what its columns
+say is a miss, recomputed and replaced; a file that is not a database any more is set aside
+(``features.sqlite.damaged-<time>``) with one :class:`CacheWarning`; a cache that cannot be written
+(read-only, disk full) is used for what it can still give, with one warning.
 """
 
 from __future__ import annotations
@@ -36,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import compact
 from .errors import AudioError, CacheWarning, describe, from_description, printable
 from .features import FeatureConfig
 
@@ -43,6 +43,10 @@ _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS entries (path BLOB, key TEXT, size INTEGER, mtime_ns INTEGER, n_frames INTEGER,"
     " n_features INTEGER, data BLOB, error TEXT, created REAL, PRIMARY KEY (path, key))"
 )
+
+
+#: The cache file's format (``PRAGMA user_version``): 2 adds compact features and a last-used time.
+FORMAT = 2
 
 
 def default_cache_dir() -> Path:
@@ -60,19 +64,9 @@ class CacheEntry:
 
 @dataclass
 class CacheInfo:
-    """What ``pers-rec cache info`` prints.
-
-    Attributes
-    ----------
-    entries, failed : int
-        All entries, and those that record a failure.
-    stale : int
-        Entries whose file is gone or has changed since (``prune`` removes them).
-    bytes : int
-        Size of the cache file(s) on disk.
-    damaged : int
-        Entries whose columns contradict their data (they are recomputed when met; ``prune`` removes them).
-    """
+    """What ``pers-rec cache info`` prints: all ``entries`` and those that record a failure (``failed``), the
+    ``stale`` ones (file gone or changed: ``prune`` removes them), the ``damaged`` ones (columns that contradict
+    the data: recomputed when met, pruned), and the size on disk (``bytes``)."""
 
     path: Path
     entries: int
@@ -80,6 +74,10 @@ class CacheInfo:
     stale: int
     bytes: int
     damaged: int = 0
+    #: Files with features, the bytes of their feature data, and the frames those hold.
+    tracks: int = 0
+    feature_bytes: int = 0
+    frames: int = 0
 
 
 class FeatureCache:
@@ -87,10 +85,10 @@ class FeatureCache:
 
     FILE = "features.sqlite"
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike, compact: bool = True):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._writable = True
+        self._writable, self.compact, self._used = True, compact, []
         try:
             self._db = self._connect()
         except sqlite3.DatabaseError as exc:
@@ -107,6 +105,9 @@ class FeatureCache:
             with db:
                 db.execute("DROP TABLE IF EXISTS features")  # entries of pers_rec 0.1, keyed without the code version
                 db.execute(_SCHEMA)
+                if "used" not in {r[1] for r in db.execute("PRAGMA table_info(entries)")}:
+                    db.execute("ALTER TABLE entries ADD COLUMN used REAL")  # a format-1 cache: read as it is
+                db.execute(f"PRAGMA user_version = {FORMAT}")
         except BaseException:
             db.close()
             raise
@@ -178,32 +179,43 @@ class FeatureCache:
         _, _, n, d, data, error = rows[0]
         if error is not None:
             return CacheEntry(None, from_description(path, error)) if isinstance(error, str) and not data else None
-        M = _matrix(data, n, d, np.float32)
+        M = compact.decode(data, n, d) if compact.is_compact(data) else _matrix(data, n, d, np.float32)
         if M is None or d != cfg.n_features:
             return None
+        self._used.append((time.time(), os.fsencode(path), cfg.key()))
+        if len(self._used) >= 1000:
+            self._flush_used()
         return CacheEntry(M, None)
 
-    def put(self, path: str | os.PathLike, cfg: FeatureConfig, stat: os.stat_result, M: np.ndarray | None,
-            error: AudioError | None = None) -> None:
-        """Store features ``M`` [shape=(n_frames, n_features)] or ``error``, in its own transaction.
+    def _flush_used(self) -> None:
+        """Record when the entries read were last used (for ``prune --max-size``), in one transaction."""
+        used, self._used = self._used, []
+        if used:
+            self._write("UPDATE entries SET used=? WHERE path=? AND key=?", used, many=True)
 
-        A transient error is not stored (and removes nothing).
-        """
+    def put(self, path: str | os.PathLike, cfg: FeatureConfig, stat: os.stat_result, M: np.ndarray | None,
+            error: AudioError | None = None) -> np.ndarray | None:
+        """Store features ``M`` [shape=(n_frames, n_features)] or ``error``, in its own transaction; return the
+        features as stored (compact: quantised). A transient error is not stored (and removes nothing)."""
         if error is not None and error.transient:
-            return
-        data = None if M is None else np.ascontiguousarray(M, np.float32).tobytes()
+            return M
+        data = (None if M is None else compact.encode(M) if self.compact and np.isfinite(M).all()
+                else np.ascontiguousarray(M, np.float32).tobytes())
+        if compact.is_compact(data):  # what a later get gives: a cold run and a warm one score alike
+            M = compact.decode(data, *M.shape)
         shape = (0, 0) if M is None else M.shape
-        self._write("INSERT OR REPLACE INTO entries VALUES (?,?,?,?,?,?,?,?,?)",
+        self._write("INSERT OR REPLACE INTO entries VALUES (?,?,?,?,?,?,?,?,?,?)",
                     (os.fsencode(path), cfg.key(), stat.st_size, stat.st_mtime_ns, shape[0], shape[1], data,
-                     None if error is None else describe(error), time.time()))
+                     None if error is None else describe(error), time.time(), time.time()))
+        return M
 
     def put_vectors(self, path: str | os.PathLike, key: str, stat: os.stat_result, V: np.ndarray) -> None:
         """Store a track's embeddings ``V`` [shape=(n, dim)] as float16 under ``key`` (see ``embed.cache_key``):
         one row for a track vector, one per window for window vectors."""
         V = np.ascontiguousarray(V, np.float16)
-        self._write("INSERT OR REPLACE INTO entries VALUES (?,?,?,?,?,?,?,?,?)",
+        self._write("INSERT OR REPLACE INTO entries VALUES (?,?,?,?,?,?,?,?,?,?)",
                     (os.fsencode(path), key, stat.st_size, stat.st_mtime_ns, V.shape[0], V.shape[1], V.tobytes(),
-                     None, time.time()))
+                     None, time.time(), time.time()))
 
     def get_vectors_many(self, paths: list[str], key: str) -> dict[str, np.ndarray]:
         """The vectors :meth:`put_vectors` stored under ``key`` [each shape=(n, dim), float16] for those ``paths``
@@ -247,18 +259,32 @@ class FeatureCache:
             "SELECT path, key FROM entries WHERE NOT (error IS NOT NULL AND data IS NULL) AND NOT ("
             " error IS NULL AND typeof(data) = 'blob' AND typeof(n_frames) = 'integer'"
             " AND typeof(n_features) = 'integer' AND n_frames > 0 AND n_features > 0"
-            " AND length(data) IN (4 * n_frames * n_features, 2 * n_frames * n_features))")]
+            " AND (length(data) IN (4 * n_frames * n_features, 2 * n_frames * n_features)"
+            "      OR substr(data, 1, 4) = CAST('PRQ1' AS BLOB)))")]
 
     def info(self) -> CacheInfo:
         """Counts and size (see :class:`CacheInfo`); checks every entry's file, so it takes a moment."""
         rows = self._query("SELECT COUNT(*), COUNT(error) FROM entries")
         n, failed = rows[0] if rows else (0, 0)
         size = sum(p.stat().st_size for p in self.path.parent.glob(self.path.name + "*") if p.is_file())
-        return CacheInfo(self.path, n, failed, len(self._stale()), size, len(self._damaged_rows()))
+        t, fb, frames = (self._query("SELECT COUNT(DISTINCT path), SUM(length(data)), SUM(n_frames) FROM entries "
+                                     "WHERE data IS NOT NULL AND length(key) = 16") or [(0, 0, 0)])[0]
+        return CacheInfo(self.path, n, failed, len(self._stale()), size, len(self._damaged_rows()), t or 0, fb or 0,
+                         frames or 0)
 
-    def prune(self) -> int:
-        """Remove the entries whose file is gone or changed, and damaged ones; return how many."""
+    def prune(self, max_bytes: int | None = None) -> int:
+        """Remove the entries whose file is gone or changed, and damaged ones, then (``max_bytes``) the least
+        recently used until the data left takes at most ``max_bytes``; return how many."""
+        self._flush_used()
         stale = sorted(set(self._stale()) | set(self._damaged_rows()))
+        if max_bytes is not None:
+            gone, left = set(stale), 0
+            for path, key, size in self._query("SELECT path, key, COALESCE(length(data), 0) + 64 FROM entries "
+                                               "ORDER BY COALESCE(used, created) DESC"):
+                if (path, key) not in gone:
+                    left += size
+                    if left > max_bytes:
+                        stale.append((path, key))
         self._write("DELETE FROM entries WHERE path=? AND key=?", stale, many=True)
         if self._writable:
             self._db.execute("VACUUM")
@@ -268,11 +294,10 @@ class FeatureCache:
         """Remove every entry; return how many."""
         n = len(self)
         self._write("DELETE FROM entries", ())
-        if self._writable:
-            self._db.execute("VACUUM")
-        return n
+        return n if not self._writable else self._db.execute("VACUUM") and n
 
     def close(self) -> None:
+        self._flush_used()
         self._db.close()
 
     def __enter__(self) -> FeatureCache:

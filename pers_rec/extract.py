@@ -145,7 +145,7 @@ def extract_many(
 
     def finish(path_str: str, M, error, st) -> Extracted:
         if cache is not None:
-            cache.put(path_str, cfg, st, M, error)
+            M = cache.put(path_str, cfg, st, M, error)  # as stored: a cold run scores as a warm one
         if on_done:
             on_done()
         return Extracted(Path(path_str), M, error)

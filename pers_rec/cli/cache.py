@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from ..errors import EXIT_OK
+from ..errors import EXIT_OK, ParameterError
 from .common import say, subcommand
 
 
@@ -15,14 +15,29 @@ def add_parser(sub) -> None:
                    help="info: entries, failures, stale and damaged entries, size; prune: drop entries of gone or "
                         "changed files and damaged ones; clear: drop everything, however damaged")
     c.add_argument("--cache", metavar="DIR", help="feature cache folder (default: ~/.cache/pers_rec)")
+    c.add_argument("--max-size", type=size, metavar="SIZE",
+                   help="prune: then drop the least recently used entries until the data takes at most SIZE "
+                        "(e.g. 10G, 500M)")
     c.set_defaults(run=run)
 
 
+def size(text: str) -> int:
+    """``10G``, ``500M``, ``1.5GB``, ``2048`` (bytes) as a number of bytes."""
+    import re
+
+    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([kmgt]?)i?b?\s*", text.lower())
+    if not m:
+        raise ParameterError(f"--max-size {text!r}: give a size such as 10G, 500M or 2048")
+    return int(float(m.group(1)) * 1024 ** " kmgt".index(m.group(2) or " "))
+
+
 def run(args) -> int:
-    return cache_command(args.action, args.cache)
+    if args.max_size is not None and args.action != "prune":
+        raise ParameterError("--max-size goes with prune")
+    return cache_command(args.action, args.cache, args.max_size)
 
 
-def cache_command(action: str, cache_dir) -> int:
+def cache_command(action: str, cache_dir, max_size: int | None = None) -> int:
     """``info``, ``prune`` or ``clear`` the cache in ``cache_dir`` (default ``~/.cache/pers_rec``)."""
     from ..cache import FeatureCache, default_cache_dir, remove
 
@@ -44,6 +59,11 @@ def cache_command(action: str, cache_dir) -> int:
             i = cache.info()
             say(f"{i.path}: {i.entries} entries ({i.failed} failed files), {i.stale} stale (file gone or changed), "
                 + (f"{i.damaged} damaged (recomputed when met), " if i.damaged else "") + f"{i.bytes / 2**20:.1f} MB")
+            if i.tracks:
+                say(f"features of {i.tracks} files: {i.feature_bytes / i.tracks / 1e3:.0f} KB per file, "
+                    f"{i.feature_bytes / max(i.frames, 1) * 64 * 240 / 1e6:.2f} MB per 4 minutes of audio (at 64 fps)")
         else:
-            say(f"removed {cache.prune()} stale or damaged entries from {path}")
+            n = cache.prune(max_size)
+            say(f"removed {n} {'stale, damaged or least recently used' if max_size else 'stale or damaged'} entries "
+                f"from {path}" + (f"; {cache.info().bytes / 2**20:.1f} MB left" if max_size else ""))
     return EXIT_OK
