@@ -38,7 +38,8 @@ setup(
     extras_require={
         "gpu": ["tensorflow[and-cuda]>=2.16"],
         "mpd": ["python-mpd2>=3.1"],  # pers-rec likes mpd, rank --to-mpd
-        "web": ["starlette>=0.40", "uvicorn>=0.30"],  # pers-rec serve (Range requests for seeking: starlette >= 0.40)
+        "web": ["starlette>=0.40", "uvicorn>=0.30"],
+        "ray": ["ray[data]>=2.40"],  # --engine ray: Ray Data tasks and actor pools, Parquet out (pyarrow)  # pers-rec serve (Range requests for seeking: starlette >= 0.40)
         "test": ["pytest>=8", "ruff>=0.5", "jax[cpu]>=0.4.30", "python-mpd2>=3.1", "starlette>=0.40", "uvicorn>=0.30",
                  "playwright>=1.40"],  # drives Debian's chromium to test the map page (no browser download)
     },

@@ -30,6 +30,10 @@ def add_parser(sub) -> None:
     pt.add_argument("--distill-loss", choices=LOSSES, default="mse",
                     help="with --teacher: MSE on standardised vectors, or cosine to the teacher's vector")
     pt.add_argument("--seed", type=int, default=0, help="random seed")
+    pt.add_argument("--engine", choices=["local", "ray"], default="local",
+                    help="where the feature pass runs: this machine's workers and the cache, or a Ray cluster "
+                         "(--ray-address; pip install 'pers_rec[ray]')")
+    pt.add_argument("--ray-address", metavar="ADDR", help="with --engine ray: the cluster (default: a local one)")
     pt.set_defaults(run=run)
 
 
@@ -38,6 +42,7 @@ def run(args) -> int:
 
     paths = library_files(args.library)
     check_backend()
+    ENGINE.update(name=args.engine, address=args.ray_address)
     if args.teacher:
         from ..teacher import read_weights
 
@@ -87,12 +92,28 @@ def pretrain(paths, library_dir, out_dir, cfg, mcfg, pcfg, *, cache=None, jobs=N
     return EXIT_SOME_FAILED if failed else EXIT_OK
 
 
+#: Where library_features runs (``--engine``; set by :func:`run`).
+ENGINE = {"name": "local", "address": None}
+
+
 def library_features(paths, cfg, cache, jobs, progress: bool) -> tuple[dict, int]:
     """``{path: features}`` of the tracks that could be read, in scan order, and how many could not (warned)."""
     from ..extract import extract_many
     from ..progress import bar
 
     feats, failed = {}, 0
+    if ENGINE["name"] == "ray":
+        from .. import distributed as Dd
+
+        Dd.start(ENGINE["address"], num_cpus=jobs)
+        for r in Dd.features(paths, cfg).iter_rows():
+            if r["error"]:
+                failed += 1
+                warn(f"skipped {r['path']}: {r['error']}")
+            else:
+                feats[r["path"]] = np.frombuffer(r["data"], np.float32).reshape(int(r["n_frames"]), cfg.n_features)
+        order = {str(p): i for i, p in enumerate(paths)}
+        return dict(sorted(feats.items(), key=lambda kv: order[kv[0]])), failed
     with bar(len(paths), "features", "track", progress) as b:
         for item in extract_many(paths, cfg, cache=cache, jobs=jobs, on_done=b.update):
             if item.ok:

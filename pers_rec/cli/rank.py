@@ -20,6 +20,12 @@ def add_parser(sub) -> None:
     r.add_argument("--max-per-artist", type=int_at_least(1), default=None,
                    help="at most this many tracks of one artist in the M3U8 (by the artist tag)")
     r.add_argument("--include-liked", action="store_true", help="also rank the tracks the model was trained on as likes")
+    r.add_argument("--engine", choices=["local", "ray"], default="local",
+                   help="local: this machine's worker processes and the feature cache; ray: a Ray cluster (Ray Data "
+                        "tasks decode, an actor pool scores; pip install 'pers_rec[ray]'), no feature cache")
+    r.add_argument("--ray-address", metavar="ADDR", help="with --engine ray: the cluster (default: start a local one)")
+    r.add_argument("--parquet", metavar="DIR_OR_URI",
+                   help="with --engine ray: also write the ranking as Parquet (a folder, or any URI pyarrow writes)")
     r.add_argument("--to-subsonic", metavar="NAME", help="also write the top tracks as playlist NAME to the Subsonic "
                    "server --subsonic (replacing the user's playlist of that name)")
     r.add_argument("--to-mpd", metavar="NAME", help="also write the top tracks as MPD stored playlist NAME (--mpd)")
@@ -43,10 +49,15 @@ def run(args) -> int:
         Su.password(args.password_file)
     saved = load_model(args.model)  # a bad model file is said before the library is scanned
     paths = library_files(args.library)
-    with feature_cache(args) as cache:
-        df = rank(saved, paths, out_csv=args.out, m3u=args.m3u, top=args.top, min_track_s=args.min_track_s,
-                  include_liked=args.include_liked, max_per_artist=args.max_per_artist, cache=cache, jobs=args.jobs,
-                  progress=not args.quiet)
+    if args.engine == "ray":
+        df = rank_on_ray(args, saved, paths)
+    else:
+        if args.parquet or args.ray_address:
+            raise ParameterError("--parquet and --ray-address go with --engine ray")
+        with feature_cache(args) as cache:
+            df = rank(saved, paths, out_csv=args.out, m3u=args.m3u, top=args.top, min_track_s=args.min_track_s,
+                      include_liked=args.include_liked, max_per_artist=args.max_per_artist, cache=cache,
+                      jobs=args.jobs, progress=not args.quiet)
     code = print_summary(df, len(paths), args.out, args.m3u, args.top)
     if (args.to_subsonic or args.to_mpd) and code != EXIT_NOTHING:
         from .. import rank as R
@@ -83,6 +94,24 @@ def rank(saved, paths, *, out_csv, m3u=None, top: int = 50, min_track_s: float =
     if m3u:
         playlists.write_m3u(m3u, R.playlist_entries(df, top=top, min_track_s=min_track_s,
                                                     max_per_artist=max_per_artist))
+    return df
+
+
+def rank_on_ray(args, saved, paths):
+    """``rank --engine ray``: the same table from a Ray cluster, written like the local engine's."""
+    from .. import distributed as Dd
+    from .. import playlists
+    from .. import rank as R
+    from ..fileio import write_text
+
+    Dd.start(args.ray_address, num_cpus=args.jobs)
+    exclude = set() if args.include_liked else R.liked_paths(saved)
+    todo = [p for p in paths if str(p) not in exclude]
+    df = Dd.rank(todo, args.model, saved.cfg, out=args.parquet)
+    write_text(args.out, R.csv_text(df), errors="surrogateescape")
+    if args.m3u:
+        playlists.write_m3u(args.m3u, R.playlist_entries(df, top=args.top, min_track_s=args.min_track_s,
+                                                         max_per_artist=args.max_per_artist))
     return df
 
 

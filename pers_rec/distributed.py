@@ -1,0 +1,145 @@
+"""``--engine ray``: analysing and scoring a library on a Ray cluster (Ray Data) instead of the local process pool.
+
+For catalogues that outgrow one machine (the scale-out plan: ``docs/scale.md``).
+Ray Data reads the file list, decodes and computes the features in CPU tasks
+(``features.extract``, the same code as the local workers), and scores them in
+a pool of actors that each load the model once (GPU actors when the cluster
+has GPUs). Each row of the result is the local engine's row (``rank._row``):
+the same numbers as ``rank --no-cache`` (tested on a local cluster). Results
+can be written as Parquet to a local path or any filesystem pyarrow can write
+(``s3://``, ``gs://``, ...).
+
+There is no SQLite feature cache on this path: on a cluster the features'
+store is the Parquet output of :func:`features`. Ray is an optional extra
+(``pip install 'pers_rec[ray]'``); nothing else imports this module.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import ParameterError
+
+#: Files per decoding task, and tracks per scoring batch.
+DECODE_BATCH, SCORE_BATCH = 4, 16
+
+
+def _ray():
+    try:
+        import ray
+    except ImportError:
+        raise ParameterError("--engine ray needs Ray: pip install 'pers_rec[ray]'") from None
+    return ray
+
+
+def start(address: str | None = None, num_cpus: int | None = None):
+    """Connect to the Ray cluster at ``address`` (None: start a local one, or use the one already started)."""
+    import logging
+
+    ray = _ray()
+    if not ray.is_initialized():
+        ray.init(address=address, num_cpus=None if address else num_cpus, include_dashboard=False,
+                 log_to_driver=False, ignore_reinit_error=True, logging_level=logging.ERROR)
+    ctx = ray.data.DataContext.get_current()
+    ctx.enable_progress_bars = False
+    logging.getLogger("ray.data").setLevel(logging.ERROR)
+    return ray
+
+
+def _featurize(batch: dict, cfg: dict) -> dict:
+    """Decoding task: each path's features as bytes (float32) and shape, or the error's description."""
+    from .config import FeatureConfig
+    from .errors import AudioError, describe
+    from .features import extract
+
+    c = FeatureConfig.from_dict(cfg)
+    out = {"path": [], "data": [], "n_frames": [], "error": []}
+    for p in batch["path"]:
+        try:
+            M = extract(str(p), c)
+            data, n, err = np.ascontiguousarray(M, np.float32).tobytes(), len(M), ""
+        except AudioError as exc:
+            data, n, err = b"", 0, describe(exc)
+        out["path"].append(str(p))
+        out["data"].append(data)
+        out["n_frames"].append(n)
+        out["error"].append(err)
+    return {k: np.array(v, dtype=object) for k, v in out.items()}
+
+
+class _Scorer:
+    """Scoring actor: loads the model once, then scores batches of feature matrices like the local engine."""
+
+    def __init__(self, model_path: str):
+        from . import checkpoint, scoring
+
+        self.saved = checkpoint.load(model_path)
+        self.scorer = scoring.Scorer(self.saved)
+
+    def __call__(self, batch: dict) -> dict:
+        from pathlib import Path as P
+
+        from . import rank as R
+        from .errors import from_description
+        from .extract import Extracted
+
+        d = self.saved.cfg.n_features
+        items, rows = [], []
+        for p, data, n, err in zip(batch["path"], batch["data"], batch["n_frames"], batch["error"]):
+            if err:
+                rows.append(R._error_row(P(p), from_description(p, err)))
+            else:
+                items.append(Extracted(P(p), np.frombuffer(data, np.float32).reshape(int(n), d)))
+        for item, s in zip(items, self.scorer.score_many([i.features for i in items])):
+            rows.append(R._row(item, s, self.scorer))
+        cols = R.COLUMNS[1:]
+        return {c: np.array([r.get(c, None) for r in rows], dtype=object) for c in cols}
+
+
+def features(paths: list[str | os.PathLike], cfg, *, out: str | None = None):
+    """A Ray Dataset of every file's features (``path``, ``data`` float32 bytes, ``n_frames``, ``error``), written
+    as Parquet to ``out`` when given (the cluster's feature store)."""
+    ray = start()
+    ds = ray.data.from_items([{"path": str(p)} for p in paths])
+    ds = ds.map_batches(_featurize, fn_kwargs={"cfg": cfg.to_dict()}, batch_size=DECODE_BATCH, num_cpus=1,
+                        batch_format="numpy")
+    if out is not None:
+        ds.write_parquet(out)
+    return ds
+
+
+def rank(paths: list[str | os.PathLike], model_path: str | os.PathLike, cfg, *, out: str | None = None,
+         actors: int | None = None) -> pd.DataFrame:
+    """The ranking of ``paths`` computed on Ray: the local engine's table (``rank.rank``), best first; written as
+    Parquet to ``out`` (a folder or URI) when given.
+
+    Parameters
+    ----------
+    actors : int or None
+        Scoring actors (default: one per GPU of the cluster, else 1).
+    """
+    from . import rank as R
+
+    ray = start()
+    gpus = int(ray.cluster_resources().get("GPU", 0))
+    n = actors or max(1, gpus)
+    ds = features(paths, cfg)
+    scored = ds.map_batches(_Scorer, fn_constructor_args=(str(Path(model_path).resolve()),),
+                            batch_size=SCORE_BATCH, concurrency=n, num_gpus=1 if gpus else 0, num_cpus=0 if gpus else 1,
+                            batch_format="numpy")
+    df = scored.to_pandas()
+    rows = [{k: _plain(v) for k, v in r.items() if not (k in ("genre", "genre_probability") and v is None)}
+            for r in df.to_dict("records")]
+    table = R._table(rows)
+    if out is not None:
+        ray.data.from_pandas(table.astype({c: str for c in ("genre",) if c in table})).write_parquet(out)
+    return table
+
+
+def _plain(v):
+    """A numpy scalar from Arrow as the Python value the local engine has."""
+    return v.item() if isinstance(v, np.generic) else v
