@@ -155,9 +155,16 @@ def _error_row(path: Path, error: AudioError) -> dict:
 
 
 def _table(rows: list[dict]) -> pd.DataFrame:
-    df = pd.DataFrame(rows, columns=COLUMNS)
+    # object columns: pandas 3 would store text as Arrow strings, which cannot hold a file name's undecodable
+    # bytes (surrogates); the numbers are made numeric below
+    # sorted here, and text kept in object columns: pandas 3 sorts and stores text as Arrow strings, which
+    # cannot hold a file name's undecodable bytes (surrogates)
+    good = sorted((r for r in rows if r.get("status") == "ok"), key=lambda r: (-r["score"], r["path"]))
+    rows = good + sorted((r for r in rows if r.get("status") != "ok"), key=lambda r: r["path"])
+    df = pd.DataFrame(rows, columns=COLUMNS, dtype=object)
+    for c in ("score", "network_score", "duration_s", "best_start_s", "best_end_s", "best_score", "genre_probability"):
+        df[c] = pd.to_numeric(df[c]).astype(float)
     ok = df["status"] == "ok"
-    df = pd.concat([df[ok].sort_values(["score", "path"], ascending=[False, True]), df[~ok].sort_values("path")])
     df["rank"] = pd.array([*range(1, int(ok.sum()) + 1)] + [pd.NA] * int((~ok).sum()), dtype="Int64")
     df["n_windows"] = df["n_windows"].astype("Int64")  # stays an integer column beside error rows
     df["short"] = df["short"].astype("boolean")
