@@ -122,6 +122,9 @@ def frame(order: list[int], paths: list[str], info: list[dict], steps: list[floa
     """The playlist as a table: position, path, artist, title, cosine to the previous track (``playlist --csv``)."""
     import pandas as pd
 
-    return pd.DataFrame({"position": range(1, len(order) + 1), "path": [paths[i] for i in order],
-                         "artist": [info[i].get("artist", "") for i in order],
-                         "title": [info[i].get("title", "") for i in order], "cosine_to_previous": steps})
+    def text(values):  # object, not pandas 3's Arrow strings: a name's undecodable bytes (surrogates) must fit
+        return pd.Series(values, dtype=object)
+
+    return pd.DataFrame({"position": range(1, len(order) + 1), "path": text([paths[i] for i in order]),
+                         "artist": text([info[i].get("artist", "") for i in order]),
+                         "title": text([info[i].get("title", "") for i in order]), "cosine_to_previous": steps})

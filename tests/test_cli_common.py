@@ -75,3 +75,12 @@ def test_embed_writes_every_tracks_vector_with_its_tags(tmp_path, capsys):
     assert list(z["artist"]) == ["", "Ann", ""] and list(z["title"]) == ["", "One", ""]
     assert z["vector"].shape == (3, 8) and np.allclose(np.linalg.norm(z["vector"], axis=1), 1, atol=1e-2)
     assert "wrote 3 track embeddings" in capsys.readouterr().out
+    # Parquet: text is UTF-8 there, so a name with undecodable bytes makes the path column bytes (with a warning)
+    os.rename(lib / "t2.wav", lib / os.fsdecode(b"t2\xff.wav"))
+    pq = tmp_path / "v.parquet"
+    assert main(["embed", str(lib), "--model", str(model), "--out", str(pq), "--no-cache", "-q"]) == 0
+    import pandas as pd
+
+    back = pd.read_parquet(pq)
+    assert [os.path.basename(p) for p in back["path"]] == [b"t0.wav", b"t1.wav", b"t2\xff.wav"]
+    assert "not valid UTF-8" in capsys.readouterr().err and len(back["vector"][0]) == 8

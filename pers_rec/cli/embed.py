@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import ParameterError
-from .common import exit_code, say, subcommand
+from .common import exit_code, say, subcommand, warn
 from .embedding import embedder_and_cache, library_vectors
 from .similar import add_pooling
 
@@ -40,6 +41,14 @@ def run(args) -> int:
                      progress=not args.quiet)
 
 
+def _utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def embed(library_dir, embedder, out, *, pooling: str = "mean", cache=None, jobs=None, progress: bool = False) -> int:
     """The library's track embeddings (L2-normalised, float32) with their paths and tags, written to ``out``."""
     from .. import tags
@@ -58,7 +67,14 @@ def embed(library_dir, embedder, out, *, pooling: str = "mean", cache=None, jobs
         else:
             import pandas as pd
 
-            df = pd.DataFrame({k: list(v) if k == "vector" else v for k, v in table.items()})
+            cols = {k: list(v) if k == "vector" else pd.Series(v, dtype=object) for k, v in table.items()}
+            if not all(_utf8(p) for p in paths):  # Parquet text is UTF-8: a name's undecodable bytes go as bytes
+                warn("pers-rec: warning: some file names are not valid UTF-8: the Parquet 'path' column holds "
+                     "every path as bytes (os.fsencode)")
+                cols["path"] = pd.Series([os.fsencode(p) for p in paths], dtype=object)
+            for k in ("artist", "title"):
+                cols[k] = pd.Series([x.encode("utf-8", "replace").decode("utf-8") for x in cols[k]], dtype=object)
+            df = pd.DataFrame(cols)
             df.to_parquet(tmp, index=False)
     say(f"wrote {len(paths)} track embeddings ({embedder.dim}-d, {pooling} of windows) -> {out}")
     return exit_code(failed)
