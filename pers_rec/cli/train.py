@@ -42,10 +42,11 @@ def add_parser(sub) -> None:
                    help="keep the K fold models and average them (implies --folds K; default: the --folds fold models; "
                         "0: one model retrained on all tracks instead)")
     t.add_argument("--blend", choices=BLENDS, default="auto",
-                   help="track score: stack the network with the MFCC-statistics baseline or, when the musicnn "
-                        "teacher is installed, with its vectors + logistic regression, whichever cross-validation "
-                        "favours over the network alone (auto); or force one (teacher: ranking then needs the "
-                        "teacher too)")
+                   help="track score: stack the network with the MFCC-statistics baseline when cross-validation "
+                        "favours it (auto), always (stacked), or the network alone; teacher: stack it with the "
+                        "musicnn teacher's vectors + logistic regression (auto reports it but does not choose it: "
+                        "on real music it did not help on average; auto+teacher lets it compete; ranking then needs "
+                        "the teacher)")
     t.add_argument("--windows-per-track", type=int_at_least(1), default=8, help="random 8 s windows per track per epoch")
     t.add_argument("--augment", action="store_true",
                    help="also mask a random time span and band of coefficients and tilt the spectrum of every "
