@@ -25,7 +25,7 @@ import pandas as pd
 from .errors import ParameterError
 
 #: Files per decoding task, and tracks per scoring batch.
-DECODE_BATCH, SCORE_BATCH = 4, 16
+DECODE_BATCH, SCORE_BATCH = 32, 64
 
 
 def _ray():
@@ -129,7 +129,7 @@ def rank(paths: list[str | os.PathLike], model_path: str | os.PathLike, cfg, *, 
     n = actors or max(1, gpus)
     ds = features(paths, cfg)
     scored = ds.map_batches(_Scorer, fn_constructor_args=(str(Path(model_path).resolve()),),
-                            batch_size=SCORE_BATCH, concurrency=n, num_gpus=1 if gpus else 0, num_cpus=0 if gpus else 1,
+                            batch_size=SCORE_BATCH, concurrency=n, num_gpus=1 if gpus else 0, num_cpus=0 if gpus else 0.25,
                             batch_format="numpy")
     df = scored.to_pandas()
     rows = [{k: _plain(v) for k, v in r.items() if not (k in ("genre", "genre_probability") and v is None)}
