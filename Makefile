@@ -22,12 +22,14 @@ demo: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check pers_rec synth experiments tests setup.py
 
+# Two test processes (pytest-xdist), each test handed to whichever is free: the suite is part waiting (servers,
+# subprocesses, a browser), so two processes use 2 cores better than one.
 test: lint browser servers
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist worksteal
 
 # The development loop: everything but the end-to-end (slow) and browser tests. CI runs `make test`.
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow and not browser"
+	$(BIN)/python -m pytest -q -n 2 --dist worksteal -m "not slow and not browser"
 
 # The map page is tested in a real headless browser: Debian's chromium (Playwright drives it; it downloads nothing).
 # Installed here when missing and we may (root with apt-get); otherwise that test is skipped, and fails under CI.

@@ -40,7 +40,7 @@ setup(
         "mpd": ["python-mpd2>=3.1"],  # pers-rec likes mpd, rank --to-mpd
         "web": ["starlette>=0.40", "uvicorn>=0.30"],
         "ray": ["ray[data]>=2.40"],  # --engine ray: Ray Data tasks and actor pools, Parquet out (pyarrow)  # pers-rec serve (Range requests for seeking: starlette >= 0.40)
-        "test": ["pytest>=8", "ruff>=0.5", "jax[cpu]>=0.4.30", "python-mpd2>=3.1", "starlette>=0.40", "uvicorn>=0.30",
+        "test": ["pytest>=8", "pytest-xdist>=3.5", "ruff>=0.5", "jax[cpu]>=0.4.30", "python-mpd2>=3.1", "starlette>=0.40", "uvicorn>=0.30",
                  "playwright>=1.40"],  # drives Debian's chromium to test the map page (no browser download)
     },
     entry_points={"console_scripts": ["pers-rec=pers_rec.cli:main"]},
