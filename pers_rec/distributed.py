@@ -100,6 +100,51 @@ class _Scorer:
         return {c: np.array([r.get(c, None) for r in rows], dtype=object) for c in cols}
 
 
+class _Embedder:
+    """Embedding actor: the encoder from the model file's bytes (written to its own temp file), then each
+    track's mean-pooled vector, as ``embed`` computes it."""
+
+    def __init__(self, model_bytes: bytes):
+        import tempfile
+
+        from . import checkpoint, embed
+
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "encoder.keras"
+            path.write_bytes(model_bytes)
+            self.embedder = embed.Embedder(checkpoint.load(path))
+
+    def __call__(self, batch: dict) -> dict:
+        d, dim = self.embedder.cfg.n_features, self.embedder.dim
+        vecs = [np.zeros(dim, np.float32).tobytes() if err else  # float16-rounded, as the local engine stores them
+                self.embedder.track_vector(np.frombuffer(data, np.float32).reshape(int(n), d))
+                .astype(np.float16).astype(np.float32).tobytes()
+                for data, n, err in zip(batch["data"], batch["n_frames"], batch["error"])]
+        return {"path": batch["path"], "vector": np.array(vecs, dtype=object), "error": batch["error"]}
+
+
+def embed(paths: list[str | os.PathLike], saved) -> tuple[list[str], np.ndarray, list[tuple[str, str]]]:
+    """Track vectors (mean pooling) of ``paths`` computed on Ray with the encoder of ``saved``: ``(paths that
+    worked, V [shape=(n, dim)] L2-normalised, [(path, reason)] of the others)``, in the order given."""
+    import tempfile
+
+    from . import checkpoint
+
+    start()
+    with tempfile.TemporaryDirectory() as tmp:
+        checkpoint.save(Path(tmp) / "encoder.keras", saved)
+        model_bytes = (Path(tmp) / "encoder.keras").read_bytes()
+    rows = features(paths, saved.cfg).map_batches(_Embedder, fn_constructor_args=(model_bytes,),
+                                                  batch_size=SCORE_BATCH, concurrency=1, num_cpus=0.25,
+                                                  batch_format="numpy").to_pandas()
+    got = {r["path"]: r for r in rows.to_dict("records")}
+    ok = [str(p) for p in paths if str(p) in got and not got[str(p)]["error"]]
+    failed = [(str(p), got[str(p)]["error"]) for p in paths if str(p) in got and got[str(p)]["error"]]
+    dim = len(got[ok[0]]["vector"]) // 4 if ok else 0
+    V = np.stack([np.frombuffer(got[p]["vector"], np.float32) for p in ok]) if ok else np.zeros((0, dim), np.float32)
+    return ok, V, failed
+
+
 def features(paths: list[str | os.PathLike], cfg, *, out: str | None = None):
     """A Ray Dataset of every file's features (``path``, ``data`` float32 bytes, ``n_frames``, ``error``), written
     as Parquet to ``out`` when given (the cluster's feature store)."""

@@ -70,3 +70,20 @@ def test_the_feature_pass_on_ray_equals_the_local_one(ray_cluster, library):
     assert set(remote) == set(local) and len(rows) == len(paths)
     for p in local:  # the same code; float32 FFT sums may differ in the last bit with the thread count
         np.testing.assert_allclose(remote[p], local[p], rtol=1e-5, atol=1e-4)
+
+
+def test_embed_on_ray_equals_the_local_engine(ray_cluster, library, tmp_path):
+    from pers_rec.cli import main
+
+    from pers_rec.checkpoint import save
+    from pers_rec.config import FeatureConfig
+
+    music, _ = library
+    model = tmp_path / "enc.keras"  # embed works at the default feature config
+    save(model, saved_model(FeatureConfig(), filters=(8, 8, 8, 8), lstm_units=8, dense_units=8))
+    base = ["embed", str(music), "--model", str(model), "--quiet"]
+    assert main(base + ["--out", str(tmp_path / "l.npz"), "--no-cache", "--jobs", "1"]) == 1  # the broken file
+    assert main(base + ["--out", str(tmp_path / "r.npz"), "--engine", "ray"]) == 1
+    a, b = np.load(tmp_path / "l.npz"), np.load(tmp_path / "r.npz")
+    assert list(a["path"]) == list(b["path"]) and len(a["path"]) == 7
+    np.testing.assert_allclose(a["vector"], b["vector"], atol=1e-3)  # float16 rounding of float32 FFT sums

@@ -23,6 +23,10 @@ def add_parser(sub) -> None:
     e.add_argument("--out", default="embeddings.npz",
                    help=".npz (numpy: arrays path, artist, title, vector) or .parquet (one row per track; needs pyarrow)")
     add_pooling(e)
+    e.add_argument("--engine", choices=["local", "ray"], default="local",
+                   help="ray: features and vectors computed on a Ray cluster (--ray-address; mean pooling; no "
+                        "feature cache; pip install 'pers_rec[ray]')")
+    e.add_argument("--ray-address", metavar="ADDR", help="with --engine ray: the cluster (default: a local one)")
     e.set_defaults(run=run)
 
 
@@ -36,9 +40,11 @@ def run(args) -> int:
         if importlib.util.find_spec("pyarrow") is None:
             raise ParameterError(f"--out {args.out}: Parquet needs pyarrow (pip install pyarrow), or write .npz")
     check_not_inputs({"--out": args.out}, {"--model": args.model})
+    if args.engine == "ray" and args.pooling != "mean":
+        raise ParameterError("--engine ray computes mean-pooled vectors: leave out --pooling")
     with embedder_and_cache(args, library_flag="library") as (embedder, cache):
         return embed(args.library, embedder, args.out, pooling=args.pooling, cache=cache, jobs=args.jobs,
-                     progress=not args.quiet)
+                     progress=not args.quiet, engine=args.engine, ray_address=args.ray_address)
 
 
 def _utf8(text: str) -> bool:
@@ -49,12 +55,23 @@ def _utf8(text: str) -> bool:
     return True
 
 
-def embed(library_dir, embedder, out, *, pooling: str = "mean", cache=None, jobs=None, progress: bool = False) -> int:
+def embed(library_dir, embedder, out, *, pooling: str = "mean", cache=None, jobs=None, progress: bool = False,
+          engine: str = "local", ray_address: str | None = None) -> int:
     """The library's track embeddings (L2-normalised, float32) with their paths and tags, written to ``out``."""
     from .. import tags
     from ..fileio import atomic_path
 
-    paths, V, failed, _ = library_vectors(library_dir, embedder, cache, jobs, progress, pooling)
+    if engine == "ray":
+        from .. import distributed as Dd
+        from .common import library_files
+
+        Dd.start(ray_address, num_cpus=jobs)
+        paths, V, bad = Dd.embed(library_files(library_dir, "--library"), embedder.saved)
+        for path, reason in bad:
+            warn(f"skipped {path}: {reason}")
+        failed = bad
+    else:
+        paths, V, failed, _ = library_vectors(library_dir, embedder, cache, jobs, progress, pooling)
     info = [tags.read(p) for p in paths]
     table = {"path": np.array(paths, dtype=str), "artist": np.array([t.get("artist", "") for t in info], dtype=str),
              "title": np.array([t.get("title", "") for t in info], dtype=str),
