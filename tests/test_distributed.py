@@ -73,9 +73,8 @@ def test_the_feature_pass_on_ray_equals_the_local_one(ray_cluster, library):
 
 
 def test_embed_on_ray_equals_the_local_engine(ray_cluster, library, tmp_path):
-    from pers_rec.cli import main
-
     from pers_rec.checkpoint import save
+    from pers_rec.cli import main
     from pers_rec.config import FeatureConfig
 
     music, _ = library
