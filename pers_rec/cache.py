@@ -286,8 +286,8 @@ class FeatureCache:
                     if left > max_bytes:
                         stale.append((path, key))
         self._write("DELETE FROM entries WHERE path=? AND key=?", stale, many=True)
-        if self._writable:
-            self._db.execute("VACUUM")
+        if self._writable:  # then the write-ahead log is folded in, so the size on disk is the new one
+            self._db.execute("VACUUM").execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return len(stale)
 
     def clear(self) -> int:
