@@ -216,6 +216,7 @@ def run_one(task: D.Task, variant: str, seed: int, feats: dict, paths: dict, cac
         from pers_rec import teacher as Te
 
         tv = Te.TrackVectors(cache)
+        tv.prefetch([t.path for t in tracks])
         vectors = np.stack([tv(t.path) for t in tracks])
     t0 = time.perf_counter()
     saved = T.train(tracks, cfg, Mo.ModelConfig(arch=arch), T.TrainConfig(seed=seed, **changes), pretrained=pre,

@@ -69,6 +69,8 @@ def rank(paths: Iterable[str | os.PathLike], saved: SavedModel, *, cache: Featur
     scorer = scoring.Scorer(saved)
     vectors = teacher_vectors(scorer, cache)
     todo = [Path(p) for p in paths if str(p) not in exclude and os.path.realpath(p) not in exclude]
+    if vectors is not None:
+        vectors.prefetch([str(p) for p in todo])  # the cached teacher vectors in one query
     rows: list[dict] = []
     batch: list[Extracted] = []
     frames = 0

@@ -183,20 +183,23 @@ TRACK_KEY = "teacher-track:musicnn-msd:every10"
 class TrackVectors:
     """Tracks' teacher vectors (:func:`track_vector`), read from the feature cache or computed and stored there.
 
-    The network is built on the first vector that is not cached, so a fully cached library needs no weights.
+    :meth:`prefetch` reads the cached vectors of many tracks in one query; the network is built on the first
+    vector that is neither prefetched nor cached, so a fully cached library needs no weights.
     """
 
     def __init__(self, cache=None):
-        self.cache, self.model = cache, None
+        self.cache, self.model, self.known, self.asked = cache, None, {}, set()
 
-    def cached(self, paths: list[str]) -> dict[str, np.ndarray]:
-        """The vectors of ``paths`` already in the cache (stale entries are misses)."""
-        if self.cache is None:
-            return {}
-        return {p: v.astype(np.float32)[0] for p, v in self.cache.get_vectors_many(paths, TRACK_KEY).items()}
+    def prefetch(self, paths: list[str]) -> dict[str, np.ndarray]:
+        """The cached vectors of ``paths`` (stale entries are misses), kept for :meth:`__call__`."""
+        self.asked.update(str(p) for p in paths)
+        if self.cache is not None:
+            self.known.update({p: v.astype(np.float32)[0]
+                               for p, v in self.cache.get_vectors_many([str(p) for p in paths], TRACK_KEY).items()})
+        return {str(p): self.known[str(p)] for p in paths if str(p) in self.known}
 
     def __call__(self, path: str) -> np.ndarray:
-        """One track's vector [shape=(200,)].
+        """One track's vector [shape=(200,)]: prefetched, else cached, else computed (and stored).
 
         Raises
         ------
@@ -205,13 +208,15 @@ class TrackVectors:
         ParameterError
             The vector is not cached and the teacher's weights are not installed.
         """
-        got = self.cached([str(path)]).get(str(path))
-        if got is not None:
-            return got
+        path = str(path)
+        if path not in self.asked:  # one query per track only for tracks nobody prefetched
+            self.prefetch([path])
+        if path in self.known:
+            return self.known[path]
         from . import audio
 
         self.model = self.model or Teacher()
-        got = track_vector(audio.load(path, SR), self.model)
+        got = self.known[path] = track_vector(audio.load(path, SR), self.model)
         if self.cache is not None:
-            self.cache.put_vectors(str(path), TRACK_KEY, os.stat(path), got[None])
+            self.cache.put_vectors(path, TRACK_KEY, os.stat(path), got[None])
         return got

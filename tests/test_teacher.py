@@ -83,7 +83,7 @@ def test_ranking_with_a_teacher_stacked_model_uses_each_tracks_cached_teacher_ve
         want = B.stack_apply(blend.weights, blend.intercept, df.loc[str(p), "network_score"], reg.score_features(v))
         assert abs(df.loc[str(p), "score"] - want) < 1e-5
     again = T.TrackVectors(cache)
-    assert set(again.cached([str(p) for p in paths])) == {str(p) for p in paths}
+    assert set(again.prefetch([str(p) for p in paths])) == {str(p) for p in paths}
     again(str(paths[0]))
     assert again.model is None  # read from the cache: no network built
 

@@ -155,7 +155,7 @@ def teacher_vectors(paths: list[str], cache, progress: bool):
     from ..progress import bar
 
     vectors = Te.TrackVectors(cache)
-    got = vectors.cached(paths)
+    got = vectors.prefetch(paths)
     with bar(len(paths), "teacher", "track", progress) as b:
         for p in paths:
             if p not in got:
