@@ -144,14 +144,13 @@ def create_app(lib, *, token: str | None = None):
     async def why(request):
         i = track(request)
         out = {"id": i, "windows": None, "similar_liked": []}
-        if lib.scores and getattr(lib, "ranked_with", None):
-            from .. import checkpoint
+        if lib.scores and lib.saved is not None:
             from .. import rank as R
             from ..cache import open_cache
 
             cache = open_cache(lib.cache_dir)
             try:
-                _, ts = R.explain(lib.paths[i], checkpoint.load(lib.ranked_with), cache=cache)
+                _, ts = R.explain(lib.paths[i], lib.saved, cache=cache)
             finally:
                 if cache is not None:
                     cache.close()

@@ -56,6 +56,7 @@ class Library:
         self.scores: dict[int, dict] = {}
         self.V: np.ndarray | None = None
         self.report: dict | None = None
+        self.saved = None
         self.store = Judgements(self.cache_dir / "serve" / "judgements.sqlite")
         self.listed: dict[str, int] = {}
         if likes is not None:
@@ -142,16 +143,16 @@ class Library:
             self.refit()
             self.status["version"] += 1  # the page reloads its list: tags and the quick learner's order are in
             if self.model_path is not None:
-                self._rank(self.model_path, cache)
+                from .. import checkpoint
+
+                self._rank(checkpoint.load(self.model_path), cache)
         finally:
             if cache is not None:
                 cache.close()
 
-    def _rank(self, model_path, cache) -> None:
-        from .. import checkpoint
+    def _rank(self, saved, cache) -> None:
         from .. import rank as R
 
-        saved = checkpoint.load(model_path)
         df = R.rank(self.paths, saved, cache=cache, progress=True)
         scores = {}
         for r in df[df["status"] == "ok"].itertuples():
@@ -165,7 +166,7 @@ class Library:
             self.report = {"roc_auc": cv.model.roc_auc_mean, "roc_auc_std": cv.model.roc_auc_std,
                            "baseline": cv.baseline.roc_auc_mean, "tracks": len(rep.tracks), "liked": rep.n_liked,
                            "blend": rep.blend.chosen if rep.blend else "network"}
-        self.ranked_with = str(model_path)
+        self.saved = saved  # the model the ranking came from: explain uses it, loaded once
 
     def retrain(self) -> None:
         """Train the taste model on the judgements (and the likes list), the rest of the library as unlabelled
@@ -196,7 +197,7 @@ class Library:
             out = self.cache_dir / "serve" / "model.keras"
             checkpoint.save(out, saved)
             write_text(out.with_suffix(".json"), saved.report.to_json())
-            self._rank(out, cache)
+            self._rank(saved, cache)
         finally:
             if cache is not None:
                 cache.close()
