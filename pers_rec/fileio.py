@@ -44,11 +44,12 @@ def _temp_prefix(path: Path) -> str:
     stem = os.fsencode(path.stem)
     room = max(1, _name_max(path.parent) - _TEMP_EXTRA - len(os.fsencode(path.suffix)))
     if len(stem) > room:
-        stem = stem[:room].decode("utf-8", "ignore").encode("utf-8") if _is_utf8(stem) else stem[:room]
+        stem = stem[:room].decode("utf-8", "ignore").encode("utf-8") if is_utf8(stem) else stem[:room]
     return f".{os.fsdecode(stem)}."
 
 
-def _is_utf8(b: bytes) -> bool:
+def is_utf8(b: bytes) -> bool:
+    """Whether ``b`` (a name's bytes: ``os.fsencode(name)``) is valid UTF-8."""
     try:
         b.decode("utf-8")
     except UnicodeDecodeError:

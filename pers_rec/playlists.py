@@ -125,11 +125,16 @@ def _resolve(entry: str, base: Path) -> str:
     return os.path.realpath(entry if os.path.isabs(entry) else os.path.join(base, entry))
 
 
-def _read_csv(source: Path, text: str, extras: dict) -> list[tuple[str, int]]:
+def csv_rows(source, text: str, what: str = "CSV") -> list[list[str]]:
+    """The rows of CSV ``text`` read from ``source``; :class:`PlaylistError` naming ``what`` when it is not CSV."""
     try:
-        rows = list(csv.reader(io.StringIO(text, newline="")))
+        return list(csv.reader(io.StringIO(text, newline="")))
     except csv.Error as exc:
-        raise PlaylistError(f"{source}: not a readable CSV ({exc})") from None
+        raise PlaylistError(f"{source}: not a readable {what} ({exc})") from None
+
+
+def _read_csv(source: Path, text: str, extras: dict) -> list[tuple[str, int]]:
+    rows = csv_rows(source, text)
     if not rows:
         return []
     header = [c.strip().lower() for c in rows[0]]

@@ -33,6 +33,7 @@ from pathlib import Path
 from . import tags
 from .errors import PlaylistError
 from .fileio import write_text
+from .playlists import csv_rows
 
 #: A tags match must also agree on the duration within this many seconds (when both are known).
 DURATION_TOLERANCE_S = 3.0
@@ -168,10 +169,7 @@ def _listenbrainz(path: Path, text: str) -> list[tuple[str, str]]:
 
 
 def _lastfm(path: Path, text: str) -> list[tuple[str, str]]:
-    try:
-        rows = list(csv.reader(io.StringIO(text, newline="")))
-    except csv.Error as exc:
-        raise PlaylistError(f"{path}: not a Last.fm scrobble CSV ({exc})") from None
+    rows = csv_rows(path, text, "Last.fm scrobble CSV")
     if not rows:
         return []
     head = [c.strip().lower() for c in rows[0]]

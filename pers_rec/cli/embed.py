@@ -47,19 +47,11 @@ def run(args) -> int:
                      progress=not args.quiet, engine=args.engine, ray_address=args.ray_address)
 
 
-def _utf8(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def embed(library_dir, embedder, out, *, pooling: str = "mean", cache=None, jobs=None, progress: bool = False,
           engine: str = "local", ray_address: str | None = None) -> int:
     """The library's track embeddings (L2-normalised, float32) with their paths and tags, written to ``out``."""
     from .. import tags
-    from ..fileio import atomic_path
+    from ..fileio import atomic_path, is_utf8
 
     if engine == "ray":
         from .. import distributed as Dd
@@ -85,7 +77,8 @@ def embed(library_dir, embedder, out, *, pooling: str = "mean", cache=None, jobs
             import pandas as pd
 
             cols = {k: list(v) if k == "vector" else pd.Series(v, dtype=object) for k, v in table.items()}
-            if not all(_utf8(p) for p in paths):  # Parquet text is UTF-8: a name's undecodable bytes go as bytes
+            # Parquet text is UTF-8: when a name's bytes are not, every path goes as bytes
+            if not all(is_utf8(os.fsencode(p)) for p in paths):
                 warn("pers-rec: warning: some file names are not valid UTF-8: the Parquet 'path' column holds "
                      "every path as bytes (os.fsencode)")
                 cols["path"] = pd.Series([os.fsencode(p) for p in paths], dtype=object)
