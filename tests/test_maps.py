@@ -53,19 +53,24 @@ def chromium_path():
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-def open_page(url: str):
-    """Load ``url`` in headless chromium; return (page facts, console errors). Skips where there is no browser,
-    except under CI, where the Makefile installs one and a missing browser is a failure."""
-    if os.environ.get("CI"):
-        from playwright.sync_api import sync_playwright
-    else:
+def need_chromium():
+    """``(sync_playwright, chromium's path)``. Skips where there is no browser, except under CI, where the
+    Makefile installs one and a missing browser is a failure."""
+    if not os.environ.get("CI"):
         pytest.importorskip("playwright", reason="playwright not installed (make test installs it)")
-        from playwright.sync_api import sync_playwright
+    from playwright.sync_api import sync_playwright
+
     exe = chromium_path()
     if exe is None:
         if os.environ.get("CI"):
             pytest.fail("no chromium: `make test` installs Debian's chromium (apt-get install chromium)")
         pytest.skip("no chromium on this machine (apt-get install chromium)")
+    return sync_playwright, exe
+
+
+def open_page(url: str):
+    """Load ``url`` in headless chromium; return (page facts, console errors)."""
+    sync_playwright, exe = need_chromium()
     errors = []
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=exe, args=["--no-sandbox"])

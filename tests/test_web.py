@@ -155,16 +155,9 @@ def test_a_judgement_survives_kill_9_right_after_the_click(tmp_path):
 def test_the_app_in_a_real_browser(tmp_path):
     """Open the page, play a track (its time advances), judge five, retrain, see the ranking change, export the CSV
     and read it back; the hostile title stays text. Also logs the page load of a 10,000-track library."""
-    from test_maps import chromium_path
+    from test_maps import need_chromium
 
-    pytest.importorskip("playwright", reason="playwright not installed (make test installs it)")
-    from playwright.sync_api import sync_playwright
-
-    exe = chromium_path()
-    if exe is None:
-        if os.environ.get("CI"):
-            pytest.fail("no chromium: `make test` installs Debian's chromium")
-        pytest.skip("no chromium on this machine (apt-get install chromium)")
+    sync_playwright, exe = need_chromium()
     lib = Library(library(tmp_path), tmp_path / "cache", train_options={"max_epochs": 2, "folds": 2,
                                                                           "windows_per_track": 2})
     lib.start("analysis", lib.analyse)
