@@ -50,6 +50,11 @@ def start(address: str | None = None, num_cpus: int | None = None):
     return ray
 
 
+def matrix(row, n_features: int) -> np.ndarray:
+    """The feature matrix [shape=(n_frames, n_features), float32] of a row of :func:`features`."""
+    return np.frombuffer(row["data"], np.float32).reshape(int(row["n_frames"]), n_features)
+
+
 def _featurize(batch: dict, cfg: dict) -> dict:
     """Decoding task: each path's features as bytes (float32) and shape, or the error's description."""
     from .config import FeatureConfig
@@ -93,7 +98,7 @@ class _Scorer:
             if err:
                 rows.append(R._error_row(P(p), from_description(p, err)))
             else:
-                items.append(Extracted(P(p), np.frombuffer(data, np.float32).reshape(int(n), d)))
+                items.append(Extracted(P(p), matrix({"data": data, "n_frames": n}, d)))
         for item, s in zip(items, self.scorer.score_many([i.features for i in items])):
             rows.append(R._row(item, s, self.scorer))
         cols = R.COLUMNS[1:]
@@ -117,7 +122,7 @@ class _Embedder:
     def __call__(self, batch: dict) -> dict:
         d, dim = self.embedder.cfg.n_features, self.embedder.dim
         vecs = [np.zeros(dim, np.float32).tobytes() if err else  # float16-rounded, as the local engine stores them
-                self.embedder.track_vector(np.frombuffer(data, np.float32).reshape(int(n), d))
+                self.embedder.track_vector(matrix({"data": data, "n_frames": n}, d))
                 .astype(np.float16).astype(np.float32).tobytes()
                 for data, n, err in zip(batch["data"], batch["n_frames"], batch["error"])]
         return {"path": batch["path"], "vector": np.array(vecs, dtype=object), "error": batch["error"]}

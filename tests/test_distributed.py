@@ -65,8 +65,7 @@ def test_the_feature_pass_on_ray_equals_the_local_one(ray_cluster, library):
     paths = [str(p) for p in scan(music)]
     local = {str(e.path): e.features for e in extract_many(paths, TINY, jobs=0) if e.ok}
     rows = list(Dd.features(paths, TINY).iter_rows())
-    remote = {r["path"]: np.frombuffer(r["data"], np.float32).reshape(int(r["n_frames"]), TINY.n_features)
-              for r in rows if not r["error"]}
+    remote = {r["path"]: Dd.matrix(r, TINY.n_features) for r in rows if not r["error"]}
     assert set(remote) == set(local) and len(rows) == len(paths)
     for p in local:  # the same code; float32 FFT sums may differ in the last bit with the thread count
         np.testing.assert_allclose(remote[p], local[p], rtol=1e-5, atol=1e-4)

@@ -42,7 +42,7 @@ def run(args) -> int:
 
     paths = library_files(args.library)
     check_backend()
-    ENGINE.update(name=args.engine, address=args.ray_address)
+    engine = (args.engine, args.ray_address)
     if args.teacher:
         from ..teacher import read_weights
 
@@ -52,15 +52,16 @@ def run(args) -> int:
         dcfg = DistillConfig(epochs=args.epochs or DistillConfig.epochs, loss=args.distill_loss, seed=args.seed)
         with feature_cache(args) as cache:
             return distill(paths, args.library, cache_dir(args), FeatureConfig(), ModelConfig(arch=args.arch), dcfg,
-                           weights, cache=cache, jobs=args.jobs, progress=not args.quiet)
+                           weights, cache=cache, jobs=args.jobs, progress=not args.quiet, engine=engine)
     pcfg = PretrainConfig(epochs=args.epochs or PretrainConfig.epochs, pairs_per_track=args.pairs_per_track, batch_size=args.batch_size,
                           seed=args.seed)
     with feature_cache(args) as cache:
         return pretrain(paths, args.library, cache_dir(args), FeatureConfig(), ModelConfig(arch=args.arch), pcfg,
-                        cache=cache, jobs=args.jobs, progress=not args.quiet)
+                        cache=cache, jobs=args.jobs, progress=not args.quiet, engine=engine)
 
 
-def pretrain(paths, library_dir, out_dir, cfg, mcfg, pcfg, *, cache=None, jobs=None, progress: bool = False) -> int:
+def pretrain(paths, library_dir, out_dir, cfg, mcfg, pcfg, *, cache=None, jobs=None, progress: bool = False,
+             engine=("local", None)) -> int:
     """Contrastive pre-training on every track of a library (``paths``, its scan), stored in ``out_dir``.
 
     Returns the exit code: 0, or 1 when some files could not be used.
@@ -78,7 +79,7 @@ def pretrain(paths, library_dir, out_dir, cfg, mcfg, pcfg, *, cache=None, jobs=N
             say(f"already pre-trained for this library and these settings: {target}")
             return EXIT_OK
         say(f"replacing the library's pre-trained weights made with other settings: {target}")
-    feats, failed = library_features(paths, cfg, cache, jobs, progress)
+    feats, failed = library_features(paths, cfg, cache, jobs, progress, engine)
     matrices = list(feats.values())
     if not matrices:
         warn(f"no track of {library_dir} could be read")
@@ -92,35 +93,31 @@ def pretrain(paths, library_dir, out_dir, cfg, mcfg, pcfg, *, cache=None, jobs=N
     return EXIT_SOME_FAILED if failed else EXIT_OK
 
 
-#: Where library_features runs (``--engine``; set by :func:`run`).
-ENGINE = {"name": "local", "address": None}
-
-
-def library_features(paths, cfg, cache, jobs, progress: bool) -> tuple[dict, int]:
-    """``{path: features}`` of the tracks that could be read, in scan order, and how many could not (warned)."""
+def library_features(paths, cfg, cache, jobs, progress: bool, engine=("local", None)) -> tuple[dict, int]:
+    """``{path: features}`` of the tracks that could be read, in scan order, and how many could not (warned);
+    ``engine`` is ``(name, Ray address)``: ``"ray"`` computes them on a Ray cluster (no feature cache)."""
     from ..extract import extract_many
     from ..progress import bar
 
     feats, failed = {}, 0
-    if ENGINE["name"] == "ray":
+    if engine[0] == "ray":
         from .. import distributed as Dd
 
-        Dd.start(ENGINE["address"], num_cpus=jobs)
+        Dd.start(engine[1], num_cpus=jobs)
         for r in Dd.features(paths, cfg).iter_rows():
             if r["error"]:
                 failed += 1
                 warn(f"skipped {r['path']}: {r['error']}")
             else:
-                feats[r["path"]] = np.frombuffer(r["data"], np.float32).reshape(int(r["n_frames"]), cfg.n_features)
-        order = {str(p): i for i, p in enumerate(paths)}
-        return dict(sorted(feats.items(), key=lambda kv: order[kv[0]])), failed
-    with bar(len(paths), "features", "track", progress) as b:
-        for item in extract_many(paths, cfg, cache=cache, jobs=jobs, on_done=b.update):
-            if item.ok:
-                feats[str(item.path)] = item.features
-            else:
-                failed += 1
-                warn(f"skipped {item.path}: {describe(item.error)}")
+                feats[r["path"]] = Dd.matrix(r, cfg.n_features)
+    else:
+        with bar(len(paths), "features", "track", progress) as b:
+            for item in extract_many(paths, cfg, cache=cache, jobs=jobs, on_done=b.update):
+                if item.ok:
+                    feats[str(item.path)] = item.features
+                else:
+                    failed += 1
+                    warn(f"skipped {item.path}: {describe(item.error)}")
     order = {str(p): i for i, p in enumerate(paths)}
     return dict(sorted(feats.items(), key=lambda kv: order[kv[0]])), failed
 
@@ -131,7 +128,7 @@ def teacher_key(cfg, dcfg) -> str:
 
 
 def distill(paths, library_dir, out_dir, cfg, mcfg, dcfg, weights, *, cache=None, jobs=None,
-            progress: bool = False) -> int:
+            progress: bool = False, engine=("local", None)) -> int:
     """``pretrain --teacher musicnn``: the teacher's targets for every track (cached per file, so an interrupted
     run resumes), then the encoder distilled from them, stored where ``train`` and ``similar`` find it."""
     import os
@@ -146,7 +143,7 @@ def distill(paths, library_dir, out_dir, cfg, mcfg, dcfg, weights, *, cache=None
     from ..teacher import SR, Teacher
 
     target = P.stored_path(out_dir, P.library_key(paths, cfg, mcfg))
-    feats, failed = library_features(paths, cfg, cache, jobs, progress)
+    feats, failed = library_features(paths, cfg, cache, jobs, progress, engine)
     if len(feats) < 2:
         warn(f"fewer than 2 tracks of {library_dir} could be read")
         return EXIT_NOTHING
