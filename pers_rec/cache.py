@@ -1,27 +1,22 @@
 """The feature cache: one SQLite file mapping a file to its feature matrix, or to why it has none.
 
-Why SQLite: it is in the standard library, each entry is written in its own
-transaction (an interrupted run never leaves a half-written entry, and
-everything committed before Ctrl-C is kept), several processes may share it,
+Why SQLite: it is in the standard library, each entry is written in its own transaction (an interrupted run
+never leaves a half-written entry; everything committed before Ctrl-C is kept), several processes may share it,
 and a lookup is one indexed query.
 
-An entry is keyed by the file's path (its bytes, so any name works) and by the
-feature key: :meth:`FeatureConfig.key`, which includes the feature code's
-version, so features computed by older code are never served. An entry is
-used only while the file's size and modification time are unchanged. A file
-that failed for a reason in the file itself (not audio, corrupt, silent, ...)
-is not retried until it changes; a failure that may pass by itself (memory,
-permissions, a crashed worker: ``AudioError.transient``) is never stored.
+An entry is keyed by the file's path (its bytes: any name works) and the feature key (:meth:`FeatureConfig.key`,
+which includes the feature code's version), and used only while the file's size and mtime are unchanged. A
+failure in the file itself (not audio, corrupt, silent) is kept until the file changes; a transient one
+(memory, permissions, a crashed worker: ``AudioError.transient``) is never stored.
 
-Size: features are stored compactly (:mod:`compact`: 8 bits per value, delta-coded and deflated), about
-0.24 MB per 4-minute track instead of 1.2 MB as float32 (``compact=False`` keeps float32; both are read).
-The file's ``user_version`` is the format (:data:`FORMAT`). ``pers-rec cache info|prune|clear`` shows and trims
-it; ``prune --max-size`` drops the least recently used entries.
+Size: features are stored compactly (:mod:`compact`), about 0.24 MB per 4-minute track instead of 1.2 MB as
+float32 (``compact=False``; both are read). ``user_version`` is the file's format (:data:`FORMAT`).
+``pers-rec cache info|prune|clear`` shows and trims it; ``prune --max-size`` drops the least recently used.
 
-A cache is only ever a speed-up, so damage never stops a run: a row that does not hold what its columns
-say is a miss, recomputed and replaced; a file that is not a database any more is set aside
-(``features.sqlite.damaged-<time>``) with one :class:`CacheWarning`; a cache that cannot be written
-(read-only, disk full) is used for what it can still give, with one warning.
+A cache is only ever a speed-up, so damage never stops a run: a row that does not hold what its columns say is a
+miss, recomputed and replaced; a file that is not a database any more is set aside
+(``features.sqlite.damaged-<time>``) with one :class:`CacheWarning`; a cache that cannot be written (read-only,
+disk full) is used for what it can still give, with one warning.
 """
 
 from __future__ import annotations
@@ -286,15 +281,20 @@ class FeatureCache:
                     if left > max_bytes:
                         stale.append((path, key))
         self._write("DELETE FROM entries WHERE path=? AND key=?", stale, many=True)
-        if self._writable:  # then the write-ahead log is folded in, so the size on disk is the new one
-            self._db.execute("VACUUM").execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        self._vacuum()
         return len(stale)
 
     def clear(self) -> int:
         """Remove every entry; return how many."""
         n = len(self)
         self._write("DELETE FROM entries", ())
-        return n if not self._writable else self._db.execute("VACUUM") and n
+        self._vacuum()
+        return n
+
+    def _vacuum(self) -> None:
+        """Give freed pages back, the write-ahead log folded in: the size on disk is then the new one."""
+        if self._writable:
+            self._db.execute("VACUUM").execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def close(self) -> None:
         self._flush_used()
