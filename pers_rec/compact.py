@@ -4,7 +4,7 @@ Each coefficient (column) of a track's matrix is quantised to 256 levels
 between its own minimum and maximum in that track (so the error is at most
 half a level: 1/510 of that coefficient's range), the levels are delta-coded
 along time (MFCCs change slowly at 64 fps, so the deltas are small) and the
-result is compressed with zlib. A 4-minute track's 20 MFCCs take about
+result is Huffman-coded with zlib. A 4-minute track's 20 MFCCs take about
 0.24 MB instead of 1.2 MB as float32; ranking scores move by less than 0.001
 (measured: ``experiments.bench_rank``'s cache rows, and
 ``tests/test_compact.py`` against the float32 path).
@@ -35,7 +35,17 @@ def encode(M: np.ndarray) -> bytes:
     Q = np.clip(np.rint((M - lo) / step), 0, 255).astype(np.uint8)
     deltas = np.diff(Q, axis=0, prepend=np.zeros((1, d), np.uint8))  # uint8 arithmetic wraps: exact modulo 256
     return (_HEAD.pack(MAGIC, n, d) + lo.astype("<f4").tobytes() + step.astype("<f4").tobytes()
-            + zlib.compress(np.ascontiguousarray(deltas.T).tobytes(), 1))
+            + _deflate(np.ascontiguousarray(deltas.T).tobytes()))
+
+
+def _deflate(data: bytes) -> bytes:
+    """A zlib stream of ``data`` with Huffman coding only (no LZ77 matching: the deltas seldom repeat).
+
+    On a 4-minute track's deltas it was 2.8x faster than ``zlib.compress(data, 1)`` and 6 % smaller
+    (``experiments.bench_rank``'s cache-write step); any zlib reader inflates it.
+    """
+    z = zlib.compressobj(1, zlib.DEFLATED, 15, 9, zlib.Z_HUFFMAN_ONLY)
+    return z.compress(data) + z.flush()
 
 
 def is_compact(blob) -> bool:

@@ -25,35 +25,58 @@ from .audio import split_blocks
 from .config import FEATURE_CODE_VERSION, LIMITS, FeatureConfig  # noqa: F401 (re-exported)
 from .errors import TooShortError
 
-#: Samples per chunk of frames (~22 s at 24 kHz). Also splits a long signal given in one
-#: piece: the STFT of a 4-minute track ran 1.6x faster in chunks of 2**18-2**19 samples
-#: (cache-sized working set) than in one piece on the development CPU.
-_CHUNK_SAMPLES = 1 << 19
+#: Samples per chunk of frames (~2.7 s at 24 kHz): the frames, their spectra and their mel bands stay in a
+#: core's L2 cache. A long signal given in one piece is split too. On the 2-core test machine (1 MiB L2 per
+#: core) the features of a 4-minute track took 0.04 s in chunks of 2**16 samples and 0.09 s in chunks of
+#: 2**19 (``experiments.bench_rank``'s chunk table).
+_CHUNK_SAMPLES = 1 << 16
 
-#: Per feature config: (mel filterbank [n_mels, 1 + n_fft // 2], analysis window [n_fft]), float32.
-_ANALYSIS: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+#: Per feature config: (mel filterbank [n_mels, 1 + n_fft // 2], analysis window [n_fft],
+#: DCT matrix [n_mels, n_mfcc]), float32.
+_ANALYSIS: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
 
-def analysis_arrays(cfg: FeatureConfig) -> tuple[np.ndarray, np.ndarray]:
-    """The mel filterbank and Hann window of ``cfg``, made with librosa once per process.
+def analysis_arrays(cfg: FeatureConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The mel filterbank, Hann window and DCT matrix of ``cfg``, made once per process.
 
-    Decoding workers receive them from the parent (:func:`prime`) so that they
-    never import librosa, whose import chain (scipy.signal, scipy.stats, numba)
-    took ~1.1 s per fresh process on the development machine.
+    The filterbank is librosa's (``librosa.filters.mel``, Slaney's mel scale and area normalisation) and the
+    window scipy's periodic Hann, computed here with numpy: importing ``librosa.filters`` (scipy.signal,
+    scipy.stats, numba) took 1.1 s per run, longer than ranking three tracks. ``tests/test_features.py``
+    checks both against librosa. Decoding workers receive them from the parent (:func:`prime`).
     """
     key = cfg.key()
     if key not in _ANALYSIS:
-        import librosa
+        import scipy.fft
 
-        mel = librosa.filters.mel(sr=cfg.sr, n_fft=cfg.n_fft, n_mels=cfg.n_mels, fmin=cfg.fmin, fmax=cfg.fmax)
-        window = librosa.filters.get_window("hann", cfg.n_fft, fftbins=True)
-        _ANALYSIS[key] = (mel.astype(np.float32), window.astype(np.float32))
+        n = cfg.n_mfcc if cfg.kind == "mfcc" else cfg.n_mels
+        dct = scipy.fft.dct(np.eye(cfg.n_mels), type=2, norm="ortho", axis=-1)[:, :n]  # row b -> its DCT-II terms
+        window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(cfg.n_fft) / cfg.n_fft)
+        _ANALYSIS[key] = tuple(a.astype(np.float32) for a in (mel_filterbank(cfg), window, dct))
     return _ANALYSIS[key]
 
 
-def prime(cfg: FeatureConfig, mel: np.ndarray, window: np.ndarray) -> None:
+def mel_filterbank(cfg: FeatureConfig) -> np.ndarray:
+    """``librosa.filters.mel(sr, n_fft, n_mels, fmin, fmax)`` (Slaney mel scale, ``norm="slaney"``), float64
+    [shape=(n_mels, 1 + n_fft // 2)]: triangles between consecutive mel-spaced edges, each of area-normalised
+    height ``2 / (upper edge - lower edge)``."""
+    def hz_to_mel(f):  # linear below 1 kHz, logarithmic above (Slaney's Auditory Toolbox)
+        f = np.asarray(f, np.float64)
+        return np.where(f >= 1000.0, 15.0 + np.log(np.maximum(f, 1e-10) / 1000.0) / (np.log(6.4) / 27.0), 3.0 * f / 200.0)
+
+    def mel_to_hz(m):
+        return np.where(m >= 15.0, 1000.0 * np.exp(np.log(6.4) / 27.0 * (m - 15.0)), 200.0 * m / 3.0)
+
+    fmax = cfg.sr / 2 if cfg.fmax is None else cfg.fmax
+    edges = mel_to_hz(np.linspace(hz_to_mel(cfg.fmin), hz_to_mel(fmax), cfg.n_mels + 2))
+    ramps = edges[:, None] - np.fft.rfftfreq(cfg.n_fft, 1.0 / cfg.sr)[None, :]
+    fdiff = np.diff(edges)[:, None]
+    weights = np.maximum(0, np.minimum(-ramps[:-2] / fdiff[:-1], ramps[2:] / fdiff[1:]))
+    return weights * (2.0 / (edges[2:] - edges[:-2]))[:, None]
+
+
+def prime(cfg: FeatureConfig, mel: np.ndarray, window: np.ndarray, dct: np.ndarray) -> None:
     """Install precomputed :func:`analysis_arrays` for ``cfg`` (in a worker process)."""
-    _ANALYSIS[cfg.key()] = (mel, window)
+    _ANALYSIS[cfg.key()] = (mel, window, dct)
 
 
 def _frames_uncentered(y: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
@@ -64,18 +87,22 @@ def _frames_uncentered(y: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
     tests compare against librosa's MFCC) at less than half its cost, which
     matters because the STFT is most of the feature time. The log is
     ``librosa.power_to_db(S, ref=1, amin=amin, top_db=None)``, i.e.
-    ``10 log10(max(S, amin))``, and the DCT that of ``librosa.feature.mfcc``.
+    ``10 log10(max(S, amin))``, and the DCT that of ``librosa.feature.mfcc``
+    (orthonormal DCT-II), as one product with a matrix of its first ``n_mfcc`` terms.
     """
     import scipy.fft
     from numpy.lib.stride_tricks import sliding_window_view
 
-    mel, window = analysis_arrays(cfg)
+    mel, window, dct = analysis_arrays(cfg)
     frames = sliding_window_view(np.asarray(y, np.float32), cfg.n_fft)[:: cfg.hop_length]
     stft = scipy.fft.rfft(frames * window, axis=-1)
-    power = stft.real**2 + stft.imag**2  # (n_frames, 1 + n_fft // 2)
-    db = 10.0 * np.log10(np.maximum(power @ mel.T, np.float32(cfg.amin)))
+    power = np.square(stft.real)
+    power += np.square(stft.imag)  # (n_frames, 1 + n_fft // 2)
+    db = np.maximum(power @ mel.T, np.float32(cfg.amin))
+    np.log10(db, out=db)
+    db *= np.float32(10.0)
     if cfg.kind == "mfcc":
-        db = scipy.fft.dct(db, type=2, norm="ortho", axis=-1)[:, : cfg.n_mfcc]
+        db = db @ dct
     return np.ascontiguousarray(db, dtype=np.float32)
 
 

@@ -18,16 +18,16 @@ def _first_time(tag: str, main_pid: int) -> bool:
     return True
 
 
-def die_while_starting(cfg_dict, mel, window, main_pid):
+def die_while_starting(*initargs):
     """A worker initializer whose first call anywhere is SIGKILLed while it starts (an OOM kill at start-up)."""
     import os
     import signal
 
     from pers_rec import extract
 
-    if _first_time("start", main_pid):
+    if _first_time("start", initargs[-1]):  # the last argument is the main process's id
         os.kill(os.getpid(), signal.SIGKILL)
-    extract._init_worker(cfg_dict, mel, window, main_pid)
+    extract._init_worker(*initargs)
 
 
 def die_on_first_file(path, cfg_dict):

@@ -49,6 +49,23 @@ def test_mfcc_equals_librosa_reference():
     np.testing.assert_allclose(M, ref, atol=1e-3)  # float32 vs float64 STFT; values reach ~500
 
 
+@pytest.mark.parametrize("kw", [{}, {"sr": 22050, "hop_length": 315, "n_fft": 2048, "n_mels": 128, "fmin": 30.0,
+                                 "fmax": 8000.0}, {"sr": 16000, "hop_length": 250, "n_fft": 512, "n_mels": 40}])
+def test_analysis_arrays_equal_librosa_and_scipy(kw):
+    """The numpy filterbank, window and DCT matrix (no librosa import at run time) are librosa's and scipy's."""
+    import scipy.fft
+    import scipy.signal
+
+    c = F.FeatureConfig(**kw)
+    mel, window, dct = F.analysis_arrays(c)
+    ref = librosa.filters.mel(sr=c.sr, n_fft=c.n_fft, n_mels=c.n_mels, fmin=c.fmin, fmax=c.fmax)
+    assert mel.dtype == window.dtype == dct.dtype == np.float32 and mel.shape == ref.shape
+    np.testing.assert_allclose(mel, ref, rtol=1e-5, atol=1e-7 * ref.max())
+    np.testing.assert_allclose(window, scipy.signal.get_window("hann", c.n_fft, fftbins=True), atol=1e-7)
+    db = np.random.default_rng(0).normal(size=(5, c.n_mels)).astype(np.float32)
+    np.testing.assert_allclose(db @ dct, scipy.fft.dct(db, type=2, norm="ortho", axis=-1)[:, : c.n_mfcc], atol=1e-5)
+
+
 def test_logmel_kind():
     cfg = F.FeatureConfig(kind="logmel")
     y = noisy_music(3)

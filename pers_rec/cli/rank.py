@@ -47,6 +47,10 @@ def run(args) -> int:
         if not (args.subsonic and args.user):
             raise ParameterError("--to-subsonic needs --subsonic URL and --user")
         Su.password(args.password_file)
+    if args.engine == "local" and args.jobs != 0:
+        from ..extract import start_early
+
+        start_early()  # the decoding workers' forkserver imports while TensorFlow and the model load
     saved = load_model(args.model)  # a bad model file is said before the library is scanned
     paths = library_files(args.library)
     if args.engine == "ray":
