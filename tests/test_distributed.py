@@ -85,3 +85,11 @@ def test_embed_on_ray_equals_the_local_engine(ray_cluster, library, tmp_path):
     a, b = np.load(tmp_path / "l.npz"), np.load(tmp_path / "r.npz")
     assert list(a["path"]) == list(b["path"]) and len(a["path"]) == 7
     np.testing.assert_allclose(a["vector"], b["vector"], atol=1e-3)  # float16 rounding of float32 FFT sums
+
+
+@pytest.mark.parametrize("n_files, cpus, expected", [(10_000, 2, 128), (50, 2, 7), (8, 2, 1), (0, 2, 1), (1000, 0.5, 128),
+                                                     (1000, 64, 4)])
+def test_decoding_tasks_are_big_but_every_cpu_gets_several(n_files, cpus, expected):
+    from pers_rec import distributed as Dd
+
+    assert Dd.decode_batch(n_files, cpus) == expected
