@@ -66,6 +66,20 @@ def test_analysis_arrays_equal_librosa_and_scipy(kw):
     np.testing.assert_allclose(db @ dct, scipy.fft.dct(db, type=2, norm="ortho", axis=-1)[:, : c.n_mfcc], atol=1e-5)
 
 
+@pytest.mark.parametrize("kw", [{}, {"n_mels": 128, "n_fft": 256, "hop_length": 250, "sr": 16000},
+                                {"n_mels": 5, "n_mfcc": 5, "fmin": 300.0, "fmax": 3000.0}])
+def test_mel_blocks_equal_the_dense_filterbank_product(kw):
+    """The banded product skips only zeros: equal to power @ mel.T, empty filters included (128 mels on 129 bins)."""
+    c = F.FeatureConfig(**kw)
+    mel = F.analysis_arrays(c)[0]
+    P = np.random.default_rng(1).exponential(size=(9, mel.shape[1])).astype(np.float32)
+    out = np.zeros((len(P), len(mel)), np.float32)
+    for a, b, lo, hi, W in F.mel_blocks(c):
+        assert not np.any(np.delete(mel[a:b], np.s_[lo:hi], axis=1))  # nothing left out is non-zero
+        out[:, a:b] = P[:, lo:hi] @ W
+    np.testing.assert_allclose(out, P @ mel.T, rtol=1e-5, atol=1e-7)
+
+
 def test_logmel_kind():
     cfg = F.FeatureConfig(kind="logmel")
     y = noisy_music(3)
