@@ -23,7 +23,7 @@ setup(
         "keras>=3.11.3",  # the models (keras.ops only: TF, JAX, PyTorch); >= 3.11.3 closes known safe_mode bypasses
         "numpy>=1.26",
         "scipy>=1.11",  # DCT/filters in synth, signal utilities
-        "librosa>=0.10.2",  # STFT, mel filterbank, MFCC
+        "librosa>=0.10.2",  # the baseline's deltas; the reference the features are tested against
         "soundfile>=0.12.1",  # libsndfile: WAV, FLAC, OGG, Opus, MP3 decoding and synth's writer
         "soxr>=0.3.7",  # high-quality streaming resampling
         "av>=12",  # FFmpeg (bundled in the wheels) for M4A/AAC/ALAC/WMA and anything libsndfile lacks
