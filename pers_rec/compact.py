@@ -6,7 +6,7 @@ half a level: 1/510 of that coefficient's range), the levels are delta-coded
 along time (MFCCs change slowly at 64 fps, so the deltas are small) and the
 result is Huffman-coded with zlib. A 4-minute track's 20 MFCCs take about
 0.24 MB instead of 1.2 MB as float32; ranking scores move by less than 0.001
-(measured: ``experiments.bench_rank``'s cache rows, and
+(measured: ``experiments.bench_cache`` on real music, and
 ``tests/test_compact.py`` against the float32 path).
 
 Blob layout (little-endian): ``b"PRQ1"``, ``n_frames`` (uint32), ``n_features``
