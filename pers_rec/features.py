@@ -27,7 +27,7 @@ from .errors import TooShortError
 
 #: Samples per chunk of frames (~2.7 s at 24 kHz): the frames, their spectra and their mel bands stay in a
 #: core's L2 cache. A long signal given in one piece is split too. On the 2-core test machine (1 MiB L2 per
-#: core) a 4-minute track's features took 0.033 s in chunks of 2**16-2**18 samples and 0.040 s in chunks of
+#: core) a 4-minute track's features took 0.031-0.034 s in chunks of 2**16-2**18 samples and 0.040-0.042 s in chunks of
 #: 2**19 (``experiments.bench_rank``'s chunk table); in scratch runs chunks of 2**17 and more were at times
 #: twice as slow, 2**16 never.
 _CHUNK_SAMPLES = 1 << 16
