@@ -191,7 +191,7 @@ def cold_path_steps(path: str, cfg) -> list[dict]:
                  "before": before, "now": best_of(lambda: F.compute(y, cfg))[0]})
     from numpy.lib.stride_tricks import sliding_window_view
 
-    mel, window, _ = F.analysis_arrays(cfg)
+    mel, window, dct = F.analysis_arrays(cfg)
     P = np.abs(scipy.fft.rfft(sliding_window_view(y, cfg.n_fft)[:: cfg.hop_length] * window, axis=-1)) ** 2
     P = P.astype(np.float32)
     blocks = F.mel_blocks(cfg)
@@ -206,7 +206,6 @@ def cold_path_steps(path: str, cfg) -> list[dict]:
                          "dense product", "before": best_of(lambda: P @ mel.T)[0], "now": best_of(banded)[0]})
     M = F.compute(y, cfg)
     db = F.compute(y, replace(cfg, kind="logmel"))
-    dct = F.analysis_arrays(cfg)[2]
     rows.append({"step": "DCT of the log-mel bands as one matrix product instead of scipy.fft.dct",
                  "before": best_of(lambda: scipy.fft.dct(db, type=2, norm="ortho", axis=-1)[:, : cfg.n_mfcc])[0],
                  "now": best_of(lambda: db @ dct)[0]})
