@@ -28,26 +28,56 @@ trunk once per track and the head once per window.
 from __future__ import annotations
 
 import os
+import re
 
 # TensorFlow's C++ logs (e.g. "failed call to cuInit" on machines without a GPU) are noise for users.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
+#: Lines TensorFlow's C++ start-up prints before any log setting applies (absl's banner, info lines, the CUDA probe
+#: on machines without a GPU, the CPU-instructions notice): dropped by :func:`_import_keras_quietly`.
+TF_NOISE = re.compile(r"WARNING: All log messages before absl::InitializeLog|I\d{4} [\d:.]+ +\d+ \S+:\d+\]|"
+                      r"[WE]\d{4} [\d:.]+ +\d+ \S+:\d+\] .*(cuda|cuInit|TensorRT|GPU)|To enable the following "
+                      r"instructions|.*cuda drivers|.*rebuild TensorFlow with the appropriate compiler flags")
+
+
 def _import_keras_quietly():
-    """Import Keras with file descriptor 2 silenced: TF >= 2.20 prints CUDA-probe lines before any log
-    setting applies. Python exceptions still propagate (and print after the restore).
-    ``PERS_REC_TF_LOGS=1`` keeps them."""
+    """Import Keras without TensorFlow's start-up banner: while it imports, what the process writes to file
+    descriptor 2 goes through a pipe, and a thread passes every line on to the real stderr except the banner's
+    (:data:`TF_NOISE`). Nothing else is held back, so an error another thread prints meanwhile (a busy port,
+    a warning) still reaches the terminal. ``PERS_REC_TF_LOGS=1`` keeps the banner too."""
     if os.environ.get("PERS_REC_TF_LOGS") or os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow":
         import keras
 
         return keras
-    saved = os.dup(2)
+    import sys
+    import threading
+
     try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            import keras
+        sys.stderr.flush()
+        saved = os.dup(2)
+        r, w = os.pipe()
+    except OSError:  # no stderr at all: nothing to filter
+        import keras
+
+        return keras
+
+    def forward():
+        with os.fdopen(r, "rb") as pipe:
+            for line in pipe:
+                if not TF_NOISE.match(line.decode("utf-8", "replace")):
+                    os.write(saved, line)
+
+    thread = threading.Thread(target=forward, daemon=True, name="pers_rec stderr filter")
+    thread.start()
+    os.dup2(w, 2)
+    os.close(w)
+    try:
+        import keras
     finally:
-        os.dup2(saved, 2)
+        sys.stderr.flush()
+        os.dup2(saved, 2)  # the pipe's last writer closes: the thread reads to the end and stops
+        thread.join(5)
         os.close(saved)
     return keras
 

@@ -1,33 +1,63 @@
-"""``pers-rec serve``: a local web app to listen, judge tracks and retrain the taste model (``pers_rec.web``)."""
+"""``pers-rec serve``: a local web app to listen, judge tracks and retrain the taste model (``pers_rec.web``).
+
+The port is bound before anything else happens, so a busy port or an address that is not this machine's is one
+line and exit 2 at once; the analysis (tags, embeddings, ranking) then runs in the background, printing its
+progress and the files it cannot read.
+"""
 
 from __future__ import annotations
 
-import ipaddress
+import errno
 import secrets
+import socket
 
 from ..errors import EXIT_OK, ParameterError
-from .common import cache_dir, check_backend, int_at_least, library_files, need_input, say, subcommand
+from .common import cache_dir, check_backend, int_at_least, library_files, need_input, say, subcommand, warn
 
 
 def add_parser(sub) -> None:
     s = subcommand(sub, "serve", "a local web app: listen, judge with thumbs up/down, retrain, explore",
                    "pers-rec serve ~/Music --model taste.keras   # then open the address it prints", cache=True)
     s.add_argument("library", help="music folder (scanned recursively)")
-    s.add_argument("--model", help="a taste model to rank with at start (default: none until you retrain)")
+    s.add_argument("--model", help="a taste model to rank with until you retrain one here (never overwritten)")
     s.add_argument("--likes", help="a likes list (as train --likes) that counts as thumbs up from the start")
     s.add_argument("--host", default="127.0.0.1",
                    help="address to listen on; anything but the loopback needs the access token printed at start")
-    s.add_argument("--port", type=int, default=8737, help="port (0: any free one)")
+    s.add_argument("--port", type=int_at_least(0), default=8737, help="port (0: any free one)")
+    s.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                   help="also answer requests that name this server NAME (a DNS name of this machine); "
+                        "repeatable. Other names are refused (DNS rebinding)")
     s.add_argument("--epochs", type=int_at_least(1), default=None, help="retraining: at most this many epochs")
     s.add_argument("--folds", type=int_at_least(2), default=None, help="retraining: cross-validation folds")
     s.set_defaults(run=run)
 
 
-def loopback(host: str) -> bool:
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket on ``host``:``port``; :class:`ParameterError` (one line) when it cannot be had."""
+    if port > 65535:
+        raise ParameterError(f"--port {port}: a port is 0-65535")
     try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return host == "localhost"
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise ParameterError(f"--host {host}: not an address or name this machine knows ({exc})") from None
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise ParameterError(f"--port {port}: already in use on {host} (another program, or another serve): "
+                                 "choose another port, or --port 0 for any free one") from None
+        if exc.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT):
+            raise ParameterError(f"--host {host}: not an address of this machine") from None
+        if exc.errno == errno.EACCES:
+            raise ParameterError(f"--port {port}: not allowed (ports below 1024 need root)") from None
+        raise ParameterError(f"--host {host} --port {port}: cannot listen there ({exc.strerror or exc})") from None
+    sock.setblocking(False)
+    return sock
 
 
 def run(args) -> int:
@@ -36,44 +66,37 @@ def run(args) -> int:
     for module in ("starlette", "uvicorn"):
         if importlib.util.find_spec(module) is None:
             raise ParameterError(f"pers-rec serve needs {module}: pip install 'pers_rec[web]'")
+    if getattr(args, "no_cache", False):
+        raise ParameterError("serve keeps your judgements and retrained models in its cache folder, so it cannot "
+                             "run with --no-cache: give --cache DIR to keep them (and the features) elsewhere")
     need_input(args.model, "--model")
     need_input(args.likes, "--likes")
     library_files(args.library)
     check_backend()
     if args.model:
-        from ..checkpoint import check_file
+        from ..checkpoint import read_meta
 
-        check_file(args.model)
+        read_meta(args.model)  # a damaged or foreign model is refused now, not in the background
+    from ..web.guard import allowed_hosts, is_loopback
+
+    sock = bind(args.host, args.port)
     import uvicorn
 
     from ..web.app import create_app
     from ..web.state import Library
 
     options = {k: v for k, v in (("max_epochs", args.epochs), ("folds", args.folds)) if v is not None}
-    lib = Library(args.library, cache_dir(args), model=args.model, likes=args.likes, train_options=options)
-    token = None if loopback(args.host) else secrets.token_urlsafe(24)
-    app = create_app(lib, token=token)
-    config = uvicorn.Config(app, host=args.host, port=args.port, log_level="warning", access_log=False)
-    server = uvicorn.Server(config)
+    lib = Library(args.library, cache_dir(args), model=args.model, likes=args.likes, train_options=options, log=warn)
+    token = None if is_loopback(args.host) else secrets.token_urlsafe(24)
+    app = create_app(lib, token=token, hosts=allowed_hosts(args.host, args.allow_host))
+    port = sock.getsockname()[1]
+    shown = f"[{args.host}]" if ":" in args.host else args.host
+    say(f"pers-rec serve: {len(lib.paths)} tracks of {args.library} at http://{shown}:{port}/"
+        + (f"?token={token}" if token else "") + "  (Ctrl-C stops it)")
+    if token:
+        say("pers-rec serve: listening beyond the loopback: the address above holds the access token, "
+            "printed only this once")
     lib.start("analysis", lib.analyse)
-
-    async def announce():
-        import asyncio
-
-        while not server.started:
-            await asyncio.sleep(0.05)
-        port = server.servers[0].sockets[0].getsockname()[1]
-        host = f"[{args.host}]" if ":" in args.host else args.host
-        say(f"pers-rec serve: {len(lib.paths)} tracks of {args.library} at http://{host}:{port}/"
-            + (f"?token={token}" if token else "") + "  (Ctrl-C stops it)")
-        if token:
-            say("pers-rec serve: listening beyond the loopback: the address above holds the access token, "
-                "printed only this once")
-
-    import asyncio
-
-    async def main():
-        await asyncio.gather(server.serve(), announce())
-
-    asyncio.run(main())
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+    uvicorn.Server(config).run(sockets=[sock])
     return EXIT_OK

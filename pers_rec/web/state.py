@@ -1,17 +1,25 @@
 """What ``pers-rec serve`` knows of the library, and the jobs that keep it up to date.
 
-The library is scanned once at start; every track gets an id (its index), and
-the web pages name tracks only by id, never by path. A background job reads
-the tags, the features (cached), the embeddings and, with a model, the
-ranking; another retrains the taste model on the judgements. One job runs at a
-time (a second request is refused with a message); each reports its progress
-(:func:`progress.listening`) for the page's bar. Playing and judging never wait
-for a job.
+The library is scanned once at start; every track gets an id (its index), and the web pages name tracks only by
+id, never by path. Symlinks are followed as every command follows them (``scan.scan``): a link in the library is
+the listener's own choice, so a file it reaches is listed and served, even outside the library folder. Only the
+scanned files are ever served, and only while they decode: a track that fails analysis (not audio, unreadable)
+is marked unplayable with its reason, answered 422, and never offered by the queue.
+
+A background job reads the tags, the features (cached), the embeddings and, with a model, the ranking; another
+retrains the taste model on the judgements. One job runs at a time (a second request is refused with a
+message); each reports its progress (:func:`progress.listening`) for the page's bar. The map is drawn in a
+thread of its own (:mod:`.layout`). Playing and judging never wait for a job.
+
+Everything the listener builds is kept per library, in ``CACHE/serve/<folder>-<hash>/``: the judgements
+(``judgements.sqlite``) and the retrained models (:mod:`.versions`), so a restart carries on where it stopped.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 import threading
 import time
 import traceback
@@ -20,9 +28,25 @@ from pathlib import Path
 import numpy as np
 
 from .. import active, tags
-from ..errors import PersRecError
+from ..errors import AudioError, PersRecError, printable
 from ..progress import listening
+from .layout import MapDrawer
 from .store import Judgements
+from .versions import Versions, fmt, summary
+
+#: Broken files named on the terminal at the end of the analysis (the rest are counted).
+SHOWN_FAILURES = 20
+
+
+class Unplayable(Exception):
+    """A track that cannot be decoded (HTTP 422); the message says which and why."""
+
+
+def library_home(cache_dir, root: Path) -> Path:
+    """The serve folder of the library ``root`` under ``cache_dir``: its name, then a hash of its real path."""
+    real = os.path.realpath(root)
+    slug = re.sub(r"[^A-Za-z0-9_-]+", "_", os.path.basename(real))[:40] or "library"
+    return Path(cache_dir) / "serve" / f"{slug}-{hashlib.sha1(os.fsencode(real)).hexdigest()[:12]}"
 
 
 class Library:
@@ -33,46 +57,63 @@ class Library:
     root : path
         The music folder.
     cache_dir : path
-        The feature cache; the judgements (``serve/judgements.sqlite``) and retrained models
-        (``serve/model.keras``) live below it.
+        The feature cache; below it, ``serve/<library>/`` holds this library's judgements and retrained models.
     model : path or None
-        A taste model to rank with at start (never overwritten).
+        A taste model to rank with until the library has a retrained one (never overwritten).
     likes : path or None
-        A likes list (as ``train --likes``) whose labels count as judgements from the start.
+        A likes list (as ``train --likes``) whose labels (and weights) count as judgements from the start.
     train_options : dict
         ``TrainConfig`` fields for retraining (``max_epochs``, ``folds``, ...).
+    log : callable or None
+        Prints a line for the listener's terminal (start-up progress, broken files); None: silent.
     """
 
-    def __init__(self, root, cache_dir, model=None, likes=None, train_options=None):
+    def __init__(self, root, cache_dir, model=None, likes=None, train_options=None, log=None):
         from ..scan import scan
 
         self.root = Path(root).resolve()
         self.cache_dir = Path(cache_dir)
+        self.home = library_home(self.cache_dir, self.root)
         self.model_path = Path(model) if model else None
         self.train_options = dict(train_options or {})
+        self.log = log or (lambda text: None)
         self.paths = [str(p) for p in scan(self.root)]
         self.id_of = {p: i for i, p in enumerate(self.paths)}
         self.info = [{"artist": "", "album": "", "title": Path(p).stem} for p in self.paths]
         self.scores: dict[int, dict] = {}
+        self.failed: dict[int, str] = {}
+        self.playable: set[int] = set()
         self.V: np.ndarray | None = None
         self.report: dict | None = None
         self.saved = None
-        self.store = Judgements(self.cache_dir / "serve" / "judgements.sqlite")
-        self.listed: dict[str, int] = {}
+        self.store = Judgements(self.home / "judgements.sqlite", legacy=self.cache_dir / "serve" / "judgements.sqlite",
+                                under=str(self.root))
+        self.versions = Versions(self.home / "models")
+        self.listed: dict[str, tuple[int, float, str]] = {}
         if likes is not None:
             from ..playlists import read_labelled
 
-            self.listed = {p: lab for p, lab in read_labelled(likes, 1) if p in self.id_of}
+            extras: dict = {}
+            for p, lab in read_labelled(likes, 1, extras):
+                if p in self.id_of:
+                    weight, signal = extras.get(p, (1.0, "list"))
+                    self.listed[p] = (lab, float(weight), signal or "list")
         self.lock = threading.Lock()
         self.job: threading.Thread | None = None
-        self.status = {"job": None, "phase": "", "done": 0, "total": 0, "message": "", "error": "", "version": 0}
+        self.status = {"job": None, "phase": "", "done": 0, "total": 0, "message": "", "error": "", "version": 0,
+                       "model": "none", "candidate": None, "previous": None, "map": None}
         self.quick: np.ndarray | None = None
+        self.map = MapDrawer(self)
 
     # ---- labels and the queue ------------------------------------------------------------------
+    def labelled(self) -> dict[int, tuple[int, float, str]]:
+        """``{id: (label, weight, signal)}``: the likes list, overridden by the judgements."""
+        merged = {**self.listed, **{p: (lab, 1.0, "serve") for p, lab in self.store.labels().items()}}
+        return {self.id_of[p]: v for p, v in merged.items() if p in self.id_of}
+
     def labels(self) -> dict[int, int]:
-        """``{id: label}``: the likes list, overridden by the judgements."""
-        merged = {**self.listed, **self.store.labels()}
-        return {self.id_of[p]: lab for p, lab in merged.items() if p in self.id_of}
+        """``{id: label}`` of :meth:`labelled`."""
+        return {i: v[0] for i, v in self.labelled().items()}
 
     def judge(self, track_id: int, label: int | None) -> None:
         self.store.add(self.paths[track_id], label)
@@ -85,11 +126,29 @@ class Library:
 
     def ask(self, n: int, mode: str) -> list[int]:
         if self.V is None:  # not analysed yet: the top of the ranking, else the scan order
-            done = set(self.labels())
+            done = set(self.labels()) | set(self.failed)
             order = sorted(self.scores, key=lambda i: -self.scores[i]["score"]) or range(len(self.paths))
             return [i for i in order if i not in done][:n]
         groups = [i["album"] or os.path.dirname(p) for i, p in zip(self.info, self.paths)]
-        return active.ask(self.V, self.labels(), n, p=self.quick, groups=groups, mode=mode)
+        return active.ask(self.V, self.labels(), n, p=self.quick, groups=groups, mode=mode, exclude=set(self.failed))
+
+    def check_playable(self, track_id: int) -> str:
+        """The real path of a track that decodes; :class:`Unplayable` (and marked so) when it does not."""
+        if track_id in self.failed:
+            raise Unplayable(f"{os.path.basename(self.paths[track_id])}: {self.failed[track_id]}")
+        real = os.path.realpath(self.paths[track_id])
+        if track_id not in self.playable:
+            from ..audio import open_audio
+
+            try:
+                src = open_audio(real)
+                next(src.blocks, None)  # the first block decodes too
+                src.blocks.close()
+            except AudioError as exc:
+                self.failed[track_id] = exc.reason
+                raise Unplayable(f"{os.path.basename(self.paths[track_id])}: {exc.reason}") from None
+            self.playable.add(track_id)
+        return real
 
     # ---- jobs -----------------------------------------------------------------------------------
     def start(self, name: str, work) -> bool:
@@ -113,6 +172,7 @@ class Library:
             self.status.update(message=f"{name} done in {time.perf_counter() - t0:.0f} s")
         except PersRecError as exc:
             self.status.update(error=f"{name}: {exc}")
+            self.log(f"pers-rec serve: {name}: {printable(str(exc))}")
         except Exception as exc:  # noqa: BLE001 (a bug must not kill the server; the page shows it)
             traceback.print_exc()
             self.status.update(error=f"{name} failed: {type(exc).__name__}: {exc}")
@@ -120,35 +180,69 @@ class Library:
             self.status.update(job=None, phase="", version=self.status["version"] + 1)
 
     def analyse(self) -> None:
-        """Tags, embeddings, the quick learner and (with a model) the ranking."""
+        """Tags, embeddings, the quick learner and the ranking (the library's retrained model, else ``--model``)."""
         from ..cache import open_cache
         from ..cli.embedding import encoder_for
         from ..config import FeatureConfig
-        from ..embed import vectors
+        from ..embed import Embedder, vectors
+        from ..progress import bar
 
-        self.status.update(phase="tags", total=len(self.paths))
-        for i, p in enumerate(self.paths):
-            t = tags.read(p)
-            self.info[i] = {"artist": t.get("artist", ""), "album": t.get("album", ""),
-                            "title": t.get("title", "") or Path(p).stem}
-            self.status["done"] = i + 1
+        with bar(len(self.paths), "tags", "track", True) as b:
+            for i, p in enumerate(self.paths):
+                t = tags.read(p)
+                self.info[i] = {"artist": t.get("artist", ""), "album": t.get("album", ""),
+                                "title": t.get("title", "") or Path(p).stem}
+                b.update()
+        self.log("pers-rec serve: loading the network (the first answer takes a few seconds)")
         cache = open_cache(self.cache_dir)
         try:
-            embedder = encoder_for(self.root, self.model_path, self.cache_dir, FeatureConfig())
-            ok, V, _, _ = vectors(self.paths, embedder, cache=cache, jobs=None, progress=True)
+            saved, origin = self._start_model()
+            embedder = (Embedder(saved) if saved is not None   # the ranking model's own trunk, loaded once
+                        else encoder_for(self.root, None, self.cache_dir, FeatureConfig()))
+            ok, V, failed, _ = vectors(self.paths, embedder, cache=cache, jobs=None, progress=True)
             full = np.zeros((len(self.paths), V.shape[1] if len(V) else embedder.dim), np.float32)
             for p, v in zip(ok, V):
                 full[self.id_of[p]] = v
+            self.playable |= {self.id_of[p] for p in ok}
+            self.failed.update({self.id_of[str(p)]: exc.reason for p, exc in failed if str(p) in self.id_of})
             self.V = full
             self.refit()
+            self._say_failed()
             self.status["version"] += 1  # the page reloads its list: tags and the quick learner's order are in
-            if self.model_path is not None:
-                from .. import checkpoint
-
-                self._rank(checkpoint.load(self.model_path), cache)
+            if saved is not None:
+                self._rank(saved, cache)
+                self.status["model"] = origin.name if origin == self.model_path else "retrained"
         finally:
             if cache is not None:
                 cache.close()
+        self._roles()
+
+    def _start_model(self):
+        """``(saved, path)`` of the model to rank with: the library's current retrained model (a damaged one is
+        said and skipped), else ``--model``, else ``(None, None)``."""
+        from .. import checkpoint
+
+        current = self.versions.path("current")
+        if current is not None:
+            try:
+                saved = checkpoint.load(current)
+                self.log(f"pers-rec serve: ranking with the model retrained here ({current})")
+                return saved, current
+            except PersRecError as exc:
+                self.log(f"pers-rec serve: warning: {printable(str(exc))}; using --model instead")
+        if self.model_path is None:
+            return None, None
+        return checkpoint.load(self.model_path), self.model_path
+
+    def _say_failed(self) -> None:
+        if not self.failed:
+            return
+        self.log(f"pers-rec serve: {len(self.failed)} of {len(self.paths)} files cannot be played or analysed "
+                 "(left out of the queue):")
+        for i in sorted(self.failed)[:SHOWN_FAILURES]:
+            self.log(f"  {printable(self.paths[i])}: {printable(self.failed[i])}")
+        if len(self.failed) > SHOWN_FAILURES:
+            self.log(f"  and {len(self.failed) - SHOWN_FAILURES} more")
 
     def _rank(self, saved, cache) -> None:
         from .. import rank as R
@@ -160,17 +254,19 @@ class Library:
                                           "best_start_s": float(r.best_start_s), "best_end_s": float(r.best_end_s),
                                           "duration_s": float(r.duration_s)}
         self.scores = scores
-        rep = saved.report
-        if rep is not None:
-            cv = rep.cross_validation
-            self.report = {"roc_auc": cv.model.roc_auc_mean, "roc_auc_std": cv.model.roc_auc_std,
-                           "baseline": cv.baseline.roc_auc_mean, "tracks": len(rep.tracks), "liked": rep.n_liked,
-                           "blend": rep.blend.chosen if rep.blend else "network"}
+        self.report = summary(saved)
         self.saved = saved  # the model the ranking came from: explain uses it, loaded once
 
-    def retrain(self) -> None:
-        """Train the taste model on the judgements (and the likes list), the rest of the library as unlabelled
-        negatives; store it under the cache folder, then rank the library with it."""
+    def _roles(self) -> None:
+        """The page's view of the other models: what going back or taking the candidate would give."""
+        for role in ("previous", "candidate"):
+            self.status[role] = self.versions.describe(role, self.model_path)
+
+    def retrain(self, keep_model_likes: bool = True) -> None:
+        """Train the taste model on the judgements, the likes list and (``keep_model_likes``) the tracks the
+        current model was trained on as likes and dislikes, the rest of the library as unlabelled negatives,
+        starting from the current model's feature and network settings. The new model ranks the library when its
+        cross-validated ROC-AUC is not worse than the current one's; else it is kept as the candidate."""
         from .. import checkpoint
         from .. import train as T
         from ..cache import open_cache
@@ -180,24 +276,67 @@ class Library:
         from ..fileio import write_text
         from ..signals import write_csv
 
-        labels = self.labels()
-        if sum(labels.values()) < 2:
+        rows = self.training_rows(keep_model_likes)
+        if sum(v[0] for v in rows.values()) < 2:
             raise PersRecError("retrain needs at least 2 liked tracks: give a thumbs up to a few more")
-        listed = self.cache_dir / "serve" / "labels.csv"
-        write_csv(listed, [(self.paths[i], lab, 1.0, "serve") for i, lab in sorted(labels.items())])
-        cfg, mcfg = FeatureConfig(), ModelConfig()
+        listed = self.home / "labels.csv"
+        write_csv(listed, [(p, lab, w, sig) for p, (lab, w, sig) in sorted(rows.items())])
+        base = self.saved
+        cfg = base.cfg if base is not None else FeatureConfig()
+        mcfg = base.mcfg if base is not None else ModelConfig()
         tcfg = TrainConfig(**self.train_options)
         cache = open_cache(self.cache_dir)
         try:
             tracks, failed = gather(listed, None, self.root, cfg, unlabelled_per_like=tcfg.unlabelled_per_like,
                                     seed=tcfg.seed, cache=cache, progress=True)
-            pre, tcfg = pretrained_for([Path(p) for p in self.paths], self.cache_dir, cfg, mcfg, tcfg,
-                                       False)
+            pre, tcfg = pretrained_for([Path(p) for p in self.paths], self.cache_dir, cfg, mcfg, tcfg, False)
             saved = T.train(tracks, cfg, mcfg, tcfg, progress=True, failed=failed, pretrained=pre)
-            out = self.cache_dir / "serve" / "model.keras"
+            out = self.versions.new_path()
             checkpoint.save(out, saved)
             write_text(out.with_suffix(".json"), saved.report.to_json())
-            self._rank(saved, cache)
+            new, old = summary(saved)["roc_auc"], (self.report or {}).get("roc_auc")
+            if self.versions.accept(out, better=old is None or (new is not None and new >= old)) == "current":
+                self._rank(saved, cache)
+                self.status["model"] = "retrained"
+                self.log(f"pers-rec serve: retrained ({fmt(new)} cross-validated ROC-AUC, was {fmt(old)}); "
+                         "ranking with it")
+            else:
+                self.status["message"] = ""
+                self.log(f"pers-rec serve: the retrained model cross-validates at {fmt(new)}, below the current "
+                         f"{fmt(old)}: kept as a candidate, the ranking unchanged")
         finally:
             if cache is not None:
                 cache.close()
+        self._roles()
+
+    def training_rows(self, keep_model_likes: bool = True) -> dict[str, tuple[int, float, str]]:
+        """``{path: (label, weight, signal)}`` a retrain learns from: the tracks the ranking model was trained on
+        as likes and dislikes (``keep_model_likes``; those that still exist, with their weights), then the likes
+        list, then the judgements, each overriding the one before."""
+        rows = {self.paths[i]: v for i, v in self.labelled().items()}
+        if keep_model_likes and self.saved is not None and self.saved.report is not None:
+            own = {t.path: (t.label, t.weight, t.signal or "model") for t in self.saved.report.tracks
+                   if t.source in ("like", "dislike") and os.path.isfile(t.path)}
+            rows = {**own, **rows}
+        return rows
+
+    def use(self, role: str) -> None:
+        """Rank with the ``previous`` or ``candidate`` model (the listener's click); the current one becomes
+        ``previous``. Runs as a job."""
+        from .. import checkpoint
+        from ..cache import open_cache
+
+        self.versions.use(role)
+        path = self.versions.path("current") or self.model_path
+        if path is None:
+            self.scores, self.report, self.saved = {}, None, None
+            self.status["model"] = "none"
+        else:
+            cache = open_cache(self.cache_dir)
+            try:
+                self._rank(checkpoint.load(path), cache)
+            finally:
+                if cache is not None:
+                    cache.close()
+            self.status["model"] = "retrained" if path != self.model_path else path.name
+        self._roles()

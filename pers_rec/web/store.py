@@ -24,16 +24,35 @@ SCHEMA = """CREATE TABLE IF NOT EXISTS judgements (
 
 
 class Judgements:
-    """The judgements file ``path`` (created when missing); safe to use from several threads."""
+    """The judgements file ``path`` (created when missing); safe to use from several threads.
 
-    def __init__(self, path: str | os.PathLike):
+    ``legacy``: a judgements file of an older layout (one file for every library); when ``path`` is new, the
+    rows of ``legacy`` whose path lies below the folder ``under`` are copied in, so no judgement is lost.
+    """
+
+    def __init__(self, path: str | os.PathLike, legacy: str | os.PathLike | None = None, under: str | None = None):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        new = not self.path.exists()
         self.lock = threading.Lock()
         self.db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=FULL")
         self.db.execute(SCHEMA)
+        if new and legacy is not None and under is not None and Path(legacy).is_file():
+            self._adopt(Path(legacy), under)
+
+    def _adopt(self, legacy: Path, under: str) -> None:
+        prefix = under.rstrip(os.sep) + os.sep
+        try:
+            old = sqlite3.connect(f"file:{legacy}?mode=ro", uri=True)
+            rows = old.execute("SELECT path, label, at, source FROM judgements ORDER BY id").fetchall()
+            old.close()
+        except sqlite3.Error:
+            return  # an unreadable old file adopts nothing; it stays where it is
+        with self.lock:
+            self.db.executemany("INSERT INTO judgements (path, label, at, source) VALUES (?, ?, ?, ?)",
+                                [r for r in rows if isinstance(r[0], str) and r[0].startswith(prefix)])
 
     def add(self, path: str, label: int | None, source: str = "serve") -> None:
         """Store one judgement durably (committed when this returns)."""
