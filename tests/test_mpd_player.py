@@ -20,6 +20,19 @@ def player(tmp_path_factory):
         yield {"host": host, "port": port, "music": root / "music", "paths": paths}
 
 
+def test_a_file_name_with_a_newline_cannot_inject_a_command(player):
+    with M.Player(player["host"], player["port"]) as p:
+        p.write_playlist("victim", ["Artist 0/song 00.flac"])
+        hostile = ["nice song\nrm victim\n.wav", "a\rrm victim", "b\0c", "Artist 1/song 01.flac"]
+        assert p.write_playlist("top", hostile) == 3  # left out, and counted
+        assert p.playlist("victim") == ["Artist 0/song 00.flac"]  # the listener's playlist survives
+        assert p.playlist("top") == ["Artist 1/song 01.flac"]
+        for name in ("x\nrm victim", "y\0"):
+            with pytest.raises(M.MPDError, match="newline"):
+                p.write_playlist(name, ["Artist 1/song 01.flac"])
+        assert p.playlist("victim") == ["Artist 0/song 00.flac"]
+
+
 def test_stickers_read_exactly_and_a_stored_playlist_round_trips(player):
     with M.Player(player["host"], player["port"]) as p:
         p.set_sticker("Artist 0/song 00.flac", "rating", 10)
@@ -40,7 +53,7 @@ def test_stickers_read_exactly_and_a_stored_playlist_round_trips(player):
         assert p.playlist("pers_rec top") == uris
         p.write_playlist("pers_rec top", uris[::-1])  # replaced
         assert p.playlist("pers_rec top") == uris[::-1]
-        with pytest.raises(M.MPDError, match="cannot hold '/'"):
+        with pytest.raises(M.MPDError, match="hold '/'"):
             p.write_playlist("a/b", uris)
 
 

@@ -7,8 +7,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..errors import EXIT_OK, ParameterError
-from .common import int_at_least, library_files, need_dir, say, subcommand, warn
+from ..errors import EXIT_OK, ParameterError, printable
+from .common import float_in, int_at_least, library_files, need_dir, say, subcommand, warn
+
+seconds_above_0 = float_in("a number of seconds", "must be more than 0 seconds", lambda v: 0 < v < 1e6)
 
 SOURCES = ("subsonic", "mpd", "listenbrainz", "lastfm")
 
@@ -34,6 +36,11 @@ def add_server_options(p, *, writing: bool = False) -> None:
                    help="server path prefix -> local path prefix (repeatable); a relative server path is taken "
                         "under the library folder")
     g.add_argument("--insecure", action="store_true", help="do not verify the server's TLS certificate")
+    g.add_argument("--allow-plain-password", action="store_true",
+                   help="let the password go hex-encoded over plain HTTP to a server that takes no tokens (anyone on "
+                        "the way can read it); without it such a server is refused unless it is https or this machine")
+    g.add_argument("--player-timeout", type=seconds_above_0, default=60.0, metavar="SECONDS",
+                   help="the most one call to the server may take, a slow answer included")
     g.add_argument("--mpd-music-dir", metavar="DIR",
                    help="MPD's music_directory on this machine (default: the library folder)")
 
@@ -74,7 +81,7 @@ def run(args) -> int:
         report = Path(args.out).with_suffix(".unmatched.txt")
         from ..fileio import write_text
 
-        write_text(report, "".join(f"{u}\n" for u in unmatched))
+        write_text(report, "".join(f"{printable(u)}\n" for u in unmatched))  # a tag's escape codes stay text
         warn(f"pers-rec: warning: {len(unmatched)} not matched (e.g. {unmatched[0]}); all of them in {report}")
     by = {}
     for _, lab, _, sig in rows:
@@ -90,7 +97,8 @@ def subsonic_client(url: str, args):
 
     if not args.user:
         raise ParameterError("a Subsonic server needs --user")
-    return Su.Client(url, args.user, Su.password(args.password_file), verify=not args.insecure)
+    return Su.Client(url, args.user, Su.password(args.password_file), verify=not args.insecure,
+                     deadline_s=args.player_timeout, allow_plain=args.allow_plain_password)
 
 
 def match_songs(songs, args, paths):
@@ -122,20 +130,22 @@ def from_subsonic(args, paths):
     local, unmatched, how = match_songs(list(songs.values()), args, paths)
     sigs = [S.Signal(local[i], starred=s.starred, rating=s.rating, plays=s.plays or 0) for i, s in songs.items()
             if i in local]
+    if client.skipped:
+        warn(f"pers-rec: warning: {client.skipped} entries of the server's answers were not songs (no id, or not "
+             "an object): left out")
     return sigs, unmatched, how
 
 
-def mpd_player(where: str | None):
+def mpd_player(where: str | None, deadline_s: float = 60.0):
     from .. import mpd_player as M
 
     where = where or "localhost:6600"
     if where.startswith("/"):
-        return M.Player(where)
+        return M.Player(where, deadline_s=deadline_s)
     host, _, port = where.rpartition(":") if ":" in where else (where, "", "6600")
-    try:
-        return M.Player(host or "localhost", int(port), password=os.environ.get("MPD_PASSWORD"))
-    except ValueError:
-        raise ParameterError(f"{where}: give MPD as HOST[:PORT] or a socket path") from None
+    if not (port.isascii() and port.isdigit() and 0 < int(port) < 65536):
+        raise ParameterError(f"{where}: give MPD as HOST[:PORT] or a socket path")
+    return M.Player(host or "localhost", int(port), password=os.environ.get("MPD_PASSWORD"), deadline_s=deadline_s)
 
 
 def from_mpd(args, paths):
@@ -144,7 +154,7 @@ def from_mpd(args, paths):
     music = args.mpd_music_dir or args.library
     known = {os.path.abspath(p) for p in paths}
     sigs, unmatched = [], []
-    with mpd_player(args.where) as player:
+    with mpd_player(args.where, args.player_timeout) as player:
         for s in player.stickers():
             local = os.path.abspath(os.path.join(music, s.uri))
             if local not in known:
@@ -152,6 +162,8 @@ def from_mpd(args, paths):
                 continue
             sigs.append(S.Signal(local, rating=s.rating or None, plays=s.plays or 0, skips=s.skips or 0,
                                  loved=None if s.like in (None, 1) else s.like == 2))
+        if player.skipped:
+            warn(f"pers-rec: warning: {player.skipped} MPD stickers were not numbers in range: left out")
     return sigs, unmatched, {"path": len(sigs)}
 
 
@@ -191,7 +203,9 @@ def push_mpd(args, name: str, entries: list[str]) -> None:
 
     music = args.mpd_music_dir or args.library
     uris = [u for u in (M.uri_of(e, music) for e in entries) if u is not None]
-    with mpd_player(args.mpd) as player:
-        player.write_playlist(name, uris)
-    say(f"wrote MPD playlist {name!r}: {len(uris)} of {len(entries)} tracks"
-        + ("" if len(uris) == len(entries) else f" (the others are outside {music})"))
+    with mpd_player(args.mpd, args.player_timeout) as player:
+        unsafe = player.write_playlist(name, uris)
+    say(f"wrote MPD playlist {printable(name)!r}: {len(uris) - unsafe} of {len(entries)} tracks"
+        + ("" if len(uris) == len(entries) else f" ({len(entries) - len(uris)} outside {music})")
+        + (f" ({unsafe} left out: a newline or NUL in the file name, which MPD's protocol cannot carry)"
+           if unsafe else ""))
