@@ -31,17 +31,9 @@ from pathlib import Path
 import numpy as np
 
 from . import compact
+from .cache_file import _SCHEMA, FORMAT, CacheReadOnlyError, connect, connect_read_only, is_damage, read_only, set_aside  # noqa: F401, E501
 from .errors import AudioError, CacheWarning, describe, from_description, printable
 from .features import FeatureConfig
-
-_SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS entries (path BLOB, key TEXT, size INTEGER, mtime_ns INTEGER, n_frames INTEGER,"
-    " n_features INTEGER, data BLOB, error TEXT, created REAL, PRIMARY KEY (path, key))"
-)
-
-
-#: The cache file's format (``PRAGMA user_version``): 2 adds compact features and a last-used time.
-FORMAT = 2
 
 
 def default_cache_dir() -> Path:
@@ -85,46 +77,23 @@ class FeatureCache:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._writable, self.compact, self._used = True, compact, []
         try:
-            self._db = self._connect()
+            self._db = connect(self.path)
         except sqlite3.DatabaseError as exc:
-            if not _is_damage(exc):
+            if read_only(exc):  # a cache the user may read but not write: read it as it is
+                self._db, self._writable = connect_read_only(self.path), False
+                return
+            if not is_damage(exc):
                 raise
-            self._set_aside(exc)
-            self._db = self._connect()
-
-    def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self.path, timeout=60)
-        try:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            with db:
-                db.execute("DROP TABLE IF EXISTS features")  # entries of pers_rec 0.1, keyed without the code version
-                db.execute(_SCHEMA)
-                if "used" not in {r[1] for r in db.execute("PRAGMA table_info(entries)")}:
-                    db.execute("ALTER TABLE entries ADD COLUMN used REAL")  # a format-1 cache: read as it is
-                db.execute(f"PRAGMA user_version = {FORMAT}")
-        except BaseException:
-            db.close()
-            raise
-        return db
-
-    def _set_aside(self, exc: Exception) -> None:
-        """Move a damaged database file (and its journal) out of the way, with one warning."""
-        aside = self.path.with_name(f"{self.path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
-        for suffix in ("", "-wal", "-shm"):
-            src = Path(str(self.path) + suffix)
-            if src.exists():
-                os.replace(src, str(aside) + suffix)
-        warnings.warn(CacheWarning(f"{printable(str(self.path))}: damaged feature cache ({exc}); set aside as "
-                                   f"{aside.name}, starting a new one"), stacklevel=3)
+            set_aside(self.path, exc)
+            self._db = connect(self.path)
 
     def _damaged(self, exc: sqlite3.DatabaseError) -> None:
         """The database broke while in use: set it aside with one warning and go on with a new one (or, if even
         that fails, with an empty one in memory)."""
         self._db.close()
         try:
-            self._set_aside(exc)
-            self._db = self._connect()
+            set_aside(self.path, exc)
+            self._db = connect(self.path)
         except (OSError, sqlite3.DatabaseError):
             self._db = sqlite3.connect(":memory:")
             self._db.execute(_SCHEMA)
@@ -139,7 +108,7 @@ class FeatureCache:
             with self._db:
                 (self._db.executemany if many else self._db.execute)(sql, args)
         except sqlite3.OperationalError as exc:
-            if _is_damage(exc):
+            if is_damage(exc):
                 return self._damaged(exc)
             self._writable = False
             warnings.warn(CacheWarning(f"{printable(str(self.path))}: cannot write the feature cache ({exc}); "
@@ -151,7 +120,7 @@ class FeatureCache:
         try:
             return self._db.execute(sql, args).fetchall()
         except sqlite3.DatabaseError as exc:
-            if not _is_damage(exc):
+            if not is_damage(exc):
                 raise
             self._damaged(exc)
             return []
@@ -175,7 +144,7 @@ class FeatureCache:
         if error is not None:
             return CacheEntry(None, from_description(path, error)) if isinstance(error, str) and not data else None
         M = compact.decode(data, n, d) if compact.is_compact(data) else _matrix(data, n, d, np.float32)
-        if M is None or d != cfg.n_features:
+        if M is None or d != cfg.n_features or not np.isfinite(M).all():  # damaged (NaN): a miss, recomputed
             return None
         self._used.append((time.time(), os.fsencode(path), cfg.key()))
         if len(self._used) >= 1000:
@@ -228,7 +197,7 @@ class FeatureCache:
             except OSError:
                 continue
             V = _matrix(data, rows, cols, np.float16)
-            if V is not None and (size, mtime) == (st.st_size, st.st_mtime_ns):
+            if V is not None and (size, mtime) == (st.st_size, st.st_mtime_ns) and np.isfinite(V).all():
                 out[p] = V
         return out
 
@@ -269,7 +238,14 @@ class FeatureCache:
 
     def prune(self, max_bytes: int | None = None) -> int:
         """Remove the entries whose file is gone or changed, and damaged ones, then (``max_bytes``) the least
-        recently used until the data left takes at most ``max_bytes``; return how many."""
+        recently used until the data left takes at most ``max_bytes``; return how many.
+
+        Raises
+        ------
+        CacheReadOnlyError
+            The cache file cannot be written.
+        """
+        self._need_writable()
         self._flush_used()
         stale = sorted(set(self._stale()) | set(self._damaged_rows()))
         if max_bytes is not None:
@@ -284,8 +260,14 @@ class FeatureCache:
         self._vacuum()
         return len(stale)
 
+    def _need_writable(self) -> None:
+        if not self._writable:
+            raise CacheReadOnlyError(f"{printable(str(self.path))}: the cache is read-only here: nothing can be "
+                                     "removed (make it writable, or give --cache another folder)")
+
     def clear(self) -> int:
-        """Remove every entry; return how many."""
+        """Remove every entry; return how many (:class:`CacheReadOnlyError` when the cache is read-only)."""
+        self._need_writable()
         n = len(self)
         self._write("DELETE FROM entries", ())
         self._vacuum()
@@ -305,13 +287,6 @@ class FeatureCache:
 
     def __exit__(self, *exc) -> None:
         self.close()
-
-
-def _is_damage(exc: sqlite3.DatabaseError) -> bool:
-    """Whether SQLite says the file itself is broken (not a database, malformed), not that it is busy or locked."""
-    text = str(exc).lower()
-    return not isinstance(exc, sqlite3.OperationalError) or "malformed" in text or "not a database" in text \
-        or "disk image" in text
 
 
 def _matrix(data, rows, cols, dtype) -> np.ndarray | None:
@@ -345,6 +320,9 @@ def remove(cache_dir: str | os.PathLike | None) -> int:
     gone = 0
     for p in path.parent.glob(path.name + "*"):
         if p.is_file():
-            p.unlink()
+            try:
+                p.unlink()
+            except OSError as exc:
+                raise CacheReadOnlyError(f"{printable(str(p))}: cannot remove it ({exc.strerror or exc})") from None
             gone += 1
     return gone

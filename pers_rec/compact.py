@@ -22,6 +22,8 @@ import zlib
 import numpy as np
 
 MAGIC = b"PRQ1"
+#: The most values a blob may hold: 24 hours at 64 frames per second of 128 features.
+MAX_VALUES = 24 * 3600 * 64 * 128
 _HEAD = struct.Struct("<4sIH")
 
 
@@ -54,7 +56,8 @@ def is_compact(blob) -> bool:
 
 def decode(blob: bytes, n_frames: int, n_features: int) -> np.ndarray | None:
     """The float32 matrix of a blob from :func:`encode`, or None when the blob is not what the shape says
-    (damaged: the caller recomputes)."""
+    (damaged: the caller recomputes). It is inflated to at most the ``n_frames * n_features`` bytes the shape
+    allows, so a blob that would inflate to gigabytes costs nothing."""
     try:
         magic, n, d = _HEAD.unpack_from(blob)
         if magic != MAGIC or (n, d) != (n_frames, n_features):
@@ -62,8 +65,14 @@ def decode(blob: bytes, n_frames: int, n_features: int) -> np.ndarray | None:
         at = _HEAD.size
         lo = np.frombuffer(blob, "<f4", d, at)
         step = np.frombuffer(blob, "<f4", d, at + 4 * d)
-        deltas = np.frombuffer(zlib.decompress(blob[at + 8 * d:]), np.uint8)
-    except (struct.error, zlib.error, ValueError):
+        if not 0 <= n * d <= MAX_VALUES:
+            return None
+        z = zlib.decompressobj()
+        raw = z.decompress(bytes(blob[at + 8 * d:]), n * d)  # never more than the shape says (a zlib bomb stops here)
+        if z.unconsumed_tail or not z.eof:
+            return None
+        deltas = np.frombuffer(raw, np.uint8)
+    except (struct.error, zlib.error, ValueError, TypeError):
         return None
     if deltas.size != n * d:
         return None

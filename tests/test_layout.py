@@ -13,8 +13,8 @@ PKG = ROOT / "pers_rec"
 #: Each module's layer in the data flow; a module may import only from its own layer or below.
 LAYERS = {
     "errors": 0, "config": 0, "fileio": 0, "progress": 0, "device": 0, "tags": 0, "plots": 0, "compact": 0,
-    "audio": 1, "scan": 1, "playlists": 1, "subsonic": 1, "mpd_player": 1,
-    "features": 2, "augment": 2, "extract": 2, "cache": 2, "signals": 2,
+    "audio": 1, "scan": 1, "playlists": 1, "subsonic": 1, "mpd_player": 1, "transport": 1,
+    "features": 2, "augment": 2, "extract": 2, "cache": 2, "cache_file": 2, "signals": 2,
     "model": 3, "teacher": 3, "baseline": 3, "report": 3, "checkpoint": 3,
     "scoring": 4, "dataset": 4,
     "rank": 5, "train": 5, "pretrain": 5, "distill": 5, "embed": 5,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from ..errors import EXIT_OK, ParameterError
+from ..errors import EXIT_OK, ParameterError, printable
 from .common import say, subcommand
 
 
@@ -38,10 +38,19 @@ def run(args) -> int:
 
 
 def cache_command(action: str, cache_dir, max_size: int | None = None) -> int:
-    """``info``, ``prune`` or ``clear`` the cache in ``cache_dir`` (default ``~/.cache/pers_rec``)."""
-    from ..cache import FeatureCache, default_cache_dir, remove
+    """``info``, ``prune`` or ``clear`` the cache in ``cache_dir`` (default ``~/.cache/pers_rec``); a cache that
+    cannot be read (permissions) is one line and exit 2, one that cannot be written is read by ``info``."""
+    from ..cache import FeatureCache, default_cache_dir
 
     path = Path(cache_dir or default_cache_dir()) / FeatureCache.FILE
+    try:
+        return _cache_command(action, cache_dir, path, max_size)
+    except OSError as exc:
+        raise ParameterError(f"{printable(str(path))}: cannot use the cache ({exc.strerror or exc})") from None
+
+
+def _cache_command(action: str, cache_dir, path: Path, max_size: int | None) -> int:
+    from ..cache import FeatureCache, remove
     if not path.exists():
         say(f"no cache at {path}")
         return EXIT_OK
