@@ -126,11 +126,25 @@ def _resolve(entry: str, base: Path) -> str:
 
 
 def csv_rows(source, text: str, what: str = "CSV") -> list[list[str]]:
-    """The rows of CSV ``text`` read from ``source``; :class:`PlaylistError` naming ``what`` when it is not CSV."""
+    """The rows of CSV ``text`` read from ``source``, one per line (:func:`csv_line`: a quoted field never runs
+    over a line end), in linear time; :class:`PlaylistError` naming the line when it is not CSV."""
+    return [csv_line(source, n, line) for n, line in enumerate(io.StringIO(text, newline=""), 1)]
+
+
+def csv_line(source, n: int, line: str) -> list[str]:
+    """The fields of one CSV line; :class:`PlaylistError` for a quoted field left open at the line's end (which a
+    CSV reader would silently continue over the following lines)."""
     try:
-        return list(csv.reader(io.StringIO(text, newline="")))
+        return next(csv.reader([line], strict=True), [])
     except csv.Error as exc:
-        raise PlaylistError(f"{source}: not a readable {what} ({exc})") from None
+        if "unexpected end of data" in str(exc):
+            raise PlaylistError(f"{source}:{n}: an unclosed quote (a quoted field runs past the end of the line)"
+                                ) from None
+    try:
+        return next(csv.reader([line]), [])  # a stray quote inside a field ('a,"b" c'): read as the CSV module does
+    except csv.Error as exc:
+        raise PlaylistError(f"{source}:{n}: not readable as CSV ({exc})") from None
+
 
 
 def _read_csv(source: Path, text: str, extras: dict) -> list[tuple[str, int]]:
@@ -172,7 +186,7 @@ def _read_csv(source: Path, text: str, extras: dict) -> list[tuple[str, int]]:
         else:
             raise PlaylistError(f"{source}:{n}: {header[col_value]} values must be 0/1 or 1-5 star ratings, got {v:g}")
         if label is not None:
-            out.append((_resolve(path, source.parent), label))
+            out.append((_resolve(from_uri(path) if path.lower().startswith("file://") else path, source.parent), label))
             if col_w is not None or col_s is not None:
                 extras[out[-1][0]] = more[n]
     return out

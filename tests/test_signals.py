@@ -83,13 +83,13 @@ def test_listening_histories_from_listenbrainz_and_lastfm(tmp_path):
                {"listened_at": 2, "track_metadata": {"artist_name": "B", "track_name": "y"}},
                {"listened_at": 3, "track_metadata": {"track_name": "no artist"}}]
     lb.write_text("".join(json.dumps(x) + "\n" for x in listens))
-    assert S.read_listens(lb) == [("A", "x"), ("B", "y")]
+    assert S.read_listens(lb)[0] == [("A", "x"), ("B", "y")]
     (tmp_path / "listens.json").write_text(json.dumps(listens))
-    assert S.read_listens(tmp_path / "listens.json") == [("A", "x"), ("B", "y")]
+    assert S.read_listens(tmp_path / "listens.json")[0] == [("A", "x"), ("B", "y")]
     (tmp_path / "scrobbles.csv").write_text("A,Album,x,01 Jan 2020 10:00\nB,,y,02 Jan 2020 10:00\n")
-    assert S.read_listens(tmp_path / "scrobbles.csv") == [("A", "x"), ("B", "y")]
+    assert S.read_listens(tmp_path / "scrobbles.csv")[0] == [("A", "x"), ("B", "y")]
     (tmp_path / "head.csv").write_text("uts,utc_time,artist,album,track\n1,x,A,Al,x\n")
-    assert S.read_listens(tmp_path / "head.csv") == [("A", "x")]
+    assert S.read_listens(tmp_path / "head.csv")[0] == [("A", "x")]
     (tmp_path / "bad.jsonl").write_text(json.dumps(listens[0]) + "\n{oops\n")
     with pytest.raises(PlaylistError, match=r"bad.jsonl:2: not a ListenBrainz listen"):
         S.read_listens(tmp_path / "bad.jsonl")
@@ -115,3 +115,63 @@ def test_likes_from_a_listening_history_on_the_command_line(tmp_path, capsys):
     assert (tmp_path / "likes.unmatched.txt").read_text() == "Gone - Missing (2 listens)\n"
     assert read_labelled(out, 1) == [(os.path.realpath(lib / "0.flac"), 1)]
     assert main(["likes", "lastfm", "--library", str(lib)]) == 2  # no file given: a usage error
+
+
+@pytest.mark.parametrize("line", ["1", '"x"', "null", "[]", '{"track_metadata": 5}',
+                                  '{"track_metadata": {"artist_name": 1, "track_name": ["y"]}}'])
+def test_a_history_line_that_is_not_a_listen_is_skipped_and_counted(tmp_path, line):
+    lb = tmp_path / "listens.jsonl"
+    good = json.dumps({"track_metadata": {"artist_name": "A", "track_name": "x"}})
+    lb.write_text(f"{good}\n{line}\n{good}\n")
+    assert S.read_listens(lb) == ([("A", "x"), ("A", "x")], 1)
+
+
+def test_deep_nesting_and_huge_lines_in_a_history_are_one_line_errors(tmp_path):
+    deep = tmp_path / "deep.jsonl"
+    deep.write_text("[" * 100_000 + "\n")
+    with pytest.raises(PlaylistError, match=r"deep.jsonl:1: not a ListenBrainz listen \(nested too deep\)"):
+        S.read_listens(deep)
+    deep_array = tmp_path / "deep.json"
+    deep_array.write_text("[" * 100_000)
+    with pytest.raises(PlaylistError, match="nested too deep"):
+        S.read_listens(deep_array)
+    huge = tmp_path / "huge.jsonl"
+    with open(huge, "w") as f:
+        f.write('{"x": "' + "a" * (S.MAX_LINE + 10) + '"}\n')
+    with pytest.raises(PlaylistError, match=r"huge.jsonl:1: a line over 1 MB"):
+        S.read_listens(huge)
+
+
+def test_an_unclosed_quote_in_a_scrobble_csv_names_its_line(tmp_path):
+    f = tmp_path / "scrobbles.csv"
+    rows = ["A,Al,x,01 Jan 2020", '"B,Al,y,02 Jan 2020'] + [f"C{i},Al,z{i},03 Jan 2020" for i in range(10)]
+    f.write_text("\n".join(rows) + "\n")
+    with pytest.raises(PlaylistError, match=r"scrobbles.csv:2: an unclosed quote"):
+        S.read_listens(f)
+    f.write_text('A,12" Mix,x,01 Jan 2020\n"B, the band",Al,y,02 Jan 2020\n')  # a stray quote, a quoted comma
+    assert S.read_listens(f) == ([("A", "x"), ("B, the band", "y")], 0)
+
+
+def test_one_row_per_file_and_contradictions_stay_unlabelled():
+    sigs = [S.Signal("/a.flac", starred=True, plays=2), S.Signal("/a.flac", rating=1.0, plays=1),  # contradiction
+            S.Signal("/b.flac", starred=True, plays=3), S.Signal("/b.flac", plays=4),  # one file, two albums
+            S.Signal("/c.flac", rating=2.0), S.Signal("/c.flac", loved=False, skips=3)]
+    rows = S.labels(sigs)
+    assert [(p, lab, sig) for p, lab, _, sig in rows] == [("/b.flac", 1, "starred"), ("/c.flac", 0, "hated")]
+    assert rows[0][2] == pytest.approx(1 + np.log1p(7))  # the plays of both entries
+
+
+def test_the_likes_csv_escapes_control_characters_and_reads_back_exactly(tmp_path):
+    from pers_rec.playlists import read_labelled
+
+    names = ["plain.flac", "new\nline.flac", "esc\x1b[31mred.flac", "tab\there.flac"]
+    files = []
+    for name in names:
+        p = tmp_path / name
+        p.write_bytes(b"x")
+        files.append(str(p))
+    out = tmp_path / "likes.csv"
+    S.write_csv(out, [(p, 1, 1.0, "starred\x1b[2J") for p in files])
+    text = out.read_text()
+    assert "\x1b" not in text and text.count("\n") == len(files) + 1  # one line per row, no raw escape codes
+    assert sorted(p for p, _ in read_labelled(out, 1)) == sorted(os.path.realpath(p) for p in files)

@@ -170,7 +170,9 @@ def from_mpd(args, paths):
 def from_history(args, paths):
     from .. import signals as S
 
-    listens = S.read_listens(args.where)
+    listens, skipped = S.read_listens(args.where)
+    if skipped:
+        warn(f"pers-rec: warning: {args.where}: {skipped} entries were not listens (no artist and title): left out")
     index = S.TagIndex(paths)
     plays, unmatched = {}, {}
     for artist, title in listens:
