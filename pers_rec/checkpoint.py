@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
+from .config import ModelConfig
 from .errors import ModelFileError, ParameterError
 from .features import FeatureConfig
 from .fileio import atomic_path, json_default  # noqa: F401 (re-exported)
@@ -155,7 +156,17 @@ def read_meta(path: str | os.PathLike) -> dict:
     if not isinstance(meta, dict) or not isinstance(meta.get("feature_config"), dict) \
             or not isinstance(meta.get("model_config"), dict):
         raise ModelFileError(f"{path}: malformed {META_NAME} (no feature_config / model_config objects)")
+    configs(path, meta)  # every value typed and in range, before any framework is imported
     return meta
+
+
+def configs(path, meta: dict) -> tuple[FeatureConfig, ModelConfig]:
+    """The feature and model configurations of a model file's metadata; :class:`ModelFileError` naming the file
+    and the value when one is of the wrong type or out of range (``lstm_units: "32"``, ``filters: [10**9]``)."""
+    try:
+        return FeatureConfig.from_dict(meta["feature_config"]), ModelConfig(**meta["model_config"])
+    except (ParameterError, TypeError, KeyError, ValueError, AttributeError, OverflowError) as exc:
+        raise ModelFileError(f"{path}: malformed {META_NAME} ({str(exc)[:300]})") from None
 
 
 def load(path: str | os.PathLike, expect: FeatureConfig | None = None) -> SavedModel:
@@ -172,13 +183,12 @@ def load(path: str | os.PathLike, expect: FeatureConfig | None = None) -> SavedM
     ModelFileError
         Anything wrong with the file, named with its path.
     """
-    from .model import ModelConfig, keras, members
+    from .model import keras, members
 
     path = Path(path)
     meta = read_meta(path)
+    cfg, mcfg = configs(path, meta)
     try:
-        cfg = FeatureConfig.from_dict(meta["feature_config"])
-        mcfg = ModelConfig(**meta["model_config"])
         report = TrainReport.from_dict(meta["report"]) if meta.get("report") else None
     except (ParameterError, TypeError, KeyError, ValueError, AttributeError, OverflowError) as exc:
         raise ModelFileError(f"{path}: malformed {META_NAME} ({str(exc)[:300]})") from None

@@ -205,9 +205,23 @@ class ModelConfig:
     classes: tuple = ()
 
     def __post_init__(self):
-        if self.arch not in ARCHS:
-            raise ParameterError(f"arch must be one of {ARCHS}, got {self.arch!r}")
-        object.__setattr__(self, "filters", tuple(int(f) for f in self.filters))
+        if not isinstance(self.arch, str) or self.arch not in ARCHS:
+            raise ParameterError(f"arch must be one of {ARCHS}, got {self.arch!r:.40}")
+        if not isinstance(self.filters, (list, tuple)) or not 1 <= len(self.filters) <= 8:
+            raise ParameterError(f"filters must be a list of 1-8 whole numbers, got {self.filters!r:.60}")
+        for name, values, hi in (("filters", self.filters, 1024), ("kernel_size", [self.kernel_size], 64),
+                                 ("pool_size", [self.pool_size], 8), ("lstm_units", [self.lstm_units], 4096),
+                                 ("dense_units", [self.dense_units], 4096)):
+            if any(type(v) is not int or not 1 <= v <= hi for v in values):  # "32", 32.5, True, 10**9: refused
+                raise ParameterError(f"{name} must be whole numbers from 1 to {hi}, got {values!r:.60}")
+        if type(self.batchnorm) is not bool or isinstance(self.dropout, bool) \
+                or not isinstance(self.dropout, (int, float)):
+            raise ParameterError(f"batchnorm must be true or false and dropout a number, got {self.batchnorm!r:.20}, "
+                                 f"{self.dropout!r:.20}")
+        if not isinstance(self.classes, (list, tuple)) or len(self.classes) > 10_000 \
+                or not all(isinstance(c, str) for c in self.classes):
+            raise ParameterError(f"classes must be a list of genre names, got {self.classes!r:.60}")
+        object.__setattr__(self, "filters", tuple(self.filters))
         object.__setattr__(self, "classes", tuple(str(c) for c in self.classes))
         if len(self.classes) == 1 or len(set(self.classes)) != len(self.classes):
             raise ParameterError(f"a genre model needs 2 or more distinct genres, got {list(self.classes)}")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ParameterError
+from .errors import ParameterError, printable
 
 
 @contextmanager
@@ -85,6 +85,10 @@ def write_text(path: str | os.PathLike, text: str, *, errors: str = "strict") ->
     return Path(path)
 
 
+#: The longest path the system takes (bytes, the terminating NUL included).
+PATH_MAX = os.pathconf("/", "PC_PATH_MAX") if hasattr(os, "pathconf") else 4096
+
+
 def check_output(path: str | os.PathLike, suffixes: tuple[str, ...], what: str) -> Path:
     """Check before any work that ``path`` can be written: the right extension, not a folder, a writable parent.
 
@@ -96,10 +100,18 @@ def check_output(path: str | os.PathLike, suffixes: tuple[str, ...], what: str) 
     path = Path(path)
     if suffixes and path.suffix.lower() not in suffixes:
         raise ParameterError(f"{what} {path}: must end in {' or '.join(suffixes)}")
-    limit = _name_max(path.parent)
-    if len(os.fsencode(path.name)) > limit:
-        raise ParameterError(f"{what} {path}: the file name is longer than the {limit} bytes the file system allows")
-    if path.is_dir():
+    shown = printable(str(path)) if len(str(path)) <= 200 else printable(str(path)[:100]) + "..." + path.suffix
+    if len(os.fsencode(os.path.abspath(path))) >= PATH_MAX:
+        raise ParameterError(f"{what} {shown}: the path is longer than the {PATH_MAX} bytes the system allows")
+    try:
+        limit = _name_max(path.parent)
+        if any(len(os.fsencode(part)) > limit for part in path.parts):
+            raise ParameterError(f"{what} {shown}: a name in the path is longer than the {limit} bytes the file "
+                                 "system allows")
+        is_dir = path.is_dir()
+    except OSError as exc:
+        raise ParameterError(f"{what} {shown}: cannot be written ({exc.strerror or exc})") from None
+    if is_dir:
         raise ParameterError(f"{what} {path}: is a folder; give a file name")
     parent = path.parent
     while not parent.exists() and parent != parent.parent:

@@ -167,3 +167,35 @@ def test_same_predictions_under_jax_backend(tmp_path):
     for path, (pred, track) in expected.items():
         np.testing.assert_allclose(got[path]["pred"], pred, atol=1e-4)
         np.testing.assert_allclose(got[path]["track"], track, atol=1e-4)
+
+
+def _with_model_config(src, dst, **changes):
+    """A copy of model file ``src`` whose metadata's model_config has ``changes``."""
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
+        for item in zin.infolist():
+            data = zin.read(item)
+            if item.filename == C.META_NAME:
+                meta = json.loads(data)
+                meta["model_config"].update(changes)
+                data = json.dumps(meta).encode()
+            zout.writestr(item, data)
+    return dst
+
+
+@pytest.mark.parametrize("changes", [{"lstm_units": "32"}, {"filters": [10**9] * 4}, {"filters": "abc"},
+                                     {"dropout": "x"}, {"batchnorm": "yes"}, {"arch": ["cnn"]},
+                                     {"kernel_size": 3.5}, {"classes": [1, 2]}, {"dense_units": True}])
+def test_bad_model_config_values_are_refused_before_tensorflow(tmp_path, changes):
+    good = _save(tmp_path)
+    bad = _with_model_config(good, tmp_path / "bad.keras", **changes)
+    with pytest.raises(ModelFileError, match="malformed"):
+        C.read_meta(bad)
+    music = tmp_path / "music"
+    music.mkdir()
+    (music / "a.wav").write_bytes(b"RIFF")
+    code = ("import sys; from pers_rec.cli import main; code = main(['rank', sys.argv[1], '--model', sys.argv[2], "
+            "'--out', sys.argv[3]]); print('keras' in sys.modules, code)")
+    r = subprocess.run([sys.executable, "-c", code, str(music), str(bad), str(tmp_path / "r.csv")],
+                       capture_output=True, text=True, timeout=120)
+    assert r.stdout.split() == ["False", "2"], (r.stdout, r.stderr)  # refused, and TensorFlow never loaded
+    assert len(r.stderr.strip().splitlines()) == 1 and "bad.keras" in r.stderr

@@ -64,3 +64,14 @@ def test_outputs_get_the_usual_permissions_not_mkstemps_private_ones(tmp_path):
     finally:
         os.umask(old)
     assert p.stat().st_mode & 0o777 == 0o644
+
+
+def test_an_output_path_too_long_for_the_system_is_one_line(tmp_path):
+    from pers_rec.errors import ParameterError
+    from pers_rec.fileio import check_output
+
+    for path in (tmp_path / (("d" * 200 + "/") * 25 + "out.csv"), tmp_path / ("x" * 300 + ".csv"),
+                 tmp_path / ("y" * 300) / "out.csv"):
+        with pytest.raises(ParameterError, match="longer than") as info:
+            check_output(path, (".csv",), "--out")
+        assert len(str(info.value)) < 400 and "\n" not in str(info.value)

@@ -127,10 +127,10 @@ def check_backend() -> None:
 
 
 def load_model(path):
-    """Check ``path`` (without Keras), then load it: a :class:`checkpoint.SavedModel`."""
-    from ..checkpoint import check_file
+    """Check ``path`` and its configuration (without Keras), then load it: a :class:`checkpoint.SavedModel`."""
+    from ..checkpoint import read_meta
 
-    check_file(path)
+    read_meta(path)
     check_backend()
     from .. import checkpoint
 

@@ -23,9 +23,9 @@ def embedder_and_cache(args, library_flag: str = "--library") -> Iterator[tuple]
     if getattr(args, "m3u", None):
         check_output(args.m3u, (".m3u8", ".m3u"), "--m3u")
     if args.model:
-        from ..checkpoint import check_file
+        from ..checkpoint import read_meta
 
-        check_file(args.model)
+        read_meta(args.model)  # the file and its configuration, before TensorFlow
     check_backend()
     from ..config import FeatureConfig
 
