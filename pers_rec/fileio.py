@@ -59,7 +59,12 @@ def is_utf8(b: bytes) -> bool:
 
 def _name_max(folder: Path) -> int:
     """The longest file name (bytes) the file system of ``folder`` (or its nearest existing parent) takes."""
-    while not folder.exists() and folder != folder.parent:
+    while folder != folder.parent:
+        try:
+            if folder.exists():
+                break
+        except OSError:  # a name too long to look up: its parent decides
+            pass
         folder = folder.parent
     try:
         return os.pathconf(folder, "PC_NAME_MAX")
