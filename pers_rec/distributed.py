@@ -17,6 +17,7 @@ store is the Parquet output of :func:`features`. Ray is an optional extra
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,9 @@ from .errors import ParameterError
 #: Most files per decoding task, and tracks per scoring batch. A task of 128 files ran a 1,000-track library
 #: 1.2x faster than tasks of 32 on the 2-core test machine (fewer tasks to schedule and pass along).
 DECODE_BATCH, SCORE_BATCH = 128, 64
+#: Retries of a Ray task whose process died (Ray Data's default is to retry forever: a file that always
+#: killed its task would never end the run). A decoder crash never gets this far (see :func:`_featurize`).
+TASK_RETRIES = 2
 
 
 def decode_batch(n_files: int, cpus: float) -> int:
@@ -43,17 +47,46 @@ def _ray():
 
 
 def start(address: str | None = None, num_cpus: int | None = None):
-    """Connect to the Ray cluster at ``address`` (None: start a local one, or use the one already started)."""
+    """Connect to the Ray cluster at ``address`` (None: start a local one, or use the one already started).
+
+    Ray's Python log lines stay out of the terminal (``-q`` drops its C++ lines too: ``cli.QUIET_NOISE``), and
+    SIGTERM keeps meaning what it means for every pers_rec command (Ctrl-C: exit 130); Ray's handler would
+    abort the process with a C++ stack dump. :func:`stop` disconnects before the interpreter exits."""
     import logging
+    import signal
 
     ray = _ray()
     if not ray.is_initialized():
-        ray.init(address=address, num_cpus=None if address else num_cpus, include_dashboard=False,
-                 log_to_driver=False, ignore_reinit_error=True, logging_level=logging.ERROR)
+        handler = signal.getsignal(signal.SIGTERM)
+        try:
+            ray.init(address=address, num_cpus=None if address else num_cpus, include_dashboard=False,
+                     log_to_driver=False, ignore_reinit_error=True, logging_level=logging.ERROR)
+        except SystemExit as exc:  # Ray's own SIGTERM handler, while it starts: sys.exit(15)
+            if exc.code == signal.SIGTERM:
+                raise KeyboardInterrupt from None
+            raise
+        finally:
+            if callable(handler):
+                signal.signal(signal.SIGTERM, handler)
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = False
     logging.getLogger("ray.data").setLevel(logging.ERROR)
     return ray
+
+
+def connected() -> bool:
+    """Whether this process is connected to a Ray cluster already (then whoever connected it disconnects)."""
+    return _ray().is_initialized()
+
+
+def stop() -> None:
+    """Disconnect from Ray (a local cluster this process started is shut down); quiet if it is already gone."""
+    import contextlib
+
+    ray = _ray()
+    with contextlib.suppress(Exception):
+        if ray.is_initialized():
+            ray.shutdown()
 
 
 def matrix(row, n_features: int) -> np.ndarray:
@@ -62,20 +95,26 @@ def matrix(row, n_features: int) -> np.ndarray:
 
 
 def _featurize(batch: dict, cfg: dict) -> dict:
-    """Decoding task: each path's features as bytes (float32) and shape, or the error's description."""
+    """Decoding task: each path's features as bytes (float32) and shape, or the error's description.
+
+    The files are decoded in a worker process of the task's own (``extract_many`` with one job), as the local
+    engine decodes them: a file that crashes the decoder (a segfault, an out-of-memory kill) costs that file, which
+    becomes an error row (``WorkerCrashedError``), never the task; so Ray's own retries (bounded:
+    :data:`TASK_RETRIES`) are left for a machine that dies."""
     from .config import FeatureConfig
-    from .errors import AudioError, describe
-    from .features import extract
+    from .errors import describe
+    from .extract import extract_many
 
     c = FeatureConfig.from_dict(cfg)
+    got = {str(e.path): e for e in extract_many([str(p) for p in batch["path"]], c, jobs=1)}
     out = {"path": [], "data": [], "n_frames": [], "error": []}
-    for p in batch["path"]:
-        try:
-            M = extract(str(p), c)
-            data, n, err = np.ascontiguousarray(M, np.float32).tobytes(), len(M), ""
-        except AudioError as exc:
-            data, n, err = b"", 0, describe(exc)
-        out["path"].append(str(p))
+    for p in map(str, batch["path"]):
+        e = got[p]
+        if e.ok:
+            data, n, err = np.ascontiguousarray(e.features, np.float32).tobytes(), len(e.features), ""
+        else:
+            data, n, err = b"", 0, describe(e.error)
+        out["path"].append(p)
         out["data"].append(data)
         out["n_frames"].append(n)
         out["error"].append(err)
@@ -162,8 +201,10 @@ def features(paths: list[str | os.PathLike], cfg, *, out: str | None = None):
     ray = start()
     ds = ray.data.from_items([{"path": str(p)} for p in paths])
     batch = decode_batch(len(paths), ray.cluster_resources().get("CPU", 1))
-    ds = ds.map_batches(_featurize, fn_kwargs={"cfg": cfg.to_dict()}, batch_size=batch, num_cpus=1,
-                        batch_format="numpy")
+    with warnings.catch_warnings():  # max_retries has no named parameter yet: Ray warns of ray_remote_args
+        warnings.filterwarnings("ignore", message=".*ray_remote_args")
+        ds = ds.map_batches(_featurize, fn_kwargs={"cfg": cfg.to_dict()}, batch_size=batch, num_cpus=1,
+                            batch_format="numpy", max_retries=TASK_RETRIES)
     if out is not None:
         ds.write_parquet(out)
     return ds

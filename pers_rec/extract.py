@@ -263,9 +263,14 @@ def start_early() -> None:
     forkserver.ensure_running()
 
 
+#: Whether decoding workers silence what decoder libraries print on stderr (``-q``: libmpg123's "Note: Illegal
+#: Audio-MPEG-Header" and the like). Their failures still arrive, as the errors of the files.
+QUIET_DECODERS = False
+
+
 def _new_pool(jobs: int, cfg: FeatureConfig) -> ProcessPoolExecutor:
     return ProcessPoolExecutor(max_workers=jobs, mp_context=_context(), initializer=_init_worker,
-                               initargs=(cfg.to_dict(), *features.analysis_arrays(cfg), os.getpid()))
+                               initargs=(cfg.to_dict(), *features.analysis_arrays(cfg), QUIET_DECODERS, os.getpid()))
 
 
 def _end_pool(pool: ProcessPoolExecutor, kill: bool) -> None:
@@ -286,11 +291,18 @@ def _end_pool(pool: ProcessPoolExecutor, kill: bool) -> None:
 WORKER_MEMORY_MB = int(os.environ.get("PERS_REC_WORKER_MEMORY_MB", "4096"))
 
 
-def _init_worker(cfg_dict: dict, mel: np.ndarray, window: np.ndarray, dct: np.ndarray, main_pid: int) -> None:
+def _init_worker(cfg_dict: dict, mel: np.ndarray, window: np.ndarray, dct: np.ndarray, quiet: bool,
+                 main_pid: int) -> None:
     """Each worker: one BLAS thread (the workers already fill the cores; with two threads each, two
     workers on two cores ran extraction 1.9x slower), a memory limit, Ctrl-C left to the main
-    process, exit when the main process dies, and the analysis arrays from the parent."""
+    process, exit when the main process dies, the analysis arrays from the parent, and (``quiet``)
+    the decoders' own stderr lines silenced."""
     from threadpoolctl import threadpool_limits
+
+    if quiet:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+        os.close(devnull)
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=_exit_when_gone, args=(main_pid, os.getppid()), daemon=True).start()

@@ -42,43 +42,17 @@ TF_NOISE = re.compile(r"WARNING: All log messages before absl::InitializeLog|I\d
 
 
 def _import_keras_quietly():
-    """Import Keras without TensorFlow's start-up banner: while it imports, what the process writes to file
-    descriptor 2 goes through a pipe, and a thread passes every line on to the real stderr except the banner's
-    (:data:`TF_NOISE`). Nothing else is held back, so an error another thread prints meanwhile (a busy port,
-    a warning) still reaches the terminal. ``PERS_REC_TF_LOGS=1`` keeps the banner too."""
+    """Import Keras without TensorFlow's start-up banner (:data:`TF_NOISE`, dropped by
+    :func:`progress.filtered_stderr`; every other line a thread prints meanwhile, a busy port or a warning, still
+    reaches the terminal). ``PERS_REC_TF_LOGS=1`` keeps the banner too."""
     if os.environ.get("PERS_REC_TF_LOGS") or os.environ.get("KERAS_BACKEND", "tensorflow") != "tensorflow":
         import keras
 
         return keras
-    import sys
-    import threading
+    from .progress import filtered_stderr
 
-    try:
-        sys.stderr.flush()
-        saved = os.dup(2)
-        r, w = os.pipe()
-    except OSError:  # no stderr at all: nothing to filter
+    with filtered_stderr(TF_NOISE):
         import keras
-
-        return keras
-
-    def forward():
-        with os.fdopen(r, "rb") as pipe:
-            for line in pipe:
-                if not TF_NOISE.match(line.decode("utf-8", "replace")):
-                    os.write(saved, line)
-
-    thread = threading.Thread(target=forward, daemon=True, name="pers_rec stderr filter")
-    thread.start()
-    os.dup2(w, 2)
-    os.close(w)
-    try:
-        import keras
-    finally:
-        sys.stderr.flush()
-        os.dup2(saved, 2)  # the pipe's last writer closes: the thread reads to the end and stops
-        thread.join(5)
-        os.close(saved)
     return keras
 
 

@@ -67,3 +67,39 @@ class _Counter:
     def set_description(self, desc: str) -> None:
         self.bar.set_description(desc)
         self.desc = desc
+
+
+@contextmanager
+def filtered_stderr(noise) -> Iterator[None]:
+    """While the block runs, every line written to file descriptor 2 (by Python, C or C++ code of this process)
+    reaches the real stderr except those that match ``noise`` (a compiled regular expression): a pipe and a
+    thread that forwards line by line, so nothing else is held back or lost. Where there is no stderr to filter,
+    the block just runs."""
+    import os
+    import threading
+
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        r, w = os.pipe()
+    except OSError:
+        yield
+        return
+
+    def forward():
+        with os.fdopen(r, "rb") as pipe:
+            for line in pipe:
+                if not noise.match(line.decode("utf-8", "replace")):
+                    os.write(saved, line)
+
+    thread = threading.Thread(target=forward, daemon=True, name="pers_rec stderr filter")
+    thread.start()
+    os.dup2(w, 2)
+    os.close(w)
+    try:
+        yield
+    finally:
+        sys.stderr.flush()
+        os.dup2(saved, 2)  # the pipe's last writer closes: the thread reads to the end and stops
+        thread.join(5)
+        os.close(saved)

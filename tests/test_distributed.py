@@ -93,3 +93,41 @@ def test_decoding_tasks_are_big_but_every_cpu_gets_several(n_files, cpus, expect
     from pers_rec import distributed as Dd
 
     assert Dd.decode_batch(n_files, cpus) == expected
+
+
+def test_a_file_that_kills_its_decoder_is_an_error_row_not_an_endless_retry(library, monkeypatch):
+    """What each Ray decoding task runs: the files decode in a worker process of the task's own, so a file
+    that kills the decoder costs that file (an error row), and the task itself finishes."""
+    from dying_workers import die_on_kill_me
+
+    from pers_rec import distributed as Dd
+    from pers_rec import extract
+
+    music, _ = library
+    victim = music.parent / "kill_me.flac"
+    victim.write_bytes((music / "t0.flac").read_bytes())
+    monkeypatch.setattr(extract, "_extract_one", die_on_kill_me)
+    out = Dd._featurize({"path": np.array([str(music / "t1.flac"), str(victim)], dtype=object)}, TINY.to_dict())
+    assert list(out["error"][:1]) == [""] and out["error"][1].startswith("WorkerCrashedError")
+    assert out["n_frames"][0] > 0 and Dd.TASK_RETRIES <= 3
+
+
+def test_sigterm_ends_a_ray_rank_with_130_and_quiet_means_quiet(library, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    pytest.importorskip("ray", reason="Ray not installed (pip install 'pers_rec[ray]')")
+    music, model = library
+    base = [sys.executable, "-m", "pers_rec.cli", "rank", str(music), "--model", str(model), "--engine", "ray", "-q"]
+    done = subprocess.run(base + ["--out", str(tmp_path / "a.csv")], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 1, done.stderr  # the broken file
+    noise = [line for line in done.stderr.splitlines() if not line.startswith(("pers-rec:", "error: "))]
+    assert noise == [], done.stderr  # no Ray or decoder log lines under -q
+    proc = subprocess.Popen(base + ["--out", str(tmp_path / "b.csv")], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    time.sleep(8)  # inside Ray's start-up or the job
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "interrupted" in err and "*** " not in err and "Traceback" not in err, err

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import signal
 import sys
 import warnings
@@ -44,6 +45,27 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+#: What ``-q`` keeps off the terminal besides progress: the C++ log lines of TensorFlow (absl's
+#: ``E0000 00:00:... file.cc:N] ...``) and of Ray (``[date time,ms L pid tid] file.cc:N: ...``), and Ray's workers'
+#: prefixed lines. pers_rec's own lines (results, warnings, errors) never look like these.
+QUIET_NOISE = re.compile(r"[IWEF]\d{4} [\d:.]+ +\d+ \S+:\d+\] |WARNING: All log messages before absl|"
+                         r"\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ [IWEF] \d+ \d+\] |\((raylet|MapWorker|"
+                         r"MapBatches|pid=)|.*Started a local Ray instance")
+
+
+def _quiet(args):
+    """``-q``: the command runs with :data:`QUIET_NOISE` filtered out of stderr (and decoders silenced)."""
+    import contextlib
+
+    if not getattr(args, "quiet", False):
+        return contextlib.nullcontext()
+    from .. import extract
+    from ..progress import filtered_stderr
+
+    extract.QUIET_DECODERS = True
+    return filtered_stderr(QUIET_NOISE)
+
+
 def _on_sigterm(signum, frame):
     raise KeyboardInterrupt  # the same clean-up as Ctrl-C: temporary files removed, finished work kept
 
@@ -62,7 +84,8 @@ def main(argv: list[str] | None = None) -> int:
         with warnings.catch_warnings():
             warnings.simplefilter("always", ScanWarning)
             warnings.showwarning = lambda message, category, *rest: _show_warning(message, category, warned)
-            code = args.run(args)
+            with _quiet(args):
+                code = args.run(args)
         return EXIT_SOME_FAILED if code == EXIT_OK and warned else code
     except NothingToDoError as exc:
         print(f"pers-rec: {_one_line(exc)}", file=sys.stderr)

@@ -108,10 +108,15 @@ def rank_on_ray(args, saved, paths):
     from .. import rank as R
     from ..fileio import write_text
 
-    Dd.start(args.ray_address, num_cpus=args.jobs)
     exclude = set() if args.include_liked else R.liked_paths(saved)
     todo = [p for p in paths if str(p) not in exclude]
-    df = Dd.rank(todo, args.model, saved.cfg, out=args.parquet)
+    fresh = not Dd.connected()
+    try:
+        Dd.start(args.ray_address, num_cpus=args.jobs)
+        df = Dd.rank(todo, args.model, saved.cfg, out=args.parquet)
+    finally:  # Ctrl-C or SIGTERM included: the cluster goes before the interpreter does (no C++ abort)
+        if fresh:
+            Dd.stop()
     write_text(args.out, R.csv_text(df), errors="surrogateescape")
     if args.m3u:
         playlists.write_m3u(args.m3u, R.playlist_entries(df, top=args.top, min_track_s=args.min_track_s,
