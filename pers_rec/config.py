@@ -6,7 +6,7 @@ and the choice lists the command line offers.
 - :class:`TrainConfig`: how a taste or genre model is trained (recorded in its report);
 - :class:`PretrainConfig`: contrastive pre-training (part of the stored weights' key).
 
-Nothing here imports Keras or numpy: reading a configuration is cheap.
+Nothing here imports Keras or numpy: reading (and checking) a configuration is cheap.
 """
 
 from __future__ import annotations
@@ -19,10 +19,8 @@ from dataclasses import asdict, dataclass
 
 from .errors import ConfigMismatchError, ParameterError
 
-#: Network architectures (``ModelConfig.arch``).
-ARCHS = ("cnn_lstm", "cnn", "cnn_gpool")
-#: How a track's score is made (``TrainConfig.blend``).
-BLENDS = ("auto", "stacked", "network", "teacher", "auto+teacher")
+#: Network architectures (``ModelConfig.arch``), and how a track's score is made (``TrainConfig.blend``).
+ARCHS, BLENDS = ("cnn_lstm", "cnn", "cnn_gpool"), ("auto", "stacked", "network", "teacher", "auto+teacher")
 #: How a track's embedding pools its windows' (``embed.vectors``).
 POOLINGS = ("mean", "distinctive")
 #: What ``train`` learns: a taste (likes) or genres. How distillation compares the student with the teacher.
@@ -178,18 +176,14 @@ class ModelConfig:
     ----------
     arch : {"cnn_lstm", "cnn", "cnn_gpool"}
     filters : tuple of int
-        Filters of each conv block (four blocks of max-pool 2: a stride of 16 frames, 30 LSTM steps per
-        window; with three, the LSTM dominated ranking time: results/bench_scoring.md).
-    kernel_size : int
-        Conv kernel length in frames (3: the seed's 1x3 filters).
-    pool_size : int
-        Max-pool length and stride in frames (2 in the seed).
+        Filters of each conv block (four blocks of max-pool 2: a stride of 16 frames, 30 LSTM steps per window;
+        with three, the LSTM dominated ranking time: results/bench_scoring.md).
+    kernel_size, pool_size : int
+        Conv kernel length (3: the seed's 1x3 filters), and max-pool length and stride (2), in frames.
     lstm_units, dense_units : int
         Width of the LSTM (``cnn_lstm``) or hidden dense layer (``cnn``, ``cnn_gpool``).
     dropout : float
-        Dropout before each dense/sigmoid layer.
-    batchnorm : bool
-        Batch normalisation after each convolution.
+        Dropout before each dense/sigmoid layer; ``batchnorm`` (bool): batch normalisation after each convolution.
     classes : tuple of str
         A genre model's genres (a softmax head); empty: a like-probability (sigmoid) head.
     """
@@ -204,31 +198,25 @@ class ModelConfig:
     batchnorm: bool = True
     classes: tuple = ()
 
-    def __post_init__(self):
+    def __post_init__(self):  # every value typed and in range: "32", 32.5, True or 10**9 is refused
         if not isinstance(self.arch, str) or self.arch not in ARCHS:
             raise ParameterError(f"arch must be one of {ARCHS}, got {self.arch!r:.40}")
-        if not isinstance(self.filters, (list, tuple)) or not 1 <= len(self.filters) <= 8:
-            raise ParameterError(f"filters must be a list of 1-8 whole numbers, got {self.filters!r:.60}")
-        for name, values, hi in (("filters", self.filters, 1024), ("kernel_size", [self.kernel_size], 64),
-                                 ("pool_size", [self.pool_size], 8), ("lstm_units", [self.lstm_units], 4096),
-                                 ("dense_units", [self.dense_units], 4096)):
-            if any(type(v) is not int or not 1 <= v <= hi for v in values):  # "32", 32.5, True, 10**9: refused
-                raise ParameterError(f"{name} must be whole numbers from 1 to {hi}, got {values!r:.60}")
-        if type(self.batchnorm) is not bool or isinstance(self.dropout, bool) \
-                or not isinstance(self.dropout, (int, float)):
-            raise ParameterError(f"batchnorm must be true or false and dropout a number, got {self.batchnorm!r:.20}, "
+        ints = [("filters", v, 1024) for v in self.filters] if isinstance(self.filters, (list, tuple)) else []
+        ints += [("kernel_size", self.kernel_size, 64), ("pool_size", self.pool_size, 8),
+                 ("lstm_units", self.lstm_units, 4096), ("dense_units", self.dense_units, 4096)]
+        bad = [(k, v, hi) for k, v, hi in ints if type(v) is not int or not 1 <= v <= hi]
+        if not 1 <= len(ints) - 4 <= 8 or bad:
+            k, v, hi = bad[0] if bad else ("filters", self.filters, 1024)
+            raise ParameterError(f"{k} must be whole numbers from 1 to {hi} (1-8 filters), got {v!r:.60}")
+        if type(self.batchnorm) is not bool or type(self.dropout) not in (int, float) or not 0 <= self.dropout < 1:
+            raise ParameterError(f"batchnorm must be true or false and dropout in [0, 1), got {self.batchnorm!r:.20}, "
                                  f"{self.dropout!r:.20}")
-        if not isinstance(self.classes, (list, tuple)) or len(self.classes) > 10_000 \
-                or not all(isinstance(c, str) for c in self.classes):
+        if not isinstance(self.classes, (list, tuple)) or not all(isinstance(c, str) for c in self.classes):
             raise ParameterError(f"classes must be a list of genre names, got {self.classes!r:.60}")
         object.__setattr__(self, "filters", tuple(self.filters))
-        object.__setattr__(self, "classes", tuple(str(c) for c in self.classes))
+        object.__setattr__(self, "classes", tuple(self.classes))
         if len(self.classes) == 1 or len(set(self.classes)) != len(self.classes):
             raise ParameterError(f"a genre model needs 2 or more distinct genres, got {list(self.classes)}")
-        if not self.filters or min(self.filters) < 1 or self.kernel_size < 1 or self.pool_size < 1:
-            raise ParameterError(f"invalid trunk: filters={self.filters}, kernel_size={self.kernel_size}, pool_size={self.pool_size}")
-        if not 0 <= self.dropout < 1:
-            raise ParameterError(f"dropout must be in [0, 1), got {self.dropout}")
 
     @property
     def stride(self) -> int:
@@ -252,10 +240,7 @@ class ModelConfig:
         return n
 
     def to_dict(self) -> dict:
-        d = asdict(self)
-        d["filters"] = list(self.filters)
-        d["classes"] = list(self.classes)
-        return d
+        return {**asdict(self), "filters": list(self.filters), "classes": list(self.classes)}
 
 
 @dataclass(frozen=True)

@@ -49,10 +49,18 @@ def _import_keras_quietly():
         import keras
 
         return keras
+    import signal
+    import threading
+
     from .progress import filtered_stderr
 
+    main = threading.current_thread() is threading.main_thread()
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)} if main else {}
     with filtered_stderr(TF_NOISE):
         import keras
+    for sig, handler in handlers.items():  # TensorFlow's absl takes SIGTERM (a stack dump, then abort): give it back
+        if handler is not None:
+            signal.signal(sig, handler)
     return keras
 
 

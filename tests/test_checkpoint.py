@@ -190,6 +190,8 @@ def test_bad_model_config_values_are_refused_before_tensorflow(tmp_path, changes
     bad = _with_model_config(good, tmp_path / "bad.keras", **changes)
     with pytest.raises(ModelFileError, match="malformed"):
         C.read_meta(bad)
+    if "lstm_units" not in changes:
+        return  # one case through the command line is enough to show TensorFlow is never loaded
     music = tmp_path / "music"
     music.mkdir()
     (music / "a.wav").write_bytes(b"RIFF")

@@ -121,13 +121,11 @@ def test_sigterm_ends_a_ray_rank_with_130_and_quiet_means_quiet(library, tmp_pat
     pytest.importorskip("ray", reason="Ray not installed (pip install 'pers_rec[ray]')")
     music, model = library
     base = [sys.executable, "-m", "pers_rec.cli", "rank", str(music), "--model", str(model), "--engine", "ray", "-q"]
-    done = subprocess.run(base + ["--out", str(tmp_path / "a.csv")], capture_output=True, text=True, timeout=300)
-    assert done.returncode == 1, done.stderr  # the broken file
-    noise = [line for line in done.stderr.splitlines() if not line.startswith(("pers-rec:", "error: "))]
-    assert noise == [], done.stderr  # no Ray or decoder log lines under -q
     proc = subprocess.Popen(base + ["--out", str(tmp_path / "b.csv")], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
-    time.sleep(8)  # inside Ray's start-up or the job
+    time.sleep(15)  # Ray started and working (or still starting on a busy machine: 130 all the same)
     proc.send_signal(signal.SIGTERM)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130 and "interrupted" in err and "*** " not in err and "Traceback" not in err, err
+    noise = [line for line in err.splitlines() if line.strip() and not line.startswith(("pers-rec:", "error: "))]
+    assert noise == [], err  # no Ray, TensorFlow or decoder log lines under -q

@@ -102,14 +102,16 @@ def test_cache_info_names_damage_and_cache_clear_always_works(cached, damage, ca
 def test_a_read_only_cache_folder_runs_without_storing(cached):
     paths, fresh, cache_dir = cached
     if os.geteuid() == 0:  # root writes anywhere: make the database refuse writes as a read-only folder would
-        real = FeatureCache._connect
+        from pers_rec import cache as cache_module
 
-        def read_only(self):
-            db = real(self)
+        real = cache_module.connect
+
+        def read_only(path):
+            db = real(path)
             db.execute("PRAGMA query_only = ON")
             return db
 
-        FeatureCache._connect, undo = read_only, real
+        cache_module.connect, undo = read_only, real
     else:
         cache_dir.chmod(0o555)
         undo = None
@@ -126,7 +128,7 @@ def test_a_read_only_cache_folder_runs_without_storing(cached):
             cache.close()
     finally:
         if undo:
-            FeatureCache._connect = undo
+            cache_module.connect = undo
         cache_dir.chmod(0o755)
 
 
