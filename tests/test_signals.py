@@ -175,3 +175,17 @@ def test_the_likes_csv_escapes_control_characters_and_reads_back_exactly(tmp_pat
     text = out.read_text()
     assert "\x1b" not in text and text.count("\n") == len(files) + 1  # one line per row, no raw escape codes
     assert sorted(p for p, _ in read_labelled(out, 1)) == sorted(os.path.realpath(p) for p in files)
+
+
+def test_the_unmatched_report_escapes_what_a_terminal_would_act_on(tmp_path):
+    from pers_rec.cli import main
+
+    music = tmp_path / "music"
+    music.mkdir()
+    sf.write(music / "a.wav", tone(440, 2.0, 8000), 8000)
+    history = tmp_path / "listens.jsonl"
+    history.write_text(json.dumps({"track_metadata": {"artist_name": "\x1b[2J\x1b[31mEvil\nBand",
+                                                      "track_name": "Song\r"}}) + "\n")
+    assert main(["likes", "listenbrainz", str(history), "--library", str(music), "--out", str(tmp_path / "l.csv")]) == 0
+    text = (tmp_path / "l.unmatched.txt").read_text()
+    assert "\x1b" not in text and "\r" not in text and text.count("\n") == 1 and "Evil" in text
