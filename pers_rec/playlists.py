@@ -14,6 +14,7 @@ Encoding policy, one for reading and writing:
 
 from __future__ import annotations
 
+import contextvars
 import csv
 import io
 import os
@@ -79,9 +80,13 @@ def read_labelled(source: str | os.PathLike, default_label: int, extras: dict | 
     if b"\0" in data:
         line = data[: data.index(b"\0")].count(b"\n") + 1
         raise PlaylistError(f"{source}:{line}: holds a NUL byte; not a text playlist")
-    if source.suffix.lower() == ".csv":
-        return _read_csv(source, _decode(data), {} if extras is None else extras)
-    return [(p, default_label) for p in _read_lines(source, data)]
+    token = _FOLDERS.set({})
+    try:
+        if source.suffix.lower() == ".csv":
+            return _read_csv(source, _decode(data), {} if extras is None else extras)
+        return [(p, default_label) for p in _read_lines(source, data)]
+    finally:
+        _FOLDERS.reset(token)
 
 
 def _decode(data: bytes) -> str:
@@ -122,13 +127,45 @@ def _resolve(entry: str, base: Path) -> str:
     if "\\" in entry and "/" not in entry:  # a Windows path; on POSIX a backslash is otherwise a name's own
         entry = entry.replace("\\", "/")
     entry = os.path.expanduser(entry)  # an unknown ~user stays as it is
-    return os.path.realpath(entry if os.path.isabs(entry) else os.path.join(base, entry))
+    path = os.path.normpath(entry if os.path.isabs(entry) else os.path.join(base, entry))
+    folder, name = os.path.split(path)
+    real = _real_folder(folder)
+    if real is None or name in ("", ".", ".."):
+        return os.path.realpath(path)
+    full = os.path.join(real, name)
+    return os.path.realpath(full) if os.path.islink(full) else full
+
+
+def _real_folder(folder: str) -> str | None:
+    """``os.path.realpath(folder)``, remembered for the list being read (a list names a few folders many
+    times: 1,000,000 entries then cost 1,000,000 ``lstat`` calls, not one per path component each)."""
+    cache = _FOLDERS.get()
+    if cache is None:
+        return None
+    if folder not in cache:
+        cache[folder] = os.path.realpath(folder)
+    return cache[folder]
+
+
+#: The folders' real paths while one list is read (:func:`read_labelled` sets and clears it).
+_FOLDERS: contextvars.ContextVar[dict | None] = contextvars.ContextVar("pers_rec_folders", default=None)
 
 
 def csv_rows(source, text: str, what: str = "CSV") -> list[list[str]]:
-    """The rows of CSV ``text`` read from ``source``, one per line (:func:`csv_line`: a quoted field never runs
-    over a line end), in linear time; :class:`PlaylistError` naming the line when it is not CSV."""
-    return [csv_line(source, n, line) for n, line in enumerate(io.StringIO(text, newline=""), 1)]
+    """The rows of CSV ``text`` read from ``source``, one per line: a quoted field never runs over a line end
+    (:class:`PlaylistError` naming the line of an unclosed quote), in linear time."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    rows, last = [], 0
+    try:
+        for row in reader:
+            if reader.line_num != last + 1:  # the row took several lines: a quote left open on line last + 1
+                raise PlaylistError(f"{source}:{last + 1}: an unclosed quote (a quoted field runs past the end of "
+                                    "the line)")
+            last = reader.line_num
+            rows.append(row)
+    except csv.Error:  # not strict CSV somewhere: line by line, as the CSV module reads each
+        return [csv_line(source, n, line) for n, line in enumerate(io.StringIO(text, newline=""), 1)]
+    return rows
 
 
 def csv_line(source, n: int, line: str) -> list[str]:

@@ -127,3 +127,21 @@ def test_a_folder_of_likes_gives_real_path_strings_like_every_other_source(lib):
 
     got = read_labelled(lib, 1)
     assert got and all(isinstance(p, str) and p == os.path.realpath(p) and label == 1 for p, label in got)
+
+
+def test_entries_resolve_exactly_as_realpath_with_the_folders_remembered(tmp_path):
+    """Linked folders, a linked file, a dangling link, a loop, '..' and a missing folder: each entry of a list
+    resolves to what os.path.realpath gives (the list reader remembers each folder's real path)."""
+    real = tmp_path / "real"
+    (real / "sub").mkdir(parents=True)
+    (real / "sub" / "a.flac").write_bytes(b"x")
+    os.symlink(real, tmp_path / "linkdir")
+    os.symlink(real / "sub" / "a.flac", real / "sub" / "b.flac")
+    os.symlink(tmp_path / "nowhere.flac", real / "sub" / "dangling.flac")
+    os.symlink(real / "sub" / "loop.flac", real / "sub" / "loop.flac")
+    entries = ["linkdir/sub/a.flac", "linkdir/sub/b.flac", "real/sub/dangling.flac", "real/sub/loop.flac",
+               "linkdir/sub/../sub/a.flac", "missing/dir/x.flac", "linkdir/sub/", str(real / "sub" / "a.flac")]
+    listed = tmp_path / "list.m3u"
+    listed.write_text("\n".join(entries) + "\n")
+    got = [p for p, _ in P.read_labelled(listed, 1)]
+    assert got == [os.path.realpath(os.path.join(tmp_path, e)) for e in entries]
