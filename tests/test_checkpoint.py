@@ -169,6 +169,12 @@ def test_same_predictions_under_jax_backend(tmp_path):
         np.testing.assert_allclose(got[path]["track"], track, atol=1e-4)
 
 
+@pytest.fixture(scope="module")
+def one_model(tmp_path_factory):
+    """One small saved model, shared by the tests that copy it with other metadata."""
+    return _save(tmp_path_factory.mktemp("one_model"))
+
+
 def _with_model_config(src, dst, **changes):
     """A copy of model file ``src`` whose metadata's model_config has ``changes``."""
     with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
@@ -185,9 +191,8 @@ def _with_model_config(src, dst, **changes):
 @pytest.mark.parametrize("changes", [{"lstm_units": "32"}, {"filters": [10**9] * 4}, {"filters": "abc"},
                                      {"dropout": "x"}, {"batchnorm": "yes"}, {"arch": ["cnn"]},
                                      {"kernel_size": 3.5}, {"classes": [1, 2]}, {"dense_units": True}])
-def test_bad_model_config_values_are_refused_before_tensorflow(tmp_path, changes):
-    good = _save(tmp_path)
-    bad = _with_model_config(good, tmp_path / "bad.keras", **changes)
+def test_bad_model_config_values_are_refused_before_tensorflow(tmp_path, changes, one_model):
+    bad = _with_model_config(one_model, tmp_path / "bad.keras", **changes)
     with pytest.raises(ModelFileError, match="malformed"):
         C.read_meta(bad)
     if "lstm_units" not in changes:
