@@ -42,6 +42,12 @@ def liked_paths(saved: SavedModel) -> set[str]:
     return saved.report.liked_paths() if saved.report is not None else set()
 
 
+def not_excluded(paths: Iterable[str | os.PathLike], exclude: set[str]) -> list:
+    """The ``paths`` that ``exclude`` (e.g. :func:`liked_paths`) does not name, by the path as given or its real
+    path (a like recorded through a symlink is the same file), in order; every engine ranks these."""
+    return [p for p in paths if str(p) not in exclude and os.path.realpath(p) not in exclude]
+
+
 def rank(paths: Iterable[str | os.PathLike], saved: SavedModel, *, cache: FeatureCache | None = None,
          jobs: int | None = None, exclude: set[str] = frozenset(), progress: bool = False) -> pd.DataFrame:
     """Score every file and return the ranking, best first.
@@ -68,7 +74,7 @@ def rank(paths: Iterable[str | os.PathLike], saved: SavedModel, *, cache: Featur
     cfg = saved.cfg
     scorer = scoring.Scorer(saved)
     vectors = teacher_vectors(scorer, cache)
-    todo = [Path(p) for p in paths if str(p) not in exclude and os.path.realpath(p) not in exclude]
+    todo = [Path(p) for p in not_excluded(paths, exclude)]
     if vectors is not None:
         vectors.prefetch([str(p) for p in todo])  # the cached teacher vectors in one query
     rows: list[dict] = []

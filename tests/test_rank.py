@@ -2,6 +2,7 @@
 
 import csv
 import io
+import os
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -93,3 +94,16 @@ def test_explain_and_rank_give_a_stacked_model_the_same_score(tmp_path):
         assert abs(s.score - df.loc[p, "score"]) < 1e-5 and abs(s.network_score - df.loc[p, "network_score"]) < 1e-5
         stacked += abs(s.score - s.network_score) > 1e-4
     assert stacked  # the stacked score is not the network's mean: the test would catch a swap
+
+
+def test_likes_are_left_out_by_path_or_real_path_for_every_engine(tmp_path):
+    from pers_rec.rank import not_excluded
+
+    real = tmp_path / "real.flac"
+    real.write_bytes(b"x")
+    link = tmp_path / "link.flac"
+    os.symlink(real, link)
+    other = tmp_path / "other.flac"
+    other.write_bytes(b"y")
+    assert not_excluded([link, other, real], {str(real)}) == [other]  # the like recorded by its real path
+    assert not_excluded([str(link), str(other)], {str(link)}) == [str(other)]

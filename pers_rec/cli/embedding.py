@@ -28,32 +28,11 @@ def embedder_and_cache(args, library_flag: str = "--library") -> Iterator[tuple]
         read_meta(args.model)  # the file and its configuration, before TensorFlow
     check_backend()
     from ..config import FeatureConfig
+    from ..encoders import encoder_for
 
     embedder = encoder_for(args.library, args.model, cache_dir(args), FeatureConfig())
     with feature_cache(args) as cache:
         yield embedder, cache
-
-
-def encoder_for(library_dir, model_path, pretrained_dir, cfg):
-    """The :class:`embed.Embedder` of a taste model, else of the library's pre-trained encoder, else of the encoder
-    shipped with pers_rec."""
-    from .. import checkpoint, embed
-    from .. import model as Mo
-    from .. import pretrain as P
-    from ..checkpoint import SavedModel
-    from ..scan import scan
-
-    if model_path is not None:
-        return embed.Embedder(checkpoint.load(model_path, expect=cfg))
-    mcfg = Mo.ModelConfig()
-    found = P.find(pretrained_dir, scan(library_dir), cfg, mcfg)
-    pre = P.load(found) if found is not None else P.shipped(cfg, mcfg)
-    if pre is None:
-        raise ParameterError(f"no encoder for {library_dir}: run `pers-rec pretrain {library_dir}` first "
-                             "(no likes needed), or give --model taste.keras")
-    model = Mo.build(cfg, mcfg)
-    P.apply(model, pre)
-    return embed.Embedder(SavedModel(model, cfg, mcfg))
 
 
 def library_vectors(library_dir, embedder, cache, jobs, progress, pooling: str = "mean"):

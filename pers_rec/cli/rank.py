@@ -47,6 +47,16 @@ def run(args) -> int:
         if not (args.subsonic and args.user):
             raise ParameterError("--to-subsonic needs --subsonic URL and --user")
         Su.password(args.password_file)
+    if args.engine == "local" and (args.parquet or args.ray_address):  # said before TensorFlow loads
+        raise ParameterError("--parquet and --ray-address go with --engine ray")
+    if args.engine == "ray":
+        from ..checkpoint import read_meta
+
+        blend = ((read_meta(args.model).get("report") or {}).get("blend") or {})
+        if isinstance(blend, dict) and blend.get("chosen") == "teacher":
+            raise ParameterError(f"{args.model}: a model stacked with the teacher's vectors is ranked by the local "
+                                 "engine only (--engine ray has no teacher); drop --engine ray, or retrain with "
+                                 "--blend stacked")
     if args.engine == "local" and args.jobs != 0:
         from ..extract import start_early
 
@@ -56,8 +66,6 @@ def run(args) -> int:
     if args.engine == "ray":
         df = rank_on_ray(args, saved, paths)
     else:
-        if args.parquet or args.ray_address:
-            raise ParameterError("--parquet and --ray-address go with --engine ray")
         with feature_cache(args) as cache:
             df = rank(saved, paths, out_csv=args.out, m3u=args.m3u, top=args.top, min_track_s=args.min_track_s,
                       include_liked=args.include_liked, max_per_artist=args.max_per_artist, cache=cache,
@@ -109,7 +117,7 @@ def rank_on_ray(args, saved, paths):
     from ..fileio import write_text
 
     exclude = set() if args.include_liked else R.liked_paths(saved)
-    todo = [p for p in paths if str(p) not in exclude]
+    todo = R.not_excluded(paths, exclude)  # by path and real path, as the local engine
     fresh = not Dd.connected()
     try:
         Dd.start(args.ray_address, num_cpus=args.jobs)

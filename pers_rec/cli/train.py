@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import ARCHS, BLENDS, TARGETS
+from ..encoders import start_weights
 from ..errors import EXIT_OK, EXIT_SOME_FAILED, ParameterError, describe
 from .common import cache_dir as stored_in
 from .common import (
@@ -134,7 +135,7 @@ def train(likes, dislikes, library_dir, out: TrainOutputs, cfg, mcfg, tcfg, *, c
     from ..scan import scan
 
     paths = scan(library_dir) if library_dir is not None and pretrained_dir is not None else None
-    pre, tcfg = pretrained_for(paths, pretrained_dir, cfg, mcfg, tcfg, progress)
+    pre, tcfg = start_weights(paths, pretrained_dir, cfg, mcfg, tcfg, log=say if progress else None)
     tracks, failed = dataset.gather(likes, dislikes, library_dir, cfg, unlabelled_per_like=tcfg.unlabelled_per_like,
                                     seed=tcfg.seed, cache=cache, jobs=jobs, progress=progress)
     vectors = teacher_vectors([t.path for t in tracks], cache, progress) if teacher else None
@@ -166,34 +167,6 @@ def teacher_vectors(paths: list[str], cache, progress: bool):
                     return None
             b.update(1)
     return np.stack([got[p] for p in paths])
-
-
-def pretrained_for(paths, pretrained_dir, cfg, mcfg, tcfg, progress):
-    """The weights every model starts from, and ``tcfg`` recording where they came from: the library's own
-    pre-training (``pers-rec pretrain``, found by its scan ``paths``), else the encoder shipped with pers_rec
-    (distilled from the musicnn teacher), else None. ``pretrained_dir`` None (``--no-pretrained``): None."""
-    if pretrained_dir is None:
-        return None, tcfg
-    from .. import pretrain as P
-    from ..errors import ModelFileError
-
-    found = P.find(pretrained_dir, paths, cfg, mcfg) if paths is not None else None
-    if found is not None:
-        try:
-            pre = P.load(found)
-        except ModelFileError as exc:  # a damaged file costs the head start, not the run
-            warn(f"pers-rec: warning: ignoring damaged pre-trained weights: {exc}")
-        else:
-            if progress:
-                say(f"starting from the library's pre-trained weights ({found.name}, {pre.info.get('tracks', '?')} "
-                    "tracks)")
-            return pre, replace(tcfg, pretrained=str(found))
-    pre = P.shipped(cfg, mcfg)
-    if pre is None:
-        return None, tcfg
-    if progress:
-        say("starting from the shipped encoder (distilled from musicnn; pers-rec pretrain makes one for your library)")
-    return pre, replace(tcfg, pretrained=f"shipped encoder {pre.info['provenance'].get('sha256', '')[:12]}")
 
 
 def print_summary(saved, out: TrainOutputs) -> int:
@@ -260,7 +233,8 @@ def train_genre(library_dir, out: TrainOutputs, cfg, mcfg, tcfg, *, genres_csv=N
                 warn(f"skipped {item.path}: {describe(item.error)}")
     if progress:
         say(f"{len(tracks)} tracks in {len(classes)} genres ({source}); {len(paths) - len(genres)} without a genre")
-    pre, tcfg = pretrained_for(paths, pretrained_dir, cfg, mcfg, tcfg, progress)  # the scan above, not a second one
+    pre, tcfg = start_weights(paths, pretrained_dir, cfg, mcfg, tcfg,  # the scan above, not a second one
+                              log=say if progress else None)
     result = G.train(tracks, classes, cfg, mcfg, tcfg, progress=progress, pretrained=pre)
     report = G.make_report(tracks, classes, result, time.time() - t0, left_out, len(paths) - len(genres), failed)
     checkpoint.save(out.model, result.saved)
@@ -280,4 +254,4 @@ def train_genre(library_dir, out: TrainOutputs, cfg, mcfg, tcfg, *, genres_csv=N
     return EXIT_SOME_FAILED if failed else EXIT_OK
 
 
-__all__ = ["TrainOutputs", "add_parser", "pretrained_for", "print_summary", "run", "train", "train_genre"]
+__all__ = ["TrainOutputs", "add_parser", "print_summary", "run", "train", "train_genre"]

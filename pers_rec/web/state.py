@@ -182,9 +182,9 @@ class Library:
     def analyse(self) -> None:
         """Tags, embeddings, the quick learner and the ranking (the library's retrained model, else ``--model``)."""
         from ..cache import open_cache
-        from ..cli.embedding import encoder_for
         from ..config import FeatureConfig
         from ..embed import Embedder, vectors
+        from ..encoders import encoder_for
         from ..progress import bar
 
         with bar(len(self.paths), "tags", "track", True) as b:
@@ -270,9 +270,9 @@ class Library:
         from .. import checkpoint
         from .. import train as T
         from ..cache import open_cache
-        from ..cli.train import pretrained_for
         from ..config import FeatureConfig, ModelConfig, TrainConfig
         from ..dataset import gather
+        from ..encoders import start_weights
         from ..fileio import write_text
         from ..signals import write_csv
 
@@ -289,7 +289,7 @@ class Library:
         try:
             tracks, failed = gather(listed, None, self.root, cfg, unlabelled_per_like=tcfg.unlabelled_per_like,
                                     seed=tcfg.seed, cache=cache, progress=True)
-            pre, tcfg = pretrained_for([Path(p) for p in self.paths], self.cache_dir, cfg, mcfg, tcfg, False)
+            pre, tcfg = start_weights([Path(p) for p in self.paths], self.cache_dir, cfg, mcfg, tcfg)
             saved = T.train(tracks, cfg, mcfg, tcfg, progress=True, failed=failed, pretrained=pre)
             out = self.versions.new_path()
             checkpoint.save(out, saved)
