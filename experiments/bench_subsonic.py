@@ -49,10 +49,9 @@ def main(argv=None) -> int:
     if why:
         raise SystemExit(f"bench_subsonic: {why}")
     import os
-    from types import SimpleNamespace
 
+    from pers_rec import players
     from pers_rec import subsonic as Su
-    from pers_rec.cli import likes as L
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -78,18 +77,16 @@ def main(argv=None) -> int:
                     waited[0] += time.perf_counter() - t
 
             Su.Client._call = timed
-            largs = SimpleNamespace(where=url, user=servers.USER, password_file=None, insecure=False, path_map=[],
-                                    library=str(tmp / "music"), out=str(tmp / "likes.csv"), min_plays=3,
-                                    source="subsonic")
-            from pers_rec.cli.common import library_files
+            from pers_rec import signals as S
+            from pers_rec.scan import scan
 
             t0 = time.perf_counter()
-            paths = library_files(largs.library)
-            sigs, unmatched, how = L.from_subsonic(largs, paths)
-            from pers_rec import signals as S
-
+            paths = scan(tmp / "music")
+            client = Su.Client(url, servers.USER, servers.PASSWORD)
+            got = players.from_subsonic(client, paths, library=str(tmp / "music"))
+            sigs, unmatched, how = got.signals, got.unmatched, got.how
             rows = S.labels(sigs)
-            S.write_csv(largs.out, rows)
+            S.write_csv(tmp / "likes.csv", rows)
             t_likes = time.perf_counter() - t0
             Su.Client._call = real
     starred = sum(r[3] == "starred" for r in rows)

@@ -206,3 +206,48 @@ def fmt(x: float | None, digits: int = 3) -> str:
 def exit_code(failed) -> int:
     """1 when anything in ``failed`` failed, else 0."""
     return EXIT_SOME_FAILED if failed else EXIT_OK
+
+
+# ---- players (shared by likes and rank) -----------------------------------------------------------------------------
+
+seconds_above_0 = float_in("a number of seconds", "must be more than 0 seconds", lambda v: 0 < v < 1e6)
+
+
+def path_map(text: str) -> tuple[str, str]:
+    if "=" not in text:
+        raise ParameterError(f"--path-map {text!r}: give SERVER_PREFIX=LOCAL_PREFIX")
+    src, dst = text.split("=", 1)
+    return src, os.path.expanduser(dst)
+
+
+def add_server_options(p, *, writing: bool = False) -> None:
+    """The options that say where a Subsonic server or MPD is (shared by ``likes`` and ``rank``)."""
+    g = p.add_argument_group("player (Subsonic server or MPD)")
+    if writing:
+        g.add_argument("--subsonic", metavar="URL", help="the Subsonic server --to-subsonic writes to")
+        g.add_argument("--mpd", metavar="HOST[:PORT]", help="the MPD --to-mpd writes to (a host, or a socket path)")
+    g.add_argument("--user", help="Subsonic user name")
+    g.add_argument("--password-file", metavar="FILE",
+                   help="file whose first line is the Subsonic password (mode 600); default: "
+                        "$PERS_REC_SUBSONIC_PASSWORD. Never on the command line: it would show in ps")
+    g.add_argument("--path-map", type=path_map, action="append", default=[], metavar="SERVER=LOCAL",
+                   help="server path prefix -> local path prefix (repeatable); a relative server path is taken "
+                        "under the library folder")
+    g.add_argument("--insecure", action="store_true", help="do not verify the server's TLS certificate")
+    g.add_argument("--allow-plain-password", action="store_true",
+                   help="let the password go hex-encoded over plain HTTP to a server that takes no tokens (anyone on "
+                        "the way can read it); without it such a server is refused unless it is https or this machine")
+    g.add_argument("--player-timeout", type=seconds_above_0, default=60.0, metavar="SECONDS",
+                   help="the most one call to the server may take, a slow answer included")
+    g.add_argument("--mpd-music-dir", metavar="DIR",
+                   help="MPD's music_directory on this machine (default: the library folder)")
+
+
+def subsonic_client(url: str, args):
+    """The :class:`subsonic.Client` the server options describe (the password from the environment or the file)."""
+    from .. import subsonic
+
+    if not args.user:
+        raise ParameterError("a Subsonic server needs --user")
+    return subsonic.Client(url, args.user, subsonic.password(args.password_file), verify=not args.insecure,
+                           deadline_s=args.player_timeout, allow_plain=args.allow_plain_password)

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
+from ..config import POOLINGS
 from ..errors import ParameterError, describe
 from .common import cache_dir, check_backend, feature_cache, warn
 
@@ -68,3 +69,10 @@ def model_scores(saved, paths, cache, jobs, progress) -> tuple[np.ndarray, list[
     df = R.rank(paths, saved, cache=cache, jobs=jobs, progress=progress).set_index("path")
     scores = np.array([df["score"].get(str(p), np.nan) for p in paths], np.float64)
     return scores, [df["genre"].get(str(p), "") or "" for p in paths]
+
+
+def add_pooling(p) -> None:
+    """``--pooling``, shared by the embedding commands."""
+    p.add_argument("--pooling", choices=POOLINGS, default="mean",
+                   help="a track's embedding: the mean of its windows', or Deej-A.I.'s TF-IDF weighting that favours "
+                        "windows common in the track and rare in the library")

@@ -9,8 +9,7 @@ import numpy as np
 
 from ..errors import EXIT_NOTHING
 from .common import exit_code, say, subcommand, warn
-from .embedding import embedder_and_cache, library_vectors, model_scores
-from .similar import add_pooling
+from .embedding import add_pooling, embedder_and_cache, library_vectors, model_scores
 
 
 def add_parser(sub) -> None:

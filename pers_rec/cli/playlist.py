@@ -8,8 +8,7 @@ import numpy as np
 
 from ..errors import ParameterError
 from .common import exit_code, int_at_least, say, subcommand
-from .embedding import embedder_and_cache, given_and_library
-from .similar import add_pooling
+from .embedding import add_pooling, embedder_and_cache, given_and_library
 
 
 def add_parser(sub) -> None:

@@ -3,8 +3,19 @@
 from __future__ import annotations
 
 from ..errors import EXIT_NOTHING, EXIT_OK, EXIT_SOME_FAILED, ParameterError
-from .common import feature_cache, int_at_least, library_files, load_model, need_dir, say, seconds, subcommand, warn
-from .likes import add_server_options
+from .common import (
+    add_server_options,
+    feature_cache,
+    int_at_least,
+    library_files,
+    load_model,
+    need_dir,
+    say,
+    seconds,
+    subcommand,
+    subsonic_client,
+    warn,
+)
 
 
 def add_parser(sub) -> None:
@@ -73,7 +84,6 @@ def run(args) -> int:
     code = print_summary(df, len(paths), args.out, args.m3u, args.top)
     if (args.to_subsonic or args.to_mpd) and code != EXIT_NOTHING:
         from .. import rank as R
-        from .likes import push_mpd, push_subsonic
 
         entries = [e[0] for e in R.playlist_entries(df, top=args.top, min_track_s=args.min_track_s,
                                                      max_per_artist=args.max_per_artist)]
@@ -81,10 +91,37 @@ def run(args) -> int:
             warn(f"pers-rec: warning: no track for the player's playlist (every one shorter than --min-track-s "
                  f"{args.min_track_s:g}?): writing it empty")
         if args.to_subsonic:
-            push_subsonic(args, args.to_subsonic, entries, paths)
+            to_subsonic(args, args.to_subsonic, entries, paths)
         if args.to_mpd:
-            push_mpd(args, args.to_mpd, entries)
+            to_mpd(args, args.to_mpd, entries)
     return code
+
+
+def to_subsonic(args, name: str, entries: list[str], paths) -> None:
+    """``--to-subsonic NAME``: the playlist written to the server, and what it holds said."""
+    from .. import players
+
+    if not args.subsonic:
+        raise ParameterError("--to-subsonic needs --subsonic URL (and --user)")
+    n = players.push_subsonic(subsonic_client(args.subsonic, args), name, entries, paths, library=args.library,
+                              path_map=args.path_map)
+    say(f"wrote playlist {name!r} to {args.subsonic}: {n} of {len(entries)} tracks"
+        + ("" if n == len(entries) else " (the others are not in the server's library)"))
+
+
+def to_mpd(args, name: str, entries: list[str]) -> None:
+    """``--to-mpd NAME``: the stored playlist written, and what was left out said."""
+    from .. import players
+    from ..errors import printable
+
+    music = args.mpd_music_dir or args.library
+    with players.mpd_player(args.mpd, args.player_timeout) as player:
+        written, unsafe = players.push_mpd(player, name, entries, music_dir=music)
+    outside = len(entries) - written - unsafe
+    say(f"wrote MPD playlist {printable(name)!r}: {written} of {len(entries)} tracks"
+        + (f" ({outside} outside {music})" if outside else "")
+        + (f" ({unsafe} left out: a newline or NUL in the file name, which MPD's protocol cannot carry)"
+           if unsafe else ""))
 
 
 def rank(saved, paths, *, out_csv, m3u=None, top: int = 50, min_track_s: float = 30.0, include_liked: bool = False,

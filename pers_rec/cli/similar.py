@@ -5,10 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..config import POOLINGS
 from ..errors import ParameterError
 from .common import exit_code, fraction, int_at_least, say, subcommand
-from .embedding import embedder_and_cache, given_and_library, model_scores
+from .embedding import add_pooling, embedder_and_cache, given_and_library, model_scores
 
 
 def add_parser(sub) -> None:
@@ -24,13 +23,6 @@ def add_parser(sub) -> None:
                     help="with --model: rank by (1-w) x cosine + w x the taste model's score, 'like this, and to my "
                          "taste'")
     si.set_defaults(run=run)
-
-
-def add_pooling(p) -> None:
-    """``--pooling``, shared by the embedding commands."""
-    p.add_argument("--pooling", choices=POOLINGS, default="mean",
-                   help="a track's embedding: the mean of its windows', or Deej-A.I.'s TF-IDF weighting that favours "
-                        "windows common in the track and rare in the library")
 
 
 def run(args) -> int:
