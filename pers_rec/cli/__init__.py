@@ -66,12 +66,30 @@ def _quiet(args):
     return filtered_stderr(QUIET_NOISE)
 
 
+#: Set by SIGTERM. The KeyboardInterrupt it raises can land inside a garbage-collection callback (JAX registers
+#: one), where Python prints and drops it; the command then finishes, and the flag still makes its exit 130.
+_terminated = False
+
+
 def _on_sigterm(signum, frame):
+    global _terminated
+    _terminated = True
     raise KeyboardInterrupt  # the same clean-up as Ctrl-C: temporary files removed, finished work kept
+
+
+def _unraisable(hook):
+    """``sys.unraisablehook`` that stays quiet about our own SIGTERM's KeyboardInterrupt dropped in a callback."""
+    def quiet(info):
+        if not (_terminated and isinstance(info.exc_value, KeyboardInterrupt)):
+            hook(info)
+    return quiet
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run ``pers-rec`` with ``argv``; return the exit code (documented in ``--help``)."""
+    global _terminated
+    _terminated = False
+    sys.unraisablehook = _unraisable(sys.__unraisablehook__)
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "cpu", False):
@@ -86,6 +104,8 @@ def main(argv: list[str] | None = None) -> int:
             warnings.showwarning = lambda message, category, *rest: _show_warning(message, category, warned)
             with _quiet(args):
                 code = args.run(args)
+        if _terminated:  # the signal's exception was swallowed on the way (see _terminated)
+            raise KeyboardInterrupt
         return EXIT_SOME_FAILED if code == EXIT_OK and warned else code
     except NothingToDoError as exc:
         print(f"pers-rec: {_one_line(exc)}", file=sys.stderr)
