@@ -26,7 +26,6 @@ What a server sends is not trusted
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 import math
 import os
 import secrets
@@ -141,13 +140,6 @@ def _password_file(path: Path) -> str:
     return lines[0]
 
 
-def _private(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return host == "localhost"
-
-
 class Client:
     """A Subsonic server for one user.
 
@@ -190,7 +182,7 @@ class Client:
         self.session.mount("http://", HTTPAdapter(max_retries=retry))
         self.session.mount("https://", HTTPAdapter(max_retries=retry))
         self.tokens = True
-        self.safe = parts.scheme == "https" or _private(parts.hostname)
+        self.safe = parts.scheme == "https" or transport.is_loopback(parts.hostname)
         self.deadline_s, self.allow_plain = deadline_s, allow_plain
         self.origin = transport.origin_of(url)
         self.skipped = 0

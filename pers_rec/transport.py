@@ -24,6 +24,16 @@ class ServerError(PersRecError):
     """The server cannot be reached, is too slow, answers too much, or redirects elsewhere (exit code 2)."""
 
 
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` (a name or an IP literal) is this machine's loopback interface."""
+    import ipaddress
+
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host.lower().rstrip(".") in ("localhost", "localhost6")
+
+
 def origin_of(url: str) -> tuple[str, str, int]:
     """``(scheme, host, port)`` of ``url``, the port filled in from the scheme."""
     parts = urlsplit(url)

@@ -77,7 +77,8 @@ def run(args) -> int:
         from ..checkpoint import read_meta
 
         read_meta(args.model)  # a damaged or foreign model is refused now, not in the background
-    from ..web.guard import allowed_hosts, is_loopback
+    from ..transport import is_loopback
+    from ..web.guard import allowed_hosts
 
     sock = bind(args.host, args.port)
     import uvicorn

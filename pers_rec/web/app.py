@@ -178,8 +178,7 @@ def create_app(lib, *, token: str | None = None, hosts: frozenset[str] | None = 
             try:
                 sf.write(buf, load(real, 44100), 44100, format="WAV", subtype="PCM_16")
             except AudioError as exc:
-                lib.failed[i] = exc.reason
-                raise Unplayable(f"{os.path.basename(real)}: {exc.reason}") from None
+                raise lib.unplayable(i, exc.reason) from None
             return buf.getvalue()
 
         return Response(await run_in_threadpool(transcode), media_type="audio/wav")
@@ -238,8 +237,7 @@ def create_app(lib, *, token: str | None = None, hosts: frozenset[str] | None = 
                 try:
                     _, ts = rank.explain(lib.paths[i], saved, cache=cache)
                 except AudioError as exc:
-                    lib.failed[i] = exc.reason
-                    raise Unplayable(f"{os.path.basename(lib.paths[i])}: {exc.reason}") from None
+                    raise lib.unplayable(i, exc.reason) from None
                 finally:
                     if cache is not None:
                         cache.close()

@@ -34,14 +34,6 @@ SAFE_HEADERS = [(b"x-frame-options", b"DENY"), (b"x-content-type-options", b"nos
 COOKIE = "pers_rec_token"
 
 
-def is_loopback(host: str) -> bool:
-    """Whether ``host`` (a name or an IP literal) is this machine's loopback interface."""
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return host.lower().rstrip(".") in ("localhost", "localhost6")
-
-
 def is_wildcard(host: str) -> bool:
     try:
         return ipaddress.ip_address(host).is_unspecified

@@ -132,6 +132,11 @@ class Library:
         groups = [i["album"] or os.path.dirname(p) for i, p in zip(self.info, self.paths)]
         return active.ask(self.V, self.labels(), n, p=self.quick, groups=groups, mode=mode, exclude=set(self.failed))
 
+    def unplayable(self, track_id: int, reason: str) -> Unplayable:
+        """Mark a track that failed to decode (kept out of the queue from now on); the error to raise."""
+        self.failed[track_id] = reason
+        return Unplayable(f"{os.path.basename(self.paths[track_id])}: {reason}")
+
     def check_playable(self, track_id: int) -> str:
         """The real path of a track that decodes; :class:`Unplayable` (and marked so) when it does not."""
         if track_id in self.failed:
@@ -145,8 +150,7 @@ class Library:
                 next(src.blocks, None)  # the first block decodes too
                 src.blocks.close()
             except AudioError as exc:
-                self.failed[track_id] = exc.reason
-                raise Unplayable(f"{os.path.basename(self.paths[track_id])}: {exc.reason}") from None
+                raise self.unplayable(track_id, exc.reason) from None
             self.playable.add(track_id)
         return real
 
