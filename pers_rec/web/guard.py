@@ -41,11 +41,12 @@ def is_wildcard(host: str) -> bool:
         return False
 
 
-def allowed_hosts(bind: str, extra=()) -> frozenset[str] | None:
+def allowed_hosts(bind: str, extra=()) -> frozenset[str]:
     """The host names a request may use for a server bound to ``bind``, lower case, without port.
 
-    ``None`` means any IP literal (a server bound to every interface, ``0.0.0.0`` or ``::``, is reached by
-    whichever address the client has; names are still checked). ``extra``: names the listener allows
+    For a server bound to every interface (``0.0.0.0`` or ``::``, reached by whichever address the client has),
+    the set also holds the marker ``"*ip"``: any IP literal is taken (:func:`host_allowed`); names are still
+    checked. ``extra``: names the listener allows
     (``--allow-host``: a DNS name of this machine).
     """
     names = set(LOOPBACK_NAMES) | {h.lower().rstrip(".") for h in extra}
