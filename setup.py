@@ -43,7 +43,7 @@ setup(
         "test": ["pytest>=8", "pytest-xdist>=3.5", "ruff>=0.5", "jax[cpu]>=0.4.30", "python-mpd2>=3.1", "starlette>=0.40", "uvicorn>=0.30",
                  "playwright>=1.40"],  # drives Debian's chromium to test the map page (no browser download)
     },
-    entry_points={"console_scripts": ["pers-rec=pers_rec.cli:main"]},
+    entry_points={"console_scripts": ["pers-rec=pers_rec.cli:run"]},
     classifiers=[
         "Programming Language :: Python :: 3",
         "Topic :: Multimedia :: Sound/Audio :: Analysis",

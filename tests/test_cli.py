@@ -540,3 +540,19 @@ def test_a_closed_stdout_drops_output_but_finishes_the_work(listener, tmp_path):
     proc = subprocess.run(["bash", "-o", "pipefail", "-c", cmd], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0 and len(pd.read_csv(out)) == 15
     assert "pers-rec:" not in proc.stderr and "Traceback" not in proc.stderr and "BrokenPipe" not in proc.stderr
+
+
+def test_an_interrupted_run_ends_with_130_whatever_happens_at_interpreter_exit():
+    """After an interruption (everything cleaned up) the process ends at once with 130: a SIGINT that arrives
+    while the interpreter winds down (Ray's driver signalling itself; a late Ctrl-C) cannot make it die by signal."""
+    code = ("import atexit, os, signal, sys\n"
+            "import pers_rec.cli as cli\n"
+            "signal.signal(signal.SIGINT, signal.SIG_DFL)\n"
+            "atexit.register(lambda: os.kill(os.getpid(), signal.SIGINT))\n"
+            "cli.main = lambda: print('pers-rec: interrupted', file=sys.stderr) or 130\n"
+            "cli.run()\n")
+    got = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert got.returncode == 130 and "pers-rec: interrupted" in got.stderr, (got.returncode, got.stderr)
+    code = code.replace("or 130", "or 0").replace("signal.SIGINT))", "signal.SIGINT) if False else None)")
+    got = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert got.returncode == 0, got.stderr  # other codes leave through a normal exit (atexit handlers run)

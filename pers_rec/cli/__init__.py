@@ -127,6 +127,24 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGTERM, previous)
 
 
+def run() -> None:
+    """The ``pers-rec`` program: :func:`main`, then exit with its code.
+
+    After an interruption everything is already cleaned up (temporary files removed, a Ray cluster stopped), so
+    the process ends at once with 130: a normal interpreter exit could still be turned into a death by SIGINT
+    (a late Ctrl-C, or Ray's driver signalling itself while it stops; seen once as exit -2 in CI).
+    """
+    code = main()
+    if code == EXIT_INTERRUPTED:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(code)
+    sys.exit(code)
+
+
 def _show_warning(message, category, warned: list) -> None:
     """A warning as one escaped line on stderr; a :class:`ScanWarning` (files left out) turns exit 0 into 1."""
     print(f"pers-rec: warning: {_one_line(message)}", file=sys.stderr)

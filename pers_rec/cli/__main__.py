@@ -1,7 +1,5 @@
 """``python -m pers_rec.cli``: the same as ``pers-rec``."""
 
-import sys
+from . import run
 
-from . import main
-
-sys.exit(main())
+run()
