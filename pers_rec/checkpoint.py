@@ -169,7 +169,11 @@ def configs(path, meta: dict) -> tuple[FeatureConfig, ModelConfig]:
         raise ModelFileError(f"{path}: malformed {META_NAME} ({str(exc)[:300]})") from None
 
 
-def load(path: str | os.PathLike, expect: FeatureConfig | None = None) -> SavedModel:
+#: The runtimes a model can be loaded into: ``light`` (numpy, :mod:`runtime`; scoring only) or ``keras``.
+RUNTIMES = ("light", "keras")
+
+
+def load(path: str | os.PathLike, expect: FeatureConfig | None = None, runtime: str = "keras") -> SavedModel:
     """Load a model saved by :func:`save`, safely (see the module docstring).
 
     Parameters
@@ -177,14 +181,15 @@ def load(path: str | os.PathLike, expect: FeatureConfig | None = None) -> SavedM
     expect : FeatureConfig or None
         If given, the model's feature config must equal it, else
         :class:`ConfigMismatchError` lists the differences.
+    runtime : {"keras", "light"}
+        ``keras``: a Keras model (to train, fine-tune or export). ``light``: a :class:`runtime.Network`, the same
+        forward pass in numpy, read without importing Keras or TensorFlow (every scoring command's default).
 
     Raises
     ------
     ModelFileError
         Anything wrong with the file, named with its path.
     """
-    from .model import keras, members
-
     path = Path(path)
     meta = read_meta(path)
     cfg, mcfg = configs(path, meta)
@@ -194,6 +199,14 @@ def load(path: str | os.PathLike, expect: FeatureConfig | None = None) -> SavedM
         raise ModelFileError(f"{path}: malformed {META_NAME} ({str(exc)[:300]})") from None
     if expect is not None:
         cfg.check_matches(expect)
+    if runtime not in RUNTIMES:
+        raise ParameterError(f"runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r:.40}")
+    if runtime == "light":
+        from . import runtime as light
+
+        return SavedModel(light.read(path, cfg, mcfg), cfg, mcfg, report)
+    from .model import keras, members
+
     try:
         model = keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as exc:  # Keras raises ValueError, TypeError, OSError, ... for hostile or broken archives

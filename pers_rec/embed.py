@@ -16,14 +16,13 @@ computed once.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass
 
 import numpy as np
 
 from . import features as F
-from . import model as Mo
+from . import runtime
 from .checkpoint import SavedModel
 from .scoring import Scorer
 
@@ -39,26 +38,24 @@ class Embedder:
     """
 
     def __init__(self, saved: SavedModel):
-        import keras
-
-        from .model import encoder_layers
-
         self.cfg, self.mcfg = saved.cfg, saved.mcfg
         #: The model the encoder comes from (a taste model can also score: ``similar --taste-weight``).
         self.saved = saved
         self.scorer = Scorer(SavedModel(saved.model, saved.cfg, saved.mcfg), fast=True)
-        self.trunk, head = Mo.members(saved.model)[0]
-        layer = head.get_layer(encoder_layers(self.mcfg)[-1])
-        self.encoder = keras.Model(head.inputs, layer.output, name="encoder")
-        h = hashlib.sha256()
-        for w in self.trunk.get_weights() + layer.get_weights():
-            h.update(np.ascontiguousarray(w).tobytes())
-        #: Identifies the encoder: part of the cache key.
-        self.identity = h.hexdigest()[:16]
+        self.trunk, head = runtime.members(saved.model)[0]
+        if isinstance(head, runtime.Head):  # the light runtime (numpy)
+            self.encoder = head.encoder()
+            self.dim, weights = self.encoder.dim, list(head.hidden)
+        else:
+            import keras
 
-    @property
-    def dim(self) -> int:
-        return int(self.encoder.output.shape[-1])
+            from .model import encoder_layers
+
+            layer = head.get_layer(encoder_layers(self.mcfg)[-1])
+            self.encoder = keras.Model(head.inputs, layer.output, name="encoder")
+            self.dim, weights = int(self.encoder.output.shape[-1]), layer.get_weights()
+        #: Identifies the encoder: part of the cache key (the same whichever runtime computes the vectors).
+        self.identity = runtime.identity(self.trunk, weights)
 
     def window_steps(self, M: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The trunk (the last conv block) run once over a whole track [shape=(n_frames, n_features)], and each

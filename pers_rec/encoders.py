@@ -52,9 +52,9 @@ def start_weights(paths, pretrained_dir, cfg, mcfg, tcfg, *, log: Callable[[str]
     return pre, replace(tcfg, pretrained=f"shipped encoder {pre.info['provenance'].get('sha256', '')[:12]}")
 
 
-def encoder_for(library_dir, model_path, pretrained_dir, cfg):
+def encoder_for(library_dir, model_path, pretrained_dir, cfg, runtime: str = "light"):
     """The :class:`embed.Embedder` of a taste model (``model_path``), else of the library's pre-trained encoder,
-    else of the encoder shipped with pers_rec.
+    else of the encoder shipped with pers_rec, run by ``runtime`` (``light``: numpy; ``keras``).
 
     Raises
     ------
@@ -62,18 +62,24 @@ def encoder_for(library_dir, model_path, pretrained_dir, cfg):
         None of the three is there (say how to make one).
     """
     from . import checkpoint, embed, pretrain
-    from . import model as networks
     from .checkpoint import SavedModel
+    from .config import ModelConfig
     from .scan import scan
 
     if model_path is not None:
-        return embed.Embedder(checkpoint.load(model_path, expect=cfg))
-    mcfg = networks.ModelConfig()
+        return embed.Embedder(checkpoint.load(model_path, expect=cfg, runtime=runtime))
+    mcfg = ModelConfig()
     found = pretrain.find(pretrained_dir, scan(library_dir), cfg, mcfg)
     pre = pretrain.load(found) if found is not None else pretrain.shipped(cfg, mcfg)
     if pre is None:
         raise ParameterError(f"no encoder for {library_dir}: run `pers-rec pretrain {library_dir}` first "
                              "(no likes needed), or give --model taste.keras")
+    if runtime == "light":
+        from . import runtime as light
+
+        return embed.Embedder(SavedModel(light.from_pretrained(cfg, mcfg, pre), cfg, mcfg))
+    from . import model as networks
+
     network = networks.build(cfg, mcfg)
     pretrain.apply(network, pre)
     return embed.Embedder(SavedModel(network, cfg, mcfg))

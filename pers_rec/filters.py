@@ -139,7 +139,7 @@ def plot_kernels(trunk, path: str | os.PathLike, title: str) -> None:
     """Every filter of the trunk's first conv layer, one small panel each, as a PNG (written atomically)."""
     from .plots import figure
 
-    kernel = np.asarray(trunk.get_layer("conv1").kernel)
+    kernel = trunk.first_kernel() if hasattr(trunk, "first_kernel") else np.asarray(trunk.get_layer("conv1").kernel)
     n = kernel.shape[2]
     cols = min(8, n)
     rows = -(-n // cols)

@@ -34,9 +34,8 @@ from pathlib import Path
 import numpy as np
 
 from . import features as F
-from . import model as Mo
 from .augment import augment
-from .config import PretrainConfig  # noqa: F401 (re-exported)
+from .config import ModelConfig, PretrainConfig  # noqa: F401 (re-exported)
 from .errors import ModelFileError, ParameterError
 from .fileio import atomic_path, write_text
 
@@ -73,10 +72,12 @@ def sample_pairs(matrices: list[np.ndarray], cfg: F.FeatureConfig, pcfg: Pretrai
     return augment(A, cfg, pcfg, c1_std, rng), augment(B, cfg, pcfg, c1_std, rng)
 
 
-def _contrastive_model(cfg: F.FeatureConfig, mcfg: Mo.ModelConfig, pcfg: PretrainConfig, stats):
+def _contrastive_model(cfg: F.FeatureConfig, mcfg: ModelConfig, pcfg: PretrainConfig, stats):
     """(the taste model whose trunk and encoder layers are trained, the two-view contrastive model)."""
     import keras
     from keras import layers, ops
+
+    from . import model as Mo
 
     class PairLogits(layers.Layer):
         """Cosine similarities of every view-A embedding with every view-B embedding, over the temperature."""
@@ -110,7 +111,7 @@ def _contrastive_model(cfg: F.FeatureConfig, mcfg: Mo.ModelConfig, pcfg: Pretrai
     return taste, model
 
 
-def pretrain(matrices: list[np.ndarray], cfg: F.FeatureConfig, mcfg: Mo.ModelConfig | None = None,
+def pretrain(matrices: list[np.ndarray], cfg: F.FeatureConfig, mcfg: ModelConfig | None = None,
              pcfg: PretrainConfig | None = None, *, progress: bool = False) -> Pretrained:
     """Pre-train on the feature matrices of a library (see the module docstring).
 
@@ -125,10 +126,11 @@ def pretrain(matrices: list[np.ndarray], cfg: F.FeatureConfig, mcfg: Mo.ModelCon
         ``info`` holds the contrastive loss per epoch, the batch's chance
         level (``log(batch_size)``), the number of tracks and the seconds.
     """
+    from . import model as Mo
     from .features import feature_stats
     from .progress import bar
 
-    mcfg, pcfg = mcfg or Mo.ModelConfig(), pcfg or PretrainConfig()
+    mcfg, pcfg = mcfg or ModelConfig(), pcfg or PretrainConfig()
     if len(matrices) * pcfg.pairs_per_track < pcfg.batch_size:
         raise ParameterError(f"pre-training needs at least {pcfg.batch_size} pairs per epoch: "
                              f"{len(matrices)} tracks x {pcfg.pairs_per_track} pairs is too few "
@@ -156,6 +158,8 @@ def pretrain(matrices: list[np.ndarray], cfg: F.FeatureConfig, mcfg: Mo.ModelCon
 
 def apply(model, pre: Pretrained) -> None:
     """Copy pre-trained weights into every member of a taste model (its other head layers are left as they are)."""
+    from . import model as Mo
+
     for trunk, head in Mo.members(model):
         trunk.set_weights(pre.trunk)
         for name, weights in pre.encoder.items():
@@ -166,7 +170,7 @@ def apply(model, pre: Pretrained) -> None:
 # storage in the cache folder
 
 
-def library_key(paths: list[str | os.PathLike], cfg: F.FeatureConfig, mcfg: Mo.ModelConfig) -> str:
+def library_key(paths: list[str | os.PathLike], cfg: F.FeatureConfig, mcfg: ModelConfig) -> str:
     """A key for pre-trained weights: the library's files (path, size, mtime), the features and the architecture.
 
     The pre-training settings are not part of it: ``train`` uses whatever
@@ -225,7 +229,7 @@ def load(path: str | os.PathLike) -> Pretrained:
     return Pretrained(trunk, encoder, info)
 
 
-def find(cache_dir: str | os.PathLike, paths, cfg: F.FeatureConfig, mcfg: Mo.ModelConfig) -> Path | None:
+def find(cache_dir: str | os.PathLike, paths, cfg: F.FeatureConfig, mcfg: ModelConfig) -> Path | None:
     """The stored weights for this library and these configurations, if ``pers-rec pretrain`` made them."""
     p = stored_path(cache_dir, library_key(paths, cfg, mcfg))
     return p if p.exists() else None
@@ -235,7 +239,7 @@ def find(cache_dir: str | os.PathLike, paths, cfg: F.FeatureConfig, mcfg: Mo.Mod
 SHIPPED = Path(__file__).resolve().parent / "data" / "encoder.npz"
 
 
-def shipped(cfg: F.FeatureConfig, mcfg: Mo.ModelConfig) -> Pretrained | None:
+def shipped(cfg: F.FeatureConfig, mcfg: ModelConfig) -> Pretrained | None:
     """The shipped encoder (distilled from the musicnn teacher), when it exists and was made for these features and
     this architecture (the defaults); else None. Its ``info["provenance"]`` says how it was made."""
     if not SHIPPED.exists():

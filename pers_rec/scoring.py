@@ -35,8 +35,9 @@ import numpy as np
 
 from . import baseline as B
 from .checkpoint import SavedModel
+from .config import ModelConfig
 from .features import FeatureConfig, fit_to_window, n_windows, window_starts_s, windows
-from .model import ModelConfig, members
+from .runtime import members
 
 #: Windows per head call (4096 ran the LSTM head ~25 % faster than 1024 on 2 CPU cores).
 HEAD_BATCH = 4096
@@ -160,7 +161,8 @@ class Scorer:
         return np.array([self.final_score(s, M, v) for s, M, v in zip(self.score_many(tracks), tracks, tv)])
 
     def _all_valid(self) -> bool:
-        return all(getattr(la, "padding", "valid") == "valid" for trunk, _ in self.members for la in trunk.layers)
+        return all(getattr(la, "padding", "valid") == "valid" for trunk, _ in self.members
+                   for la in getattr(trunk, "layers", ()))  # a light trunk's layers are all valid
 
     # ---- reference path -------------------------------------------------
     def window_scores_naive(self, M: np.ndarray) -> np.ndarray:
@@ -241,6 +243,8 @@ class Scorer:
         """
         S = self.mcfg.stride
         if len(X) <= TRUNK_FRAMES:
+            if not getattr(trunk, "fixed_shapes", True):  # the light runtime compiles nothing: no padding
+                return trunk.predict_on_batch(X[None])[0]
             padded = np.pad(X, ((0, pow2(len(X), _MIN_BUCKET) - len(X)), (0, 0)))
             return np.asarray(trunk.predict_on_batch(padded[None]))[0]
         overlap = self.mcfg.receptive_field - S
@@ -265,13 +269,14 @@ class Scorer:
             The whole model (inputs are windows), a head (inputs are trunk steps) or an encoder.
         X : np.ndarray [shape=(n, ...)]
 
-        Each call is padded to a power of two (at least 32) so that compiled
-        graphs (tf.function, jax.jit) are reused.
+        Each call to a Keras model is padded to a power of two (at least 32) so that compiled graphs
+        (tf.function, jax.jit) are reused; the light runtime's are not padded.
         """
         out = []
+        fixed = getattr(model, "fixed_shapes", True)
         for i in range(0, len(X), self.head_batch):
             x = X[i : i + self.head_batch]
-            n, size = len(x), pow2(len(x), 32, self.head_batch)
+            n, size = len(x), pow2(len(x), 32, self.head_batch) if fixed else len(x)
             if size > n:
                 x = np.concatenate([x, np.zeros((size - n,) + x.shape[1:], x.dtype)])
             y = np.asarray(model.predict_on_batch(x))

@@ -1,5 +1,5 @@
 """``python -m pers_rec.cli``: the same as ``pers-rec``."""
 
-from . import run
+from pers_rec.cli import run
 
 run()

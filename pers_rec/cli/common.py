@@ -80,11 +80,15 @@ fraction = float_in("a number", "must be between 0 and 1", lambda v: 0 <= v <= 1
 seconds = float_in("a number of seconds", "must be 0 or more seconds", lambda v: 0 <= v < float("inf"))
 
 
-def _common(cache: bool, jobs: bool) -> argparse.ArgumentParser:
+def _common(cache: bool, jobs: bool, runtime: bool = False) -> argparse.ArgumentParser:
     """Options subcommands share (``--cpu`` in every one, so it works before or after the subcommand)."""
     p = argparse.ArgumentParser(add_help=False)
     p.add_argument("--cpu", action="store_true", default=argparse.SUPPRESS,
                    help="never use a GPU (hides GPUs from the Keras backend)")
+    if runtime:
+        p.add_argument("--runtime", choices=("light", "keras"), default="light",
+                       help="what runs the network: light (numpy, no TensorFlow: starts in a second) or keras "
+                            "(the Keras backend, a GPU when there)")
     if cache:
         p.add_argument("--cache", metavar="DIR", help="feature cache folder (default: ~/.cache/pers_rec)")
         p.add_argument("--no-cache", action="store_true", help="do not read or write the feature cache")
@@ -95,11 +99,12 @@ def _common(cache: bool, jobs: bool) -> argparse.ArgumentParser:
     return p
 
 
-def subcommand(sub, name: str, help: str, example: str, cache: bool = False, jobs: bool = False
-               ) -> argparse.ArgumentParser:
-    """A subcommand's parser with the shared options and the exit codes in its epilog."""
+def subcommand(sub, name: str, help: str, example: str, cache: bool = False, jobs: bool = False,
+               runtime: bool = False) -> argparse.ArgumentParser:
+    """A subcommand's parser with the shared options and the exit codes in its epilog (``runtime``: the command
+    scores, and takes ``--runtime``)."""
     return sub.add_parser(name, help=help, description=f"{help[0].upper()}{help[1:]}.\n\nexample:\n  {example}",
-                          epilog=EXIT_CODES, formatter_class=Formatter, parents=[_common(cache, jobs)])
+                          epilog=EXIT_CODES, formatter_class=Formatter, parents=[_common(cache, jobs, runtime)])
 
 
 # ---- checks ------------------------------------------------------------------------------------------------------
@@ -126,15 +131,17 @@ def check_backend() -> None:
         raise ParameterError(f"KERAS_BACKEND={backend} but {module} is not installed (pip install {module})")
 
 
-def load_model(path):
-    """Check ``path`` and its configuration (without Keras), then load it: a :class:`checkpoint.SavedModel`."""
+def load_model(path, runtime: str = "light"):
+    """Check ``path`` and its configuration (without Keras), then load it into ``runtime`` (``--runtime``): a
+    :class:`checkpoint.SavedModel`."""
     from ..checkpoint import read_meta
 
     read_meta(path)
-    check_backend()
+    if runtime == "keras":
+        check_backend()
     from .. import checkpoint
 
-    return checkpoint.load(path)
+    return checkpoint.load(path, runtime=runtime)
 
 
 def library_files(folder, what: str = "library") -> list:

@@ -16,7 +16,7 @@ FORMATS = (".npz", ".parquet")
 
 def add_parser(sub) -> None:
     e = subcommand(sub, "embed", "write every track's embedding (path, artist, title, vector) to one file",
-                   "pers-rec embed ~/Music --model taste.keras --out vectors.npz", cache=True, jobs=True)
+                   "pers-rec embed ~/Music --model taste.keras --out vectors.npz", cache=True, jobs=True, runtime=True)
     e.add_argument("library", help="music folder (scanned recursively)")
     e.add_argument("--model", help="use this taste model's encoder (default: the library's pre-trained weights)")
     e.add_argument("--out", default="embeddings.npz",

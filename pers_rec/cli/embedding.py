@@ -27,11 +27,12 @@ def embedder_and_cache(args, library_flag: str = "--library") -> Iterator[tuple]
         from ..checkpoint import read_meta
 
         read_meta(args.model)  # the file and its configuration, before TensorFlow
-    check_backend()
+    if args.runtime == "keras":
+        check_backend()
     from ..config import FeatureConfig
     from ..encoders import encoder_for
 
-    embedder = encoder_for(args.library, args.model, cache_dir(args), FeatureConfig())
+    embedder = encoder_for(args.library, args.model, cache_dir(args), FeatureConfig(), runtime=args.runtime)
     with feature_cache(args) as cache:
         yield embedder, cache
 

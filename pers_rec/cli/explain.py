@@ -10,7 +10,7 @@ from .common import feature_cache, load_model, need_input, say, subcommand
 
 def add_parser(sub) -> None:
     e = subcommand(sub, "explain", "plot a track's window-score timeline over its MFCCs",
-                   "pers-rec explain song.flac --model taste.keras --out why.png", cache=True)
+                   "pers-rec explain song.flac --model taste.keras --out why.png", cache=True, runtime=True)
     e.add_argument("track", help="an audio file")
     e.add_argument("--model", required=True, help="a model written by pers-rec train (.keras)")
     e.add_argument("--out", help="PNG path (default: TRACK.explain.png in the current folder)")
@@ -24,7 +24,7 @@ def run(args) -> int:
     out = args.out or f"{Path(args.track).stem}.explain.png"
     check_output(out, (".png",), "--out")
     check_not_inputs({"--out": out}, {"track": args.track, "--model": args.model})
-    saved = load_model(args.model)
+    saved = load_model(args.model, args.runtime)
     with feature_cache(args) as cache:
         return explain(args.track, saved, out, cache=cache)
 

@@ -13,7 +13,7 @@ from .embedding import embedder_and_cache
 def add_parser(sub) -> None:
     fi = subcommand(sub, "filters", "find the tracks and 8 s windows that drive each filter of the last conv block "
                     "(playlists, index.md, first-layer kernels)",
-                    "pers-rec filters ~/Music --model taste.keras --out filters/", cache=True, jobs=True)
+                    "pers-rec filters ~/Music --model taste.keras --out filters/", cache=True, jobs=True, runtime=True)
     fi.add_argument("library", help="music folder (scanned recursively)")
     fi.add_argument("--model", help="a taste model (default: the library's pre-trained encoder)")
     fi.add_argument("--out", default="filters", help="output folder")

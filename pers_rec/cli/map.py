@@ -14,7 +14,7 @@ from .embedding import add_pooling, embedder_and_cache, library_vectors, model_s
 
 def add_parser(sub) -> None:
     mp = subcommand(sub, "map", "draw the library as a 2-D map of its track embeddings (HTML page + PNG)",
-                    "pers-rec map ~/Music --model taste.keras --out map.html", cache=True, jobs=True)
+                    "pers-rec map ~/Music --model taste.keras --out map.html", cache=True, jobs=True, runtime=True)
     mp.add_argument("library", help="music folder (scanned recursively)")
     mp.add_argument("--model", help="colour by this taste model's score and mark its likes and dislikes (and use its "
                                     "encoder); default: the library's pre-trained encoder, no colours")

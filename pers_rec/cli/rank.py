@@ -20,7 +20,7 @@ from .common import (
 
 def add_parser(sub) -> None:
     r = subcommand(sub, "rank", "score every track of a folder and write the ranking",
-                   "pers-rec rank ~/Music --model taste.keras --out ranking.csv --m3u top50.m3u8", cache=True, jobs=True)
+                   "pers-rec rank ~/Music --model taste.keras --out ranking.csv --m3u top50.m3u8", cache=True, jobs=True, runtime=True)
     r.add_argument("library", help="music folder (scanned recursively)")
     r.add_argument("--model", required=True, help="a model written by pers-rec train (.keras)")
     r.add_argument("--out", default="ranking.csv", help="ranking CSV")
@@ -72,7 +72,7 @@ def run(args) -> int:
         from ..extract import start_early
 
         start_early()  # the decoding workers' forkserver imports while TensorFlow and the model load
-    saved = load_model(args.model)  # a bad model file is said before the library is scanned
+    saved = load_model(args.model, args.runtime)  # a bad model file is said before the library is scanned
     paths = library_files(args.library)
     if args.engine == "ray":
         df = rank_on_ray(args, saved, paths)

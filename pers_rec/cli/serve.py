@@ -17,7 +17,7 @@ from .common import cache_dir, check_backend, int_at_least, library_files, need_
 
 def add_parser(sub) -> None:
     s = subcommand(sub, "serve", "a local web app: listen, judge with thumbs up/down, retrain, explore",
-                   "pers-rec serve ~/Music --model taste.keras   # then open the address it prints", cache=True)
+                   "pers-rec serve ~/Music --model taste.keras   # then open the address it prints", cache=True, runtime=True)
     s.add_argument("library", help="music folder (scanned recursively)")
     s.add_argument("--model", help="a taste model to rank with until you retrain one here (never overwritten)")
     s.add_argument("--likes", help="a likes list (as train --likes) that counts as thumbs up from the start")
@@ -87,7 +87,8 @@ def run(args) -> int:
     from ..web.state import Library
 
     options = {k: v for k, v in (("max_epochs", args.epochs), ("folds", args.folds)) if v is not None}
-    lib = Library(args.library, cache_dir(args), model=args.model, likes=args.likes, train_options=options, log=warn)
+    lib = Library(args.library, cache_dir(args), model=args.model, likes=args.likes, train_options=options, log=warn,
+                  runtime=args.runtime)
     token = None if is_loopback(args.host) else secrets.token_urlsafe(24)
     app = create_app(lib, token=token, hosts=allowed_hosts(args.host, args.allow_host))
     port = sock.getsockname()[1]

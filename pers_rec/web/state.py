@@ -66,9 +66,11 @@ class Library:
         ``TrainConfig`` fields for retraining (``max_epochs``, ``folds``, ...).
     log : callable or None
         Prints a line for the listener's terminal (start-up progress, broken files); None: silent.
+    runtime : {"light", "keras"}
+        What runs the network to rank and embed (``checkpoint.load``); retraining always uses Keras.
     """
 
-    def __init__(self, root, cache_dir, model=None, likes=None, train_options=None, log=None):
+    def __init__(self, root, cache_dir, model=None, likes=None, train_options=None, log=None, runtime="light"):
         from ..scan import scan
 
         self.root = Path(root).resolve()
@@ -77,6 +79,7 @@ class Library:
         self.model_path = Path(model) if model else None
         self.train_options = dict(train_options or {})
         self.log = log or (lambda text: None)
+        self.runtime = runtime
         self.paths = [str(p) for p in scan(self.root)]
         self.id_of = {p: i for i, p in enumerate(self.paths)}
         self.info = [{"artist": "", "album": "", "title": Path(p).stem} for p in self.paths]
@@ -202,7 +205,7 @@ class Library:
         try:
             saved, origin = self._start_model()
             embedder = (Embedder(saved) if saved is not None   # the ranking model's own trunk, loaded once
-                        else encoder_for(self.root, None, self.cache_dir, FeatureConfig()))
+                        else encoder_for(self.root, None, self.cache_dir, FeatureConfig(), runtime=self.runtime))
             ok, V, failed, _ = vectors(self.paths, embedder, cache=cache, jobs=None, progress=True)
             full = np.zeros((len(self.paths), V.shape[1] if len(V) else embedder.dim), np.float32)
             for p, v in zip(ok, V):
@@ -229,14 +232,14 @@ class Library:
         current = self.versions.path("current")
         if current is not None:
             try:
-                saved = checkpoint.load(current)
+                saved = checkpoint.load(current, runtime=self.runtime)
                 self.log(f"pers-rec serve: ranking with the model retrained here ({current})")
                 return saved, current
             except PersRecError as exc:
                 self.log(f"pers-rec serve: warning: {printable(str(exc))}; using --model instead")
         if self.model_path is None:
             return None, None
-        return checkpoint.load(self.model_path), self.model_path
+        return checkpoint.load(self.model_path, runtime=self.runtime), self.model_path
 
     def _say_failed(self) -> None:
         if not self.failed:
@@ -338,7 +341,7 @@ class Library:
         else:
             cache = open_cache(self.cache_dir)
             try:
-                self._rank(checkpoint.load(path), cache)
+                self._rank(checkpoint.load(path, runtime=self.runtime), cache)
             finally:
                 if cache is not None:
                     cache.close()

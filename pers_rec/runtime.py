@@ -1,0 +1,350 @@
+"""The light runtime: a pers_rec network's forward pass in numpy, without TensorFlow or Keras.
+
+Scoring a library needs no deep-learning framework: the network is a few small
+time-only convolutions and an LSTM. Importing Keras and TensorFlow costs about
+8 s and 1 GB on a 2-core machine before any work is done (``bench_peers``), so
+every command that only scores (``rank``, ``explain``, ``similar``, ``embed``,
+``playlist``, ``map``, ``serve``) reads the ``.keras`` file with :func:`read`
+and runs :class:`Network` instead; TensorFlow is imported only to train, or
+when the user asks for it (``--runtime keras``).
+
+The weights are read from the archive's ``model.weights.h5`` (h5py), located by
+the layer order in its ``config.json``, and checked against the network the
+file's own configuration describes (shapes, activations, finite values): the
+same file, never a second artefact. Batch normalisation is folded into the
+convolution before it. Outputs equal Keras's within 1e-5 (``tests/test_runtime.py``
+compares every architecture, ensembles and genre heads on the TensorFlow and
+JAX backends).
+
+The objects mirror what :mod:`scoring` and :mod:`embed` use of Keras models:
+``predict_on_batch``, ``members()`` pairs of trunk and head, and the head's
+encoder (the LSTM's last state, or the hidden dense layer).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .config import FeatureConfig, ModelConfig
+from .errors import ModelFileError
+
+#: Keras' names for the layer classes pers_rec builds, as its weights file names their groups.
+_H5_NAMES = {"InputLayer": "input_layer", "Functional": "functional", "Standardize": "standardize",
+             "Conv1D": "conv1d", "BatchNormalization": "batch_normalization", "ReLU": "re_lu",
+             "MaxPooling1D": "max_pooling1d", "LSTM": "lstm", "Dense": "dense", "Dropout": "dropout",
+             "Flatten": "flatten", "GlobalTemporalPooling": "global_temporal_pooling", "Average": "average"}
+
+
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * z))  # the logistic function, without overflow warnings
+
+
+@dataclass
+class Trunk:
+    """Standardisation, then ``(conv -> batch-norm -> ReLU -> max-pool)`` blocks along time, batch-norm folded.
+
+    Attributes
+    ----------
+    blocks : list of (kernel [shape=(k, c_in, c_out)], bias [shape=(c_out,)])
+    mean, scale : np.ndarray [shape=(n_features,)] or None
+    pool : int
+    """
+
+    blocks: list
+    mean: np.ndarray | None
+    scale: np.ndarray | None
+    pool: int
+    #: The weights as Keras holds them (batch-norm unfolded), for :func:`identity`.
+    source: list = field(default_factory=list, repr=False)
+    #: No compiled graphs to reuse: the scorer need not pad inputs to repeated shapes.
+    fixed_shapes: bool = field(default=False, init=False)
+
+    def predict_on_batch(self, x: np.ndarray) -> np.ndarray:
+        """``(batch, frames, n_features)`` -> ``(batch, steps, channels)``, like the Keras trunk."""
+        x = np.asarray(x, np.float32)
+        if self.mean is not None:
+            x = (x - self.mean) * self.scale
+        for kernel, bias in self.blocks:
+            k = len(kernel)
+            n = x.shape[1] - k + 1
+            if n < 1:
+                return np.zeros((x.shape[0], 0, kernel.shape[-1]), np.float32)
+            y = x[:, :n] @ kernel[0]
+            for j in range(1, k):
+                y += x[:, j : j + n] @ kernel[j]
+            y += bias
+            np.maximum(y, 0.0, out=y)
+            m = n // self.pool
+            x = y[:, : m * self.pool].reshape(len(y), m, self.pool, -1).max(axis=2)
+        return x
+
+    def weights(self) -> list[np.ndarray]:
+        return list(self.source)
+
+    def first_kernel(self) -> np.ndarray:
+        """The first convolution's kernel [shape=(kernel_size, n_features, filters)] as trained (batch-norm not
+        folded in): what ``filters`` draws."""
+        return self.source[2 if self.mean is not None else 0]
+
+
+@dataclass
+class Head:
+    """The head over a window's trunk steps: an LSTM (``cnn_lstm``), or flatten / global pooling and a hidden
+    dense layer, then the sigmoid (or a genre model's softmax)."""
+
+    arch: str
+    hidden: tuple  # LSTM (kernel, recurrent kernel, bias), or the hidden dense layer's (kernel, bias)
+    out: tuple  # (kernel, bias) of the output layer
+    softmax: bool = False
+    fixed_shapes: bool = field(default=False, init=False)
+
+    def encode(self, x: np.ndarray) -> np.ndarray:
+        """The encoder layer's output [shape=(batch, dim)] for trunk steps ``x`` [shape=(batch, steps, channels)]:
+        the LSTM's last state, or the hidden dense layer's activations."""
+        x = np.asarray(x, np.float32)
+        if self.arch == "cnn_lstm":
+            kernel, recurrent, bias = self.hidden
+            u = recurrent.shape[0]
+            z_in = x @ kernel + bias
+            h = np.zeros((len(x), u), np.float32)
+            c = np.zeros((len(x), u), np.float32)
+            for t in range(x.shape[1]):
+                z = z_in[:, t] + h @ recurrent
+                i, f, g, o = sigmoid(z[:, :u]), sigmoid(z[:, u : 2 * u]), np.tanh(z[:, 2 * u : 3 * u]), sigmoid(z[:, 3 * u :])
+                c = f * c + i * g
+                h = o * np.tanh(c)
+            return h
+        if self.arch == "cnn":
+            flat = x.reshape(len(x), -1)
+        else:  # global temporal pooling: mean, max and L2 norm over time
+            flat = np.concatenate([x.mean(axis=1), x.max(axis=1), np.sqrt(np.square(x).mean(axis=1) + 1e-12)], axis=-1)
+        kernel, bias = self.hidden
+        return np.maximum(flat @ kernel + bias, 0.0)
+
+    def predict_on_batch(self, x: np.ndarray) -> np.ndarray:
+        """``(batch, steps, channels)`` -> ``(batch, width)``: like-probabilities, or genre probabilities."""
+        kernel, bias = self.out
+        z = self.encode(x) @ kernel + bias
+        if not self.softmax:
+            return sigmoid(z)
+        z = np.exp(z - z.max(axis=1, keepdims=True))
+        return z / z.sum(axis=1, keepdims=True)
+
+    def encoder(self) -> Encoder:
+        return Encoder(self)
+
+    def weights(self) -> list[np.ndarray]:
+        return [*self.hidden, *self.out]
+
+
+@dataclass
+class Encoder:
+    """A head cut at its encoder layer, with the ``predict_on_batch`` of a Keras model."""
+
+    head: Head
+    fixed_shapes: bool = field(default=False, init=False)
+
+    def predict_on_batch(self, x: np.ndarray) -> np.ndarray:
+        return self.head.encode(x)
+
+    @property
+    def dim(self) -> int:
+        return int(self.head.hidden[1].shape[0] if self.head.arch == "cnn_lstm" else self.head.hidden[1].shape[-1])
+
+
+@dataclass
+class Network:
+    """A whole pers_rec network: ``(batch, window_frames, n_features)`` -> ``(batch, width)``, the average over its
+    members' ``head(trunk(window))``."""
+
+    pairs: list  # [(Trunk, Head)]
+    input_shape: tuple
+    output_shape: tuple
+    fixed_shapes: bool = field(default=False, init=False)
+
+    def members(self) -> list[tuple[Trunk, Head]]:
+        return list(self.pairs)
+
+    def predict_on_batch(self, x: np.ndarray) -> np.ndarray:
+        outs = [head.predict_on_batch(trunk.predict_on_batch(x)) for trunk, head in self.pairs]
+        return outs[0] if len(outs) == 1 else np.mean(outs, axis=0)
+
+
+def build(cfg: FeatureConfig, mcfg: ModelConfig, members: list[tuple[list, list, float]]) -> Network:
+    """A :class:`Network` from each member's trunk weights and head weights, in Keras' ``get_weights`` order, and
+    its batch-norm epsilon.
+
+    Raises
+    ------
+    ValueError
+        A weight's shape is not what ``cfg`` and ``mcfg`` describe.
+    """
+    pairs = []
+    for trunk_w, head_w, eps in members:
+        trunk_w, head_w = [np.asarray(w, np.float32) for w in trunk_w], [np.asarray(w, np.float32) for w in head_w]
+        for w, shape in zip(trunk_w + head_w, expected_shapes(cfg, mcfg), strict=True):
+            if w.shape != shape:
+                raise ValueError(f"a weight of shape {w.shape} where the configuration gives {shape}")
+        pairs.append((_trunk(trunk_w, cfg, mcfg, eps), _head(head_w, mcfg)))
+    width = max(1, len(mcfg.classes))
+    return Network(pairs, (None, cfg.window_frames, cfg.n_features), (None, width))
+
+
+def from_pretrained(cfg: FeatureConfig, mcfg: ModelConfig, pre) -> Network:
+    """The light form of an encoder alone (``pretrain.Pretrained``: the trunk's and the encoder layer's weights),
+    as :func:`encoders.encoder_for` builds it in Keras; its output layer is zeros (an encoder is not a taste model)."""
+    width = max(1, len(mcfg.classes))
+    dim = mcfg.lstm_units if mcfg.arch == "cnn_lstm" else mcfg.dense_units
+    hidden = list(pre.encoder["lstm" if mcfg.arch == "cnn_lstm" else "dense"])
+    eps = 1e-3  # Keras' default, which model.build keeps
+    return build(cfg, mcfg, [(pre.trunk, hidden + [np.zeros((dim, width)), np.zeros(width)], eps)])
+
+
+def members(model) -> list:
+    """The ``(trunk, head)`` pairs of a light :class:`Network` or of a Keras network."""
+    if isinstance(model, Network):
+        return model.members()
+    from .model import members as keras_members
+
+    return keras_members(model)
+
+
+def identity(trunk, encoder_weights: list) -> str:
+    """A hash of an encoder's weights as Keras holds them (batch-norm unfolded): the same for both runtimes, so
+    vectors cached by one are found by the other."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for w in (trunk.source if isinstance(trunk, Trunk) else trunk.get_weights()) + list(encoder_weights):
+        h.update(np.ascontiguousarray(w).tobytes())
+    return h.hexdigest()[:16]
+
+
+def expected_shapes(cfg: FeatureConfig, mcfg: ModelConfig) -> list[tuple]:
+    """Every weight's shape of one member, trunk then head, in Keras' order."""
+    shapes = [(cfg.n_features,)] * 2 if cfg.norm == "standardize" else []
+    c_in = cfg.n_features
+    for f in mcfg.filters:
+        shapes.append((mcfg.kernel_size, c_in, f))
+        shapes += [(f,)] * 4 if mcfg.batchnorm else [(f,)]
+        c_in = f
+    if mcfg.arch == "cnn_lstm":
+        u = mcfg.lstm_units
+        shapes += [(c_in, 4 * u), (u, 4 * u), (4 * u,)]
+        dim = u
+    else:
+        n_in = c_in * (mcfg.trunk_length(cfg.window_frames) if mcfg.arch == "cnn" else 3)
+        shapes += [(n_in, mcfg.dense_units), (mcfg.dense_units,)]
+        dim = mcfg.dense_units
+    width = max(1, len(mcfg.classes))
+    return shapes + [(dim, width), (width,)]
+
+
+def _trunk(ws: list[np.ndarray], cfg: FeatureConfig, mcfg: ModelConfig, eps: float) -> Trunk:
+    source, mean, scale = list(ws), None, None
+    if cfg.norm == "standardize":
+        (mean, scale), ws = ws[:2], ws[2:]
+    blocks = []
+    for _ in mcfg.filters:
+        if mcfg.batchnorm:
+            (kernel, gamma, beta, moving_mean, moving_var), ws = ws[:5], ws[5:]
+            s = gamma / np.sqrt(moving_var + np.float32(eps))
+            blocks.append(((kernel * s).astype(np.float32), (beta - moving_mean * s).astype(np.float32)))
+        else:
+            (kernel, bias), ws = ws[:2], ws[2:]
+            blocks.append((kernel, bias))
+    return Trunk(blocks, mean, scale, mcfg.pool_size, source)
+
+
+def _head(ws: list[np.ndarray], mcfg: ModelConfig) -> Head:
+    n = 3 if mcfg.arch == "cnn_lstm" else 2
+    return Head(mcfg.arch, tuple(ws[:n]), tuple(ws[n:]), softmax=bool(mcfg.classes))
+
+
+def from_keras(model, cfg: FeatureConfig, mcfg: ModelConfig) -> Network:
+    """The light form of a Keras network built by :func:`model.build` (trained or loaded)."""
+    from .model import members
+
+    out = []
+    for trunk, head in members(model):
+        bns = [la for la in trunk.layers if type(la).__name__ == "BatchNormalization"]
+        out.append((trunk.get_weights(), head.get_weights(), float(bns[0].epsilon) if bns else 1e-3))
+    return build(cfg, mcfg, out)
+
+
+def read(path, cfg: FeatureConfig, mcfg: ModelConfig) -> Network:
+    """The network of a ``.keras`` file (checked with ``checkpoint.read_meta`` first), read with h5py alone.
+
+    Raises
+    ------
+    ModelFileError
+        The archive's network is not the one its configuration describes, or a weight is not finite.
+    """
+    import h5py
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            config = json.loads(zf.read("config.json"))
+            with zf.open("model.weights.h5") as raw:
+                data = raw.read()
+        with h5py.File(io.BytesIO(data), "r") as h5:
+            members = [(_group_weights(h5, f"layers/{t}", tl), _group_weights(h5, f"layers/{h}", hl), eps)
+                       for (t, tl, eps), (h, hl) in _member_groups(config)]
+        net = build(cfg, mcfg, members)
+    except ModelFileError as exc:
+        raise ModelFileError(f"{path}: {exc}") from None
+    except Exception as exc:  # a hostile or foreign archive: json, zip, h5py and shape errors alike
+        raise ModelFileError(f"{path}: the network cannot be read ({type(exc).__name__}: {str(exc)[:200]})") from None
+    for trunk, head in net.pairs:
+        if not all(np.isfinite(w).all() for w in trunk.weights() + head.weights()):
+            raise ModelFileError(f"{path}: refused: a weight holds NaN or infinite values")
+    return net
+
+
+def _h5_names(layers: list[dict]) -> list[str]:
+    """Each layer's group name in the weights file: its class in snake case, numbered by repeats (Keras' rule)."""
+    used: dict[str, int] = {}
+    names = []
+    for la in layers:
+        base = _H5_NAMES.get(la.get("class_name"))
+        if base is None:
+            raise ModelFileError(f"not a pers_rec network (a {str(la.get('class_name'))[:40]} layer)")
+        used[base] = used.get(base, -1) + 1
+        names.append(base if used[base] == 0 else f"{base}_{used[base]}")
+    return names
+
+
+def _member_groups(config: dict):
+    """``[((trunk group, trunk layers, batch-norm epsilon), (head group, head layers))]`` in member order."""
+    layers = config["config"]["layers"]
+    groups = dict(zip((la["config"]["name"] for la in layers), zip(_h5_names(layers), layers)))
+    pairs, i = [], 0
+    while f"trunk_{i}" in groups:
+        (t, tconf), (h, hconf) = groups[f"trunk_{i}"], groups[f"head_{i}"]
+        tl, hl = tconf["config"]["layers"], hconf["config"]["layers"]
+        eps = [la["config"]["epsilon"] for la in tl if la["class_name"] == "BatchNormalization"]
+        for la in hl:
+            c = la["config"]
+            if la["class_name"] == "LSTM" and (c.get("activation"), c.get("recurrent_activation")) != ("tanh", "sigmoid"):
+                raise ModelFileError("not a pers_rec network (an LSTM with other activations)")
+        pairs.append(((t, tl, float(eps[0]) if eps else 1e-3), (h, hl)))
+        i += 1
+    if not pairs:
+        raise ModelFileError("not a pers_rec network (no trunk/head members)")
+    return pairs
+
+
+def _group_weights(h5, prefix: str, layers: list[dict]) -> list[np.ndarray]:
+    """A sub-model's weights in ``get_weights`` order, from its layers' ``vars`` groups."""
+    out = []
+    for name in _h5_names(layers):
+        group = h5[f"{prefix}/layers/{name}"]
+        group = group["cell"] if "cell" in group else group
+        if "vars" in group:
+            out += [np.asarray(group["vars"][str(k)]) for k in range(len(group["vars"]))]
+    return out
