@@ -178,8 +178,10 @@ def embed(paths: list[str | os.PathLike], saved) -> tuple[list[str], np.ndarray,
     worked, V [shape=(n, dim)] L2-normalised, [(path, reason)] of the others)``, in the order given."""
     import tempfile
 
-    from . import checkpoint
+    from . import checkpoint, runtime
 
+    if isinstance(saved.model, runtime.Network):  # Ray's workers run Keras: the same weights, in its form
+        saved = checkpoint.SavedModel(runtime.to_keras(saved.model, saved.cfg, saved.mcfg), saved.cfg, saved.mcfg)
     start()
     with tempfile.TemporaryDirectory() as tmp:
         checkpoint.save(Path(tmp) / "encoder.keras", saved)

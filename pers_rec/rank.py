@@ -163,10 +163,8 @@ def _error_row(path: Path, error: AudioError) -> dict:
 
 
 def _table(rows: list[dict]) -> pd.DataFrame:
-    # object columns: pandas 3 would store text as Arrow strings, which cannot hold a file name's undecodable
-    # bytes (surrogates); the numbers are made numeric below
     # sorted here, and text kept in object columns: pandas 3 sorts and stores text as Arrow strings, which
-    # cannot hold a file name's undecodable bytes (surrogates)
+    # cannot hold a file name's undecodable bytes (surrogates); the numbers are made numeric below
     good = sorted((r for r in rows if r.get("status") == "ok"), key=lambda r: (-r["score"], r["path"]))
     rows = good + sorted((r for r in rows if r.get("status") != "ok"), key=lambda r: r["path"])
     df = pd.DataFrame(rows, columns=COLUMNS, dtype=object)

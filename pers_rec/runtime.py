@@ -277,6 +277,18 @@ def from_keras(model, cfg: FeatureConfig, mcfg: ModelConfig) -> Network:
     return build(cfg, mcfg, out)
 
 
+def to_keras(net: Network, cfg: FeatureConfig, mcfg: ModelConfig):
+    """The Keras network of a light one (the same weights, batch-norm unfolded): to save or to send to Ray."""
+    from .model import build
+    from .model import members as keras_members
+
+    model = build(cfg, mcfg, members=len(net.pairs))
+    for (trunk, head), (light_trunk, light_head) in zip(keras_members(model), net.pairs):
+        trunk.set_weights(light_trunk.source)
+        head.set_weights(light_head.weights())
+    return model
+
+
 def read(path, cfg: FeatureConfig, mcfg: ModelConfig) -> Network:
     """The network of a ``.keras`` file (checked with ``checkpoint.read_meta`` first), read with h5py alone.
 
@@ -292,9 +304,12 @@ def read(path, cfg: FeatureConfig, mcfg: ModelConfig) -> Network:
             config = json.loads(zf.read("config.json"))
             with zf.open("model.weights.h5") as raw:
                 data = raw.read()
+        pairs = _member_groups(config)
+        for (_, trunk_layers, _), (_, head_layers) in pairs:
+            check_layers(trunk_layers + head_layers, cfg, mcfg)
         with h5py.File(io.BytesIO(data), "r") as h5:
             members = [(_group_weights(h5, f"layers/{t}", tl), _group_weights(h5, f"layers/{h}", hl), eps)
-                       for (t, tl, eps), (h, hl) in _member_groups(config)]
+                       for (t, tl, eps), (h, hl) in pairs]
         net = build(cfg, mcfg, members)
     except ModelFileError as exc:
         raise ModelFileError(f"{path}: {exc}") from None
@@ -304,6 +319,54 @@ def read(path, cfg: FeatureConfig, mcfg: ModelConfig) -> Network:
         if not all(np.isfinite(w).all() for w in trunk.weights() + head.weights()):
             raise ModelFileError(f"{path}: refused: a weight holds NaN or infinite values")
     return net
+
+
+def expected_layers(cfg: FeatureConfig, mcfg: ModelConfig) -> list[tuple[str, dict]]:
+    """Every layer of one member (trunk then head) as ``(class, settings)``: what ``model.build`` makes of
+    ``cfg`` and ``mcfg``, in the form of a ``.keras`` file's ``config.json``."""
+    k, p = mcfg.kernel_size, mcfg.pool_size
+    out = [("InputLayer", {})] + ([("Standardize", {})] if cfg.norm == "standardize" else [])
+    for f in mcfg.filters:
+        out.append(("Conv1D", {"filters": f, "kernel_size": [k], "strides": [1], "padding": "valid", "dilation_rate": [1],
+                               "groups": 1, "activation": "linear", "use_bias": not mcfg.batchnorm,
+                               "data_format": "channels_last"}))
+        if mcfg.batchnorm:
+            out.append(("BatchNormalization", {"axis": -1, "center": True, "scale": True}))
+        out.append(("ReLU", {"max_value": None, "negative_slope": 0.0, "threshold": 0.0}))
+        out.append(("MaxPooling1D", {"pool_size": [p], "strides": [p], "padding": "valid", "data_format": "channels_last"}))
+    out.append(("InputLayer", {}))
+    if mcfg.arch == "cnn_lstm":
+        out.append(("LSTM", {"units": mcfg.lstm_units, "activation": "tanh", "recurrent_activation": "sigmoid",
+                             "use_bias": True, "return_sequences": False, "go_backwards": False}))
+    else:
+        out += [("Flatten" if mcfg.arch == "cnn" else "GlobalTemporalPooling", {}), ("Dropout", {}),
+                ("Dense", {"units": mcfg.dense_units, "activation": "relu", "use_bias": True})]
+    width = max(1, len(mcfg.classes))
+    return out + [("Dropout", {}), ("Dense", {"units": width, "activation": "softmax" if mcfg.classes else "sigmoid",
+                                              "use_bias": True})]
+
+
+def check_layers(layers: list[dict], cfg: FeatureConfig, mcfg: ModelConfig) -> None:
+    """The archive's layers must be the ones its configuration describes (an edited ``pool_size`` or ``arch``, or
+    another activation, would score differently from what every command says it is).
+
+    Raises
+    ------
+    ModelFileError
+    """
+    want = expected_layers(cfg, mcfg)
+    got = [(la.get("class_name"), la.get("config") or {}) for la in layers]
+    names, wanted = [str(g[0])[:40] for g in got], [w[0] for w in want]
+    if names != wanted:
+        i = next((i for i, (a, b) in enumerate(zip(names, wanted)) if a != b), min(len(names), len(wanted)))
+        raise ModelFileError(f"the network is not the one its configuration describes (arch {mcfg.arch}, "
+                             f"{len(mcfg.filters)} conv blocks): layer {i} is {names[i] if i < len(names) else 'missing'}"
+                             f" where the configuration gives {wanted[i] if i < len(wanted) else 'none'}")
+    for (name, conf), (_, settings) in zip(got, want):
+        for key, value in settings.items():
+            if conf.get(key) != value:
+                raise ModelFileError(f"the network is not the one its configuration describes: {name} has "
+                                     f"{key} {str(conf.get(key))[:40]} where the configuration gives {value}")
 
 
 def _h5_names(layers: list[dict]) -> list[str]:
@@ -328,10 +391,6 @@ def _member_groups(config: dict):
         (t, tconf), (h, hconf) = groups[f"trunk_{i}"], groups[f"head_{i}"]
         tl, hl = tconf["config"]["layers"], hconf["config"]["layers"]
         eps = [la["config"]["epsilon"] for la in tl if la["class_name"] == "BatchNormalization"]
-        for la in hl:
-            c = la["config"]
-            if la["class_name"] == "LSTM" and (c.get("activation"), c.get("recurrent_activation")) != ("tanh", "sigmoid"):
-                raise ModelFileError("not a pers_rec network (an LSTM with other activations)")
         pairs.append(((t, tl, float(eps[0]) if eps else 1e-3), (h, hl)))
         i += 1
     if not pairs:

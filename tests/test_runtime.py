@@ -144,7 +144,7 @@ def test_light_runtime_refuses_what_is_not_a_pers_rec_network(tmp_path):
         return tmp.read_bytes()
 
     for name, kwargs, reason in (("lambda", {"edit_config": lambda_layer}, "Lambda"),
-                                 ("hard", {"edit_config": hard_sigmoid}, "activations"),
+                                 ("hard", {"edit_config": hard_sigmoid}, "recurrent_activation"),
                                  ("nan", {"edit_weights": nan_weight}, "NaN")):
         bad = _rewrite(path, tmp_path / f"{name}.keras", **kwargs)
         with pytest.raises(ModelFileError, match=reason) as err:
@@ -180,3 +180,11 @@ def test_rank_and_explain_run_without_tensorflow_and_agree_with_keras(tmp_path, 
     r = subprocess.run([sys.executable, "-c", code, "explain", str(music / "t1.wav"), "--model", str(model), "--out",
                         str(tmp_path / "why.png"), "--no-cache"], capture_output=True, text=True, timeout=300)
     assert r.stdout.split()[-2:] == ["False", "0"] and (tmp_path / "why.png").stat().st_size > 1000, r.stderr
+
+
+def test_a_light_network_goes_back_to_keras_unchanged():
+    """``to_keras`` (what Ray's workers are sent) gives back the Keras network's weights and outputs."""
+    mcfg, cfg = CASES[1][0], CFG
+    model = keras_model(mcfg, 3, cfg)
+    back = runtime.to_keras(runtime.from_keras(model, cfg, mcfg), cfg, mcfg)
+    assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), back.get_weights()))
