@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from experiments.common import CACHE, RESULTS, environment, write_results
+from experiments.common import CACHE, environment, write_results
 
 WORK = CACHE / "peers"
 PERS_REC = [sys.executable, "-m", "pers_rec.cli"]

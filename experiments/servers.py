@@ -75,16 +75,17 @@ def supysonic(home, music):
 
 
 @contextlib.contextmanager
-def mpd(home, music):
-    """An mpd for ``music`` (database updated), yielding ``(host, port)``."""
+def mpd(home, music, port=None):
+    """An mpd for ``music`` (database updated), yielding ``(host, port)``; ``port``: that one (a restart), else a
+    free one. Its ``null`` output plays in real time, so a song ends when its length has passed."""
     home.mkdir(parents=True, exist_ok=True)
     (home / "playlists").mkdir(exist_ok=True)
-    port, log = free_port(), home / "mpd.log"
+    port, log = port or free_port(), home / "mpd.log"
     conf = home / "mpd.conf"
     conf.write_text(f'music_directory "{music}"\nplaylist_directory "{home}/playlists"\n'
                     f'db_file "{home}/db"\nsticker_file "{home}/sticker.sql"\nstate_file "{home}/state"\n'
                     f'log_file "{log}"\nbind_to_address "127.0.0.1"\nport "{port}"\n'
-                    'audio_output {\n type "null"\n name "none"\n}\n')
+                    'audio_output {\n type "null"\n name "none"\n mixer_type "none"\n}\n')
     log.touch()
     proc = subprocess.Popen(["mpd", "--no-daemon", str(conf)], cwd=home, stdout=subprocess.DEVNULL,
                             stderr=subprocess.STDOUT)

@@ -20,17 +20,18 @@ import numpy as np
 DIVERSITY = 1.0
 
 
-def fit(V: np.ndarray, labelled: dict[int, int], seed: int = 0, max_negatives: int = 200):
+def fit(V: np.ndarray, labelled: dict[int, int], seed: int = 0, max_negatives: int = 200, weights=None):
     """A like-probability for every row of ``V`` [shape=(n, dim)] from ``labelled`` ``{row: 0/1}``, or None
     when there is no like yet (see :func:`learner`)."""
-    model = learner(V, labelled, seed, max_negatives)
+    model = learner(V, labelled, seed, max_negatives, weights)
     return None if model is None else model(V)
 
 
-def learner(V: np.ndarray, labelled: dict[int, int], seed: int = 0, max_negatives: int = 200):
+def learner(V: np.ndarray, labelled: dict[int, int], seed: int = 0, max_negatives: int = 200, weights=None):
     """The quick learner fitted on the labelled rows of ``V``: a function from vectors [shape=(m, dim)] to
     like-probabilities, or None when there is no like yet. Rows not labelled stand in for negatives (at most
-    ``max_negatives``, drawn with ``seed``) when no dislike is known."""
+    ``max_negatives``, drawn with ``seed``, weight 1) when no dislike is known. ``weights`` ``{row: weight}``:
+    how much each labelled row counts (default 1; a radio's skip counts less than a thumbs-down)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.preprocessing import StandardScaler
 
@@ -44,9 +45,10 @@ def learner(V: np.ndarray, labelled: dict[int, int], seed: int = 0, max_negative
             return None
         rest = np.random.default_rng(seed).choice(rest, size=min(len(rest), max_negatives), replace=False)
         rows, y = np.r_[rows, rest], np.r_[y, np.zeros(len(rest), int)]
+    w = np.array([(weights or {}).get(int(r), 1.0) for r in rows], float)
     scaler = StandardScaler().fit(V[rows])
     clf = LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000, random_state=seed)
-    clf.fit(scaler.transform(V[rows]), y)
+    clf.fit(scaler.transform(V[rows]), y, sample_weight=w)
     return lambda X: clf.predict_proba(scaler.transform(X))[:, 1]
 
 

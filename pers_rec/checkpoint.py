@@ -202,9 +202,9 @@ def load(path: str | os.PathLike, expect: FeatureConfig | None = None, runtime: 
     if runtime not in RUNTIMES:
         raise ParameterError(f"runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r:.40}")
     if runtime == "light":
-        from . import runtime as light
+        from . import archive
 
-        return SavedModel(light.read(path, cfg, mcfg), cfg, mcfg, report)
+        return SavedModel(archive.read(path, cfg, mcfg), cfg, mcfg, report)
     from .model import keras, members
 
     try:

@@ -223,6 +223,53 @@ class Player:
     def playlist(self, name: str) -> list[str]:
         return list(self._do("listplaylist", name))
 
+    # ---- the queue, for the radio -------------------------------------------------------------------------------
+    def status(self) -> dict:
+        return dict(self._do("status"))
+
+    def queue(self) -> list[dict]:
+        """The play queue: ``[{"file", "id", "pos", "duration", ...}]`` in order."""
+        return [q for q in self._do("playlistinfo") if isinstance(q, dict)]
+
+    def add(self, uri: str) -> str:
+        """Append ``uri`` to the queue; its song id."""
+        return str(self._do("addid", uri))
+
+    def play(self) -> None:
+        self._do("play")
+
+    def wait(self, timeout: float, subsystems=("player", "playlist")) -> list[str]:
+        """Block until MPD reports a change in ``subsystems`` (``idle``) or ``timeout`` seconds pass; the
+        subsystems that changed ([] on a timeout). python-mpd2's blocking client cannot cancel an idle, so the
+        protocol is spoken here: ``idle``, then ``noidle`` if nothing came in time (MPD ignores a ``noidle``
+        that arrives after the idle ended, so the two cannot cross)."""
+        import select
+
+        rb = self.client._rbfile
+        if isinstance(rb, _Bounded):
+            rb.left = MAX_ANSWER
+        try:
+            self.client._write_command("idle", list(subsystems))
+            ready, _, _ = select.select([self.client._sock], [], [], timeout)
+            if not ready:
+                self.client._write_line("noidle")
+            changed = []
+            while True:
+                line = rb.readline()
+                if not line:
+                    raise OSError("the connection closed")
+                line = line.rstrip("\n")
+                if line == "OK":
+                    return changed
+                if line.startswith("ACK"):
+                    raise OSError(line[:200])
+                if line.startswith("changed: "):
+                    changed.append(line[9:])
+        except (OSError, ValueError, AttributeError, UnicodeDecodeError) as exc:
+            raise MPDError(f"MPD at {self.where}: idle failed ({exc})") from None
+        except Exception as exc:  # noqa: BLE001 (python-mpd2's ConnectionError and kin)
+            raise MPDError(f"MPD at {self.where}: idle failed ({type(exc).__name__}: {exc})") from None
+
 
 def uri_of(path: str, music_dir: str | os.PathLike) -> str | None:
     """``path`` relative to the music directory (MPD's song URI), or None when it lies outside it."""

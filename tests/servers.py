@@ -27,12 +27,12 @@ def supysonic(home, music):
 
 
 @contextlib.contextmanager
-def mpd(home, music):
-    """An mpd for ``music`` (database updated), yielding ``(host, port)``."""
+def mpd(home, music, port=None):
+    """An mpd for ``music`` (database updated), yielding ``(host, port)`` (``port``: that one, e.g. to restart)."""
     need("mpd")
     if os.environ.get("CI"):
         import mpd as _  # noqa: F401 (python-mpd2 is a test dependency: missing it fails under CI)
     else:
         pytest.importorskip("mpd", reason="python-mpd2 not installed (pip install 'pers_rec[mpd]')")
-    with _S.mpd(home, music) as where:
+    with _S.mpd(home, music, port) as where:
         yield where

@@ -12,13 +12,13 @@ PKG = ROOT / "pers_rec"
 
 #: Each module's layer in the data flow; a module may import only from its own layer or below.
 LAYERS = {
-    "errors": 0, "config": 0, "fileio": 0, "progress": 0, "device": 0, "tags": 0, "plots": 0, "compact": 0,
+    "errors": 0, "config": 0, "fileio": 0, "judgements": 0, "progress": 0, "device": 0, "tags": 0, "plots": 0, "compact": 0,
     "audio": 1, "scan": 1, "playlists": 1, "subsonic": 1, "mpd_player": 1, "transport": 1, "players": 3,
     "features": 2, "augment": 2, "extract": 2, "cache": 2, "cache_file": 2, "signals": 2,
-    "model": 3, "runtime": 3, "teacher": 3, "baseline": 3, "report": 3, "checkpoint": 3,
+    "model": 3, "runtime": 3, "archive": 3, "teacher": 3, "baseline": 3, "report": 3, "checkpoint": 3,
     "scoring": 4, "dataset": 4,
     "rank": 5, "train": 5, "pretrain": 5, "distill": 5, "embed": 5,
-    "filters": 6, "maps": 6, "genre": 6, "sequence": 6, "active": 6, "distributed": 6, "encoders": 6,
+    "filters": 6, "maps": 6, "genre": 6, "sequence": 6, "active": 6, "distributed": 6, "encoders": 6, "radio": 6, "mpd_radio": 6,
     "cli": 7, "web": 7,
 }
 

@@ -19,9 +19,9 @@ from conftest import tag, tone
 
 pytest.importorskip("starlette", reason="pers-rec serve needs starlette and uvicorn (pip install 'pers_rec[web]')")
 
+from pers_rec.judgements import Judgements  # noqa: E402
 from pers_rec.web.app import create_app  # noqa: E402
 from pers_rec.web.state import Library, library_home  # noqa: E402
-from pers_rec.web.store import Judgements  # noqa: E402
 
 HOSTILE = "<script>alert(1)</script><img src=x onerror=alert(2)>"
 
@@ -80,20 +80,6 @@ def wait_for(lib, what="analysed", seconds=120):
             return
         time.sleep(0.1)
     raise TimeoutError(f"{what}: {lib.status}")
-
-
-def test_judgements_are_stored_at_once_and_the_latest_wins(tmp_path):
-    store = Judgements(tmp_path / "j.sqlite")
-    store.add("/a.flac", 1)
-    store.add("/b.flac", 0)
-    store.add("/a.flac", None)  # then a skip: the latest judgement wins, and a skip labels nothing
-    store.add("/c.flac", 1)
-    assert store.labels() == {"/b.flac": 0, "/c.flac": 1} and store.count() == 4
-    assert store.csv_text().splitlines() == ["path,label,weight,signal", "/b.flac,0,1.0,serve", "/c.flac,1,1.0,serve"]
-    with pytest.raises(ValueError):
-        store.add("/d.flac", 2)
-    other = sqlite3.connect(tmp_path / "j.sqlite")  # another connection sees every row: nothing waits in a buffer
-    assert other.execute("SELECT COUNT(*) FROM judgements").fetchone()[0] == 4
 
 
 @pytest.mark.slow

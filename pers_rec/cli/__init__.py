@@ -27,11 +27,11 @@ from ..errors import (
     ScanWarning,
     printable,
 )
-from . import cache, embed, explain, filters, likes, map, misc, playlist, pretrain, rank, serve, similar, train
+from . import cache, embed, explain, filters, likes, map, misc, playlist, pretrain, radio, rank, serve, similar, train
 from .common import EXIT_CODES, Formatter
 
 #: The commands, in the order ``--help`` lists them.
-COMMANDS = (likes, train, pretrain, serve, similar, playlist, map, filters, embed, rank, explain, cache, misc)
+COMMANDS = (likes, train, pretrain, serve, radio, similar, playlist, map, filters, embed, rank, explain, cache, misc)
 
 
 def build_parser() -> argparse.ArgumentParser:

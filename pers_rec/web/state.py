@@ -17,9 +17,7 @@ Everything the listener builds is kept per library, in ``CACHE/serve/<folder>-<h
 
 from __future__ import annotations
 
-import hashlib
 import os
-import re
 import threading
 import time
 import traceback
@@ -29,9 +27,9 @@ import numpy as np
 
 from .. import active, tags
 from ..errors import AudioError, PersRecError, printable
+from ..judgements import Judgements, library_home
 from ..progress import listening
 from .layout import MapDrawer
-from .store import Judgements
 from .versions import Versions, fmt, summary
 
 #: Broken files named on the terminal at the end of the analysis (the rest are counted).
@@ -40,13 +38,6 @@ SHOWN_FAILURES = 20
 
 class Unplayable(Exception):
     """A track that cannot be decoded (HTTP 422); the message says which and why."""
-
-
-def library_home(cache_dir, root: Path) -> Path:
-    """The serve folder of the library ``root`` under ``cache_dir``: its name, then a hash of its real path."""
-    real = os.path.realpath(root)
-    slug = re.sub(r"[^A-Za-z0-9_-]+", "_", os.path.basename(real))[:40] or "library"
-    return Path(cache_dir) / "serve" / f"{slug}-{hashlib.sha1(os.fsencode(real)).hexdigest()[:12]}"
 
 
 class Library:
@@ -111,7 +102,7 @@ class Library:
     # ---- labels and the queue ------------------------------------------------------------------
     def labelled(self) -> dict[int, tuple[int, float, str]]:
         """``{id: (label, weight, signal)}``: the likes list, overridden by the judgements."""
-        merged = {**self.listed, **{p: (lab, 1.0, "serve") for p, lab in self.store.labels().items()}}
+        merged = {**self.listed, **self.store.weighted()}  # a radio's skips and completions with their weights
         return {self.id_of[p]: v for p, v in merged.items() if p in self.id_of}
 
     def labels(self) -> dict[int, int]:

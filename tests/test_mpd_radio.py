@@ -1,0 +1,114 @@
+"""The radio inside a real mpd (its ``null`` output plays in real time, so a skip is a real ``next``): the queue
+topped up, the listener's own entries untouched, a skip stored as a dislike and a completion as a like (durable),
+the taste moved by them, a file outside the library said, and MPD restarting survived."""
+
+import sqlite3
+import threading
+import time
+
+import numpy as np
+import pytest
+import soundfile as sf
+from conftest import tag, tone
+from servers import mpd
+
+from pers_rec import players
+from pers_rec.judgements import Judgements
+from pers_rec.mpd_radio import MPDRadio
+from pers_rec.radio import Radio, Rules
+
+pytestmark = pytest.mark.slow
+
+
+def songs(root, n=9, seconds=4.0):
+    """``n`` tagged FLAC songs of ``seconds`` (3 artists, one album each), and one more file the radio is not
+    told about."""
+    paths = []
+    for i in range(n + 1):
+        p = root / f"Artist {i % 3}" / f"song {i:02d}.flac"
+        p.parent.mkdir(parents=True, exist_ok=True)
+        sf.write(p, tone(220 + 30 * i, seconds, 16000), 16000)
+        tag(p, artist=f"Artist {i % 3}", title=f"Song {i:02d}", album=f"Album {i}")
+        paths.append(str(p))
+    return paths[:n], paths[n]
+
+
+def until(predicate, seconds=20.0):
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_a_radio_session_in_a_real_mpd(tmp_path):
+    music = tmp_path / "music"
+    paths, stranger = songs(music)
+    rng = np.random.default_rng(0)
+    V = np.r_[np.eye(4)[[0] * 5], np.eye(4)[[1] * 4]] + 0.1 * rng.normal(size=(9, 4))
+    V /= np.linalg.norm(V, axis=1, keepdims=True)
+    picker = Radio(V, [f"Artist {i % 3}" for i in range(9)], [f"Album {i}" for i in range(9)],
+                   labelled={0: (1, 1.0), 5: (1, 1.0)}, rules=Rules(replay_gap=3, artist_gap=0, album_gap=0))
+    store = Judgements(tmp_path / "judgements.sqlite")
+    said = []
+    with mpd(tmp_path / "home", music) as (host, port):
+        where = f"{host}:{port}"
+        with players.mpd_player(where) as listener:
+            mine = [listener.add("Artist 1/song 01.flac"), listener.add(stranger.split("music/")[1])]
+        station = MPDRadio(picker, paths, music, lambda: players.mpd_player(where, 10.0), store=store,
+                           log=said.append)
+        runner = threading.Thread(target=station.run, daemon=True)
+        runner.start()
+        try:
+            with players.mpd_player(where) as listener:
+                assert until(lambda: len(listener.queue()) >= 2 + 3 - 1 and listener.status().get("state") == "play")
+                taste_before = picker.taste.copy()
+                assert until(lambda: listener.status().get("songid") == mine[0])
+                time.sleep(0.5)
+                listener.client.next()  # the listener skips their own song 01 after half a second
+                assert until(lambda: ("Artist 1/song 01.flac", "skip") in station.events)
+                assert picker.taste[1] < taste_before[1]  # the skip moved the taste at once
+                assert until(lambda: any(k == "complete" for _, k in station.events), 30), (station.events, said)
+                assert until(lambda: any("not in the library" in s for s in said), 20)
+                queue = listener.queue()
+                ids = [str(q["id"]) for q in queue]
+                assert [i for i in ids if i in mine] == mine  # the listener's entries: all there, in their order
+                assert ids[: len(mine)] == mine  # nothing was put before them
+                st = listener.status()
+                assert len(queue) - int(st["song"]) - 1 >= 2  # topped up ahead of the song playing
+        finally:
+            station.stop.set()
+            runner.join(10)
+    db = sqlite3.connect(tmp_path / "judgements.sqlite")  # another connection: every event was committed
+    rows = db.execute("SELECT path, label, weight, source FROM judgements ORDER BY id").fetchall()
+    assert rows[0] == (paths[1], 0, 1.0, "radio:skip")
+    assert any(src == "radio:complete" and lab == 1 and w == 0.5 for _, lab, w, src in rows)
+    assert all(p in paths for p, *_ in rows)  # the stranger was never judged
+
+
+def test_the_radio_waits_for_mpd_and_comes_back_after_a_restart(tmp_path):
+    music = tmp_path / "music"
+    paths, _ = songs(music, n=6, seconds=30.0)
+    V = np.random.default_rng(1).normal(size=(6, 4))
+    V /= np.linalg.norm(V, axis=1, keepdims=True)
+    picker = Radio(V, [""] * 6, [""] * 6, labelled={0: (1, 1.0)}, rules=Rules(replay_gap=2, ahead=2))
+    said = []
+    with mpd(tmp_path / "home", music) as (host, port):
+        where = f"{host}:{port}"
+        station = MPDRadio(picker, paths, music, lambda: players.mpd_player(where, 5.0), log=said.append)
+        runner = threading.Thread(target=station.run, daemon=True)
+        runner.start()
+        assert until(lambda: len(station.added) >= 2)
+    assert until(lambda: any("trying again" in s for s in said), 20)  # MPD gone: said once, no crash
+    n_said = len(said)
+    time.sleep(2.5)
+    assert len(said) == n_said  # not repeated at every attempt
+    try:
+        with mpd(tmp_path / "home", music, port=port):
+            assert until(lambda: any("MPD is back" in s for s in said), 40)
+            with players.mpd_player(where) as p:
+                assert until(lambda: len(p.queue()) >= 2)
+    finally:
+        station.stop.set()
+        runner.join(10)
