@@ -31,7 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from . import compact
-from .cache_file import _SCHEMA, FORMAT, CacheReadOnlyError, connect, connect_read_only, is_damage, read_only, set_aside  # noqa: F401, E501
+from .cache_file import FORMAT, SCHEMA, CacheReadOnlyError, connect, connect_read_only, is_damage, read_only, set_aside  # noqa: F401, E501
 from .errors import AudioError, CacheWarning, describe, from_description, printable
 from .features import FeatureConfig
 
@@ -96,7 +96,7 @@ class FeatureCache:
             self._db = connect(self.path)
         except (OSError, sqlite3.DatabaseError):
             self._db = sqlite3.connect(":memory:")
-            self._db.execute(_SCHEMA)
+            self._db.execute(SCHEMA)
             self._writable = False
 
     def _write(self, sql: str, args, many: bool = False) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .errors import CacheWarning, PersRecError, printable
 
-_SCHEMA = (
+SCHEMA = (
     "CREATE TABLE IF NOT EXISTS entries (path BLOB, key TEXT, size INTEGER, mtime_ns INTEGER, n_frames INTEGER,"
     " n_features INTEGER, data BLOB, error TEXT, created REAL, PRIMARY KEY (path, key))"
 )
@@ -33,7 +33,7 @@ def connect(path: Path) -> sqlite3.Connection:
         db.execute("PRAGMA synchronous=NORMAL")
         with db:
             db.execute("DROP TABLE IF EXISTS features")  # entries of pers_rec 0.1, keyed without the code version
-            db.execute(_SCHEMA)
+            db.execute(SCHEMA)
             columns = {r[1] for r in db.execute("PRAGMA table_info(entries)")}
             if not _COLUMNS <= columns:  # a table of that name made by something else
                 missing = sorted(_COLUMNS - columns)

@@ -4,7 +4,7 @@ For catalogues that outgrow one machine (the scale-out plan: ``docs/scale.md``).
 Ray Data reads the file list, decodes and computes the features in CPU tasks
 (``features.extract``, the same code as the local workers), and scores them in
 a pool of actors that each load the model once (GPU actors when the cluster
-has GPUs). Each row of the result is the local engine's row (``rank._row``):
+has GPUs). Each row of the result is the local engine's row (``rank.track_row``):
 the same numbers as ``rank --no-cache`` (tested on a local cluster). Results
 can be written as Parquet to a local path or any filesystem pyarrow can write
 (``s3://``, ``gs://``, ...).
@@ -141,11 +141,11 @@ class _Scorer:
         items, rows = [], []
         for p, data, n, err in zip(batch["path"], batch["data"], batch["n_frames"], batch["error"]):
             if err:
-                rows.append(R._error_row(P(p), from_description(p, err)))
+                rows.append(R.error_row(P(p), from_description(p, err)))
             else:
                 items.append(Extracted(P(p), matrix({"data": data, "n_frames": n}, d)))
         for item, s in zip(items, self.scorer.score_many([i.features for i in items])):
-            rows.append(R._row(item, s, self.scorer))
+            rows.append(R.track_row(item, s, self.scorer))
         cols = R.COLUMNS[1:]
         return {c: np.array([r.get(c, None) for r in rows], dtype=object) for c in cols}
 
@@ -236,7 +236,7 @@ def rank(paths: list[str | os.PathLike], model_path: str | os.PathLike, cfg, *, 
     df = scored.to_pandas()
     rows = [{k: _plain(v) for k, v in r.items() if not (k in ("genre", "genre_probability") and v is None)}
             for r in df.to_dict("records")]
-    table = R._table(rows)
+    table = R.ranking_table(rows)
     if out is not None:
         ray.data.from_pandas(table.astype({c: str for c in ("genre",) if c in table})).write_parquet(out)
     return table

@@ -220,7 +220,7 @@ def train(tracks: list, classes: list[str], cfg, mcfg=None,
     from .config import TrainConfig
     from .dataset import track_weights
     from .progress import bar
-    from .train import _cross_validate, _deterministic, _final_model, _nan_list, choose_epoch, make_splits
+    from .train import choose_epoch, cross_validate, deterministic, final_model, make_splits, nan_list
 
     mcfg, tcfg = replace(mcfg or Mo.ModelConfig(), classes=tuple(classes)), tcfg or TrainConfig()
     labels = np.array([t.label for t in tracks])
@@ -231,20 +231,20 @@ def train(tracks: list, classes: list[str], cfg, mcfg=None,
     k = int(min(tcfg.folds, counts.min()))
     if tcfg.ensemble:
         tcfg = replace(tcfg, ensemble=k)
-    _deterministic(tcfg.seed)
+    deterministic(tcfg.seed)
     splits, how = make_splits(tracks, labels, k, tcfg.seed, names={i: f"{c!r}" for i, c in enumerate(classes)},
                               artists_of_all=True)
     weights = track_weights(tracks, 1.0)
     with bar(k * tcfg.max_epochs + 1, "training genres", "epoch", progress) as b:
-        curves = _cross_validate(tracks, splits, weights, cfg, mcfg, tcfg, b, pretrained, metrics=metrics)
+        curves = cross_validate(tracks, splits, weights, cfg, mcfg, tcfg, b, pretrained, metrics=metrics)
         best_epoch = choose_epoch(np.nanmean(curves.metric, axis=0), np.nanmean(curves.val_loss, axis=0))
-        final, _ = _final_model(tracks, weights, curves, best_epoch, cfg, mcfg, tcfg, pretrained)
+        final, _ = final_model(tracks, weights, curves, best_epoch, cfg, mcfg, tcfg, pretrained)
         b.update(1)
     base_oof = B.cross_validate_classes([t.features for t in tracks], labels, splits, tcfg.seed)
     kind = f"ensemble of {k} fold models" if tcfg.ensemble else "trained on all tracks"
     return GenreTraining(SavedModel(final, cfg, mcfg), how, k, best_epoch, kind, asdict(tcfg),
-                         {"accuracy": _nan_list(np.nanmean(curves.metric, axis=0)),
-                          "val_loss": _nan_list(np.nanmean(curves.val_loss, axis=0))},
+                         {"accuracy": nan_list(np.nanmean(curves.metric, axis=0)),
+                          "val_loss": nan_list(np.nanmean(curves.val_loss, axis=0))},
                          curves.oof[best_epoch - 1], base_oof, splits)
 
 

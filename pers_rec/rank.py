@@ -83,13 +83,13 @@ def rank(paths: Iterable[str | os.PathLike], saved: SavedModel, *, cache: Featur
 
     def flush():
         for item, s in zip(batch, scorer.score_many([b.features for b in batch])):
-            rows.append(_row(item, s, scorer, vectors))
+            rows.append(track_row(item, s, scorer, vectors))
         batch.clear()
 
     with bar(len(todo), "ranking", "track", progress) as b:
         for item in extract_many(todo, cfg, cache=cache, jobs=jobs, on_done=b.update):
             if not item.ok:
-                rows.append(_error_row(item.path, item.error))
+                rows.append(error_row(item.path, item.error))
                 continue
             batch.append(item)
             frames += len(item.features)
@@ -97,7 +97,7 @@ def rank(paths: Iterable[str | os.PathLike], saved: SavedModel, *, cache: Featur
                 flush()
                 frames = 0
         flush()
-    return _table(rows)
+    return ranking_table(rows)
 
 
 def teacher_vectors(scorer: scoring.Scorer, cache: FeatureCache | None) -> Te.TrackVectors | None:
@@ -125,10 +125,10 @@ def _final(scorer: scoring.Scorer, window_scores, item: Extracted, vectors: Te.T
     return final
 
 
-def _row(item: Extracted, window_scores: np.ndarray, scorer: scoring.Scorer, vectors=None) -> dict:
+def track_row(item: Extracted, window_scores: np.ndarray, scorer: scoring.Scorer, vectors=None) -> dict:
     cfg = scorer.cfg
     if not np.isfinite(window_scores).all():
-        return _error_row(item.path, InvalidScoreError(item.path, "the model's score is not a finite number"))
+        return error_row(item.path, InvalidScoreError(item.path, "the model's score is not a finite number"))
     duration = F.duration_s(item.features, cfg)
     window_scores, g = timeline(window_scores)
     genre = {} if g is None else {"genre": scorer.mcfg.classes[g], "genre_probability": round(float(window_scores.mean()), 6)}
@@ -136,7 +136,7 @@ def _row(item: Extracted, window_scores: np.ndarray, scorer: scoring.Scorer, vec
     try:
         final = _final(scorer, window_scores, item, vectors)
     except AudioError as exc:
-        return _error_row(item.path, exc)
+        return error_row(item.path, exc)
     t = tags.read(item.path)
     return {"score": round(final, 6), "network_score": round(s.score, 6), "path": str(item.path),
             "artist": t.get("artist", ""), "album": t.get("album", ""), "title": t.get("title", ""),
@@ -158,11 +158,11 @@ def timeline(window_scores: np.ndarray) -> tuple[np.ndarray, int | None]:
     return window_scores[:, g], g
 
 
-def _error_row(path: Path, error: AudioError) -> dict:
+def error_row(path: Path, error: AudioError) -> dict:
     return {"path": str(path), "status": "error", "error": describe(error)}
 
 
-def _table(rows: list[dict]) -> pd.DataFrame:
+def ranking_table(rows: list[dict]) -> pd.DataFrame:
     # sorted here, and text kept in object columns: pandas 3 sorts and stores text as Arrow strings, which
     # cannot hold a file name's undecodable bytes (surrogates); the numbers are made numeric below
     good = sorted((r for r in rows if r.get("status") == "ok"), key=lambda r: (-r["score"], r["path"]))

@@ -143,6 +143,19 @@ class Blend:
     baseline: dict
     teacher: dict | None = None
 
+    #: How each choice makes a track's score, in the words every command prints.
+    WORDS = {"stacked": "network stacked with the baseline", "teacher": "network stacked with the teacher",
+             "network": "network alone"}
+
+    def describe(self) -> str:
+        """How a track's final score is made, in words: the one description every command prints."""
+        return self.WORDS.get(self.chosen, self.chosen)
+
+
+def describe_blend(blend: Blend | None) -> str:
+    """:meth:`Blend.describe` of a model's blend; a model without one scores with the network alone."""
+    return Blend.WORDS["network"] if blend is None else blend.describe()
+
 
 @dataclass
 class TrainReport:
@@ -265,7 +278,7 @@ def draw_curves(report: TrainReport, a1, a2) -> None:
     a2.legend(fontsize=8)
 
 
-def plot_explain(M: np.ndarray, score, cfg, title: str, path: str | os.PathLike) -> Path:
+def plot_explain(M: np.ndarray, score, cfg, title: str, path: str | os.PathLike, blend: Blend | None = None) -> Path:
     """PNG of one track's window-score timeline over its features, the best segment marked.
 
     Parameters
@@ -280,11 +293,11 @@ def plot_explain(M: np.ndarray, score, cfg, title: str, path: str | os.PathLike)
     from .plots import figure
 
     with figure(path, figsize=(12, 6), constrained_layout=True) as fig:
-        draw_explain(M, score, cfg, title, *fig.subplots(2, 1, sharex=True, height_ratios=[2, 1.2]))
+        draw_explain(M, score, cfg, title, *fig.subplots(2, 1, sharex=True, height_ratios=[2, 1.2]), blend=blend)
     return Path(path)
 
 
-def draw_explain(M: np.ndarray, score, cfg, title: str, a1, a2) -> None:
+def draw_explain(M: np.ndarray, score, cfg, title: str, a1, a2, blend: Blend | None = None) -> None:
     """Draw :func:`plot_explain`'s two panels on ``a1`` (features, best segment) and ``a2`` (window scores)."""
     dur = max(len(M) - 1, 0) / cfg.fps
     shown = (M - M.mean(0)) / (M.std(0) + 1e-6)
@@ -292,7 +305,7 @@ def draw_explain(M: np.ndarray, score, cfg, title: str, a1, a2) -> None:
               extent=(0, len(M) / cfg.fps, -0.5, M.shape[1] - 0.5))
     a1.set_ylabel(("MFCC" if cfg.kind == "mfcc" else "mel band") + " (standardised)")
     a1.axvspan(score.best_start_s, score.best_end_s, color="white", alpha=0.25, lw=0)
-    how = "mean of" if abs(score.network_score - score.score) <= 1e-9 else "stacked with the baseline; network mean over"
+    how = "mean of" if abs(score.network_score - score.score) <= 1e-9 else f"{describe_blend(blend)}; network mean over"
     a1.set_title(f"{title}: track score {score.score:.3f} ({how} {score.n_windows} windows); "
                  f"best {score.best_start_s:.0f}-{score.best_end_s:.0f} s at {score.best_score:.3f}")
     centres = score.starts_s + min(cfg.window_s, dur) / 2

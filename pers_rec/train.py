@@ -112,14 +112,14 @@ def train(tracks: list[Track], cfg: F.FeatureConfig, mcfg: Mo.ModelConfig | None
         kind = (f"trained on all tracks (with {n_pos} likes in {k} folds a fold model sees fewer than "
                 f"{MIN_LIKES_PER_MEMBER} likes, too few to average fold models)")
     t_start = time.time()
-    _deterministic(tcfg.seed)
+    deterministic(tcfg.seed)
     splits, how = make_splits(tracks, labels, k, tcfg.seed)
     weights = track_weights(tracks, tcfg.unlabelled_weight)
     with bar(k * tcfg.max_epochs + 1, "training", "epoch", progress) as b:
-        curves = _cross_validate(tracks, splits, weights, cfg, mcfg, tcfg, b, pretrained)
+        curves = cross_validate(tracks, splits, weights, cfg, mcfg, tcfg, b, pretrained)
         best_epoch = choose_epoch(np.nanmean(curves.metric, axis=0), np.nanmean(curves.val_loss, axis=0))
         b.set_description("training the final model")
-        final, final_loss = _final_model(tracks, weights, curves, best_epoch, cfg, mcfg, tcfg, pretrained)
+        final, final_loss = final_model(tracks, weights, curves, best_epoch, cfg, mcfg, tcfg, pretrained)
         b.update(1)
     base, base_oof = B.cross_validate([t.features for t in tracks], labels, splits, tcfg.seed)
     cv = _cv_section(curves, labels, best_epoch, base, how)
@@ -172,7 +172,7 @@ def _like_metrics(labels: np.ndarray, scores: np.ndarray) -> tuple[float, float,
     return _nan(m.roc_auc), _nan(m.ap), B.log_loss(labels, scores)
 
 
-def _cross_validate(tracks, splits, weights, cfg, mcfg, tcfg: TrainConfig, b, pretrained=None,
+def cross_validate(tracks, splits, weights, cfg, mcfg, tcfg: TrainConfig, b, pretrained=None,
                     metrics=_like_metrics) -> _Curves:
     """Train one model per fold for ``max_epochs``, scoring its held-out tracks after every epoch.
 
@@ -204,7 +204,7 @@ def _cross_validate(tracks, splits, weights, cfg, mcfg, tcfg: TrainConfig, b, pr
     return c
 
 
-def _final_model(tracks, weights, curves: _Curves, best_epoch: int, cfg, mcfg, tcfg: TrainConfig, pretrained=None):
+def final_model(tracks, weights, curves: _Curves, best_epoch: int, cfg, mcfg, tcfg: TrainConfig, pretrained=None):
     """The fold models at ``best_epoch`` averaged (ensemble), or one model trained on every track."""
     if tcfg.ensemble:
         fold_models = []
@@ -254,10 +254,10 @@ def _cv_section(c: _Curves, labels, best_epoch: int, base, how: str = "") -> Cro
     e = best_epoch - 1
     per_fold = [Metrics(_none(c.metric[f, e]), _none(c.metric2[f, e])) for f in range(len(c.metric))]
     curves = EpochCurves(
-        roc_auc_mean=_nan_list(np.nanmean(c.metric, axis=0)), roc_auc_std=_nan_list(np.nanstd(c.metric, axis=0)),
-        ap_mean=_nan_list(np.nanmean(c.metric2, axis=0)), train_loss_mean=_nan_list(np.nanmean(c.loss, axis=0)),
-        val_track_log_loss_mean=_nan_list(np.nanmean(c.val_loss, axis=0)),
-        roc_auc_per_fold=[_nan_list(r) for r in c.metric],
+        roc_auc_mean=nan_list(np.nanmean(c.metric, axis=0)), roc_auc_std=nan_list(np.nanstd(c.metric, axis=0)),
+        ap_mean=nan_list(np.nanmean(c.metric2, axis=0)), train_loss_mean=nan_list(np.nanmean(c.loss, axis=0)),
+        val_track_log_loss_mean=nan_list(np.nanmean(c.val_loss, axis=0)),
+        roc_auc_per_fold=[nan_list(r) for r in c.metric],
     )
     model = B.summarize_folds(per_fold, B.metrics(labels, c.oof[e]), epochs=best_epoch)
     note = CrossValidation.note + (f"; {how}" if how else "")
@@ -303,11 +303,11 @@ def _none(x) -> float | None:
     return None if x is None or np.isnan(x) else float(x)
 
 
-def _nan_list(a) -> list:
+def nan_list(a) -> list:
     return [_none(x) for x in a]
 
 
-def _deterministic(seed: int) -> None:
+def deterministic(seed: int) -> None:
     import keras
 
     keras.utils.set_random_seed(seed)

@@ -113,3 +113,23 @@ def test_the_module_table_in_docs_names_every_module():
     listed = set(re.findall(r"^\| `pers_rec/([\w/]+)\.py` \|", text, re.M))
     want = {n.replace(".", "/") for n in modules() if not n.startswith("cli.")} | {"cli/__init__"}
     assert listed == want, f"missing: {sorted(want - listed)}; stale: {sorted(listed - want)}"
+
+
+def test_no_module_reaches_into_another_modules_private_names():
+    """A name with a leading underscore belongs to its module: another module that needs it needs a public name."""
+    found = []
+    for name, path in modules().items():
+        tree = ast.parse(path.read_text())
+        aliases = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").startswith("pers_rec")):
+                for a in node.names:
+                    if a.name.startswith("_") and not a.name.startswith("__"):
+                        found.append(f"{name} imports {a.name} from {node.module or '.'}")
+                    if not node.module or node.level:  # `from . import x as Y`: Y is a pers_rec module
+                        aliases.add(a.asname or a.name)
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in aliases \
+                    and node.attr.startswith("_") and not node.attr.startswith("__"):
+                found.append(f"{name} uses {node.value.id}.{node.attr}")
+    assert found == []

@@ -14,7 +14,7 @@ from pers_rec.errors import DecodeError
 from pers_rec.extract import Extracted
 
 cfg = F.FeatureConfig()
-#: What ``_row`` needs of a Scorer: the feature config and the final track score. Here a stacking-like map of the
+#: What ``track_row`` needs of a Scorer: the feature config and the final track score. Here a stacking-like map of the
 #: window mean, so ``score`` and ``network_score`` differ and a swap of the two columns is caught.
 scorer = SimpleNamespace(cfg=cfg, final_score=lambda w, M, v=None: 0.25 + 0.5 * float(np.mean(w)))
 
@@ -24,12 +24,12 @@ def _item(name, seconds):
 
 
 def table():
-    rows = [R._row(_item("a.wav", 60), np.array([0.2, 0.4]), scorer),
-            R._row(_item("b\r,\"x\".wav", 40), np.array([0.9]), scorer),
-            R._row(_item("jingle.wav", 3), np.array([0.99]), scorer),
-            R._row(_item("nan.wav", 60), np.array([0.5, np.nan]), scorer),
-            R._error_row(Path("/m/bad.mp3"), DecodeError("/m/bad.mp3", "not audio"))]
-    return R._table(rows)
+    rows = [R.track_row(_item("a.wav", 60), np.array([0.2, 0.4]), scorer),
+            R.track_row(_item("b\r,\"x\".wav", 40), np.array([0.9]), scorer),
+            R.track_row(_item("jingle.wav", 3), np.array([0.99]), scorer),
+            R.track_row(_item("nan.wav", 60), np.array([0.5, np.nan]), scorer),
+            R.error_row(Path("/m/bad.mp3"), DecodeError("/m/bad.mp3", "not audio"))]
+    return R.ranking_table(rows)
 
 
 def test_score_is_the_final_score_and_network_score_the_window_mean():

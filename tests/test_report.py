@@ -93,3 +93,12 @@ def test_reports_written_before_durations_were_named_s_still_load():
     d = small_report().to_dict()
     d["seconds"] = d.pop("elapsed_s")
     assert R.TrainReport.from_dict(d) == small_report()
+
+
+def test_the_blend_is_described_in_one_vocabulary():
+    from pers_rec.report import Blend, describe_blend
+
+    words = {c: Blend(c, "", {}, [1.0, 0.0], 0.0, {}).describe() for c in ("stacked", "teacher", "network")}
+    assert words == {"stacked": "network stacked with the baseline", "teacher": "network stacked with the teacher",
+                     "network": "network alone"}
+    assert describe_blend(None) == "network alone"

@@ -73,14 +73,14 @@ def test_train_reports_cross_validation_and_baseline():
 def test_ensemble_members_hold_the_fold_weights_at_the_chosen_epoch(monkeypatch):
     """The ensemble's members are exactly the fold models after the chosen epoch, and it averages them."""
     snapshots = {}
-    real = T._cross_validate
+    real = T.cross_validate
 
     def spy(*args, **kw):
         curves = real(*args, **kw)
         snapshots["w"] = curves.fold_weights
         return curves
 
-    monkeypatch.setattr(T, "_cross_validate", spy)
+    monkeypatch.setattr(T, "cross_validate", spy)
     ts = tracks()
     saved = T.train(ts, TINY, TINY_M, T.TrainConfig(max_epochs=3, ensemble=3, windows_per_track=2))
     e = saved.report.cross_validation.model.epochs

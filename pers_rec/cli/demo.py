@@ -70,6 +70,7 @@ def run(out: str = "demo_out", *, n_tracks: int = 48, duration_s: float = 12.0, 
     from .. import checkpoint
     from ..cache import open_cache
     from ..config import FeatureConfig, ModelConfig, TrainConfig
+    from ..report import describe_blend
     from ..scan import scan
     from .rank import rank
     from .train import TrainOutputs, train
@@ -98,8 +99,7 @@ def run(out: str = "demo_out", *, n_tracks: int = 48, duration_s: float = 12.0, 
     say(f"   cross-validated track ROC-AUC {cv.model.roc_auc_mean:.3f} +- {cv.model.roc_auc_std:.3f} "
         f"at {cv.model.epochs} epochs; baseline (MFCC statistics + logistic regression) "
         f"{cv.baseline.roc_auc_mean:.3f} +- {cv.baseline.roc_auc_std:.3f}")
-    say(f"   final model: {saved.report.final_kind}; track score: "
-        + ("network stacked with the baseline" if saved.report.blend.chosen == "stacked" else "network alone"))
+    say(f"   final model: {saved.report.final_kind}; track score: {describe_blend(saved.report.blend)}")
 
     say("3/4 ranking the library (liked tracks left out)")
     saved = checkpoint.load(outputs.model, expect=cfg)
@@ -117,7 +117,7 @@ def run(out: str = "demo_out", *, n_tracks: int = 48, duration_s: float = 12.0, 
 
     top = df.iloc[0]
     M, s = explain(top["path"], saved, cache=cache)
-    plot_explain(M, s, cfg, Path(top["path"]).name, out / "explain_top.png")
+    plot_explain(M, s, cfg, Path(top["path"]).name, out / "explain_top.png", saved.report.blend)
     if cache is not None:
         cache.close()
 

@@ -32,11 +32,12 @@ def run(args) -> int:
 def explain(track, saved, out, *, cache=None) -> int:
     """One track's window-score timeline as a PNG; prints its score, the same number ``rank`` writes."""
     from .. import rank as R
-    from ..report import plot_explain
+    from ..report import describe_blend, plot_explain
 
     M, s = R.explain(track, saved, cache=cache)
-    plot_explain(M, s, saved.cfg, Path(track).name, out)
+    blend = saved.report.blend if saved.report is not None else None
+    plot_explain(M, s, saved.cfg, Path(track).name, out, blend)
     say(f"{track}: score {s.score:.3f} over {s.n_windows} windows"
-        + (f" (network {s.network_score:.3f}, stacked with the baseline)" if s.network_score != s.score else "")
+        + (f" (network {s.network_score:.3f}; {describe_blend(blend)})" if s.network_score != s.score else "")
         + f"; best {s.best_start_s:.0f}-{s.best_end_s:.0f} s ({s.best_score:.3f}); plot -> {out}")
     return EXIT_OK

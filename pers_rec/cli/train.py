@@ -194,8 +194,7 @@ def print_summary(saved, out: TrainOutputs) -> int:
     if m.pooled.ndcg10 is not None:
         say(f"the top 10 of all held-out tracks: NDCG@10 {fmt(m.pooled.ndcg10)} (baseline {fmt(b.pooled.ndcg10)})")
     if rep.blend is not None:
-        say(f"track score: {'network stacked with the baseline' if rep.blend.chosen == 'stacked' else 'network alone'} "
-            f"({rep.blend.why})")
+        say(f"track score: {rep.blend.describe()} ({rep.blend.why})")
     say(f"wrote {out.model}, {out.report}, {out.curves}")
     return EXIT_SOME_FAILED if rep.failed else EXIT_OK
 
