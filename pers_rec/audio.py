@@ -171,6 +171,16 @@ DECODERS: list[tuple[str, Callable[[Path], Source]]] = [
     ("soundfile", _open_soundfile),
     ("pyav", _open_pyav),
 ]
+#: Formats FFmpeg decodes faster than libsndfile, so PyAV is tried first: a four-minute Vorbis file in 0.25 s
+#: against 0.55 s, Opus in 0.43 s against 1.38 s, on one core (MP3, FLAC and WAV: the same or slower).
+PYAV_FIRST = (".ogg", ".oga", ".opus")
+
+
+def decoders_for(path: Path) -> list[tuple[str, Callable[[Path], Source]]]:
+    """:data:`DECODERS` in the order to try for ``path`` (PyAV first for :data:`PYAV_FIRST`)."""
+    if path.suffix.lower() in PYAV_FIRST:
+        return sorted(DECODERS, key=lambda d: d[0] != "pyav")
+    return list(DECODERS)
 
 
 def _check_path(path: Path) -> None:
@@ -204,7 +214,7 @@ def open_audio(path: str | os.PathLike) -> Source:
     path = Path(path)
     _check_path(path)
     reasons = []
-    for name, opener in DECODERS:
+    for name, opener in decoders_for(path):
         try:
             src = opener(path)
         except CorruptFileError:

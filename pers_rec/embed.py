@@ -76,8 +76,11 @@ class Embedder:
     def window_vectors(self, M: np.ndarray) -> np.ndarray:
         """Every window's vector [shape=(n_windows, dim), float32] of one track [shape=(n_frames, n_features)]."""
         T, idx = self.window_steps(M)
+        encoder = self.encoder
+        if isinstance(encoder, runtime.Encoder):  # light: the LSTM's input projected once per track
+            T, encoder = self.scorer.head_input(encoder.head, T, encoder_only=True)
         b = self.scorer.head_batch  # each window's steps cut out one batch at a time
-        return np.concatenate([self.scorer.predict_rows(self.encoder, T[idx[i : i + b]])
+        return np.concatenate([self.scorer.predict_rows(encoder, T[idx[i : i + b]])
                                for i in range(0, len(idx), b)]).astype(np.float32)
 
     def track_vector(self, M: np.ndarray) -> np.ndarray:

@@ -16,9 +16,9 @@ import os
 from collections.abc import Iterable
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from . import features as F
 from . import scoring, tags
@@ -28,6 +28,9 @@ from .checkpoint import SavedModel
 from .errors import AudioError, InvalidScoreError, ParameterError, describe
 from .extract import Extracted, extract_many
 from .progress import bar
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 #: Columns of the ranking, in order. ``artist``, ``album``, ``title``: the file's tags (empty when untagged).
 #: ``short``: the track is shorter than one window (it was looped). ``genre``, ``genre_probability``: with a
@@ -163,6 +166,8 @@ def error_row(path: Path, error: AudioError) -> dict:
 
 
 def ranking_table(rows: list[dict]) -> pd.DataFrame:
+    import pandas as pd  # here, not at the top: `explain` needs no pandas (0.4 s of its start-up)
+
     # sorted here, and text kept in object columns: pandas 3 sorts and stores text as Arrow strings, which
     # cannot hold a file name's undecodable bytes (surrogates); the numbers are made numeric below
     good = sorted((r for r in rows if r.get("status") == "ok"), key=lambda r: (-r["score"], r["path"]))
@@ -198,6 +203,8 @@ def csv_text(df: pd.DataFrame, raw: tuple[str, ...] = ("path",)) -> str:
     so a title ``=HYPERLINK(...)`` is never evaluated by a spreadsheet; the ``raw`` columns (the path, which
     tools and ``train --likes`` read back) are written unaltered.
     """
+    import pandas as pd
+
     df = df.copy()
     for col in df.columns:
         if col not in raw and (df[col].dtype == object or pd.api.types.is_string_dtype(df[col])):

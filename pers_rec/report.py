@@ -301,6 +301,7 @@ def draw_explain(M: np.ndarray, score, cfg, title: str, a1, a2, blend: Blend | N
     """Draw :func:`plot_explain`'s two panels on ``a1`` (features, best segment) and ``a2`` (window scores)."""
     dur = max(len(M) - 1, 0) / cfg.fps
     shown = (M - M.mean(0)) / (M.std(0) + 1e-6)
+    shown = shown[:: max(1, len(shown) // 2000)]  # a figure is ~1,000 pixels wide: drawing 15,000 columns costs a second
     a1.imshow(shown.T, origin="lower", aspect="auto", cmap="viridis", vmin=-3, vmax=3,
               extent=(0, len(M) / cfg.fps, -0.5, M.shape[1] - 0.5))
     a1.set_ylabel(("MFCC" if cfg.kind == "mfcc" else "mel band") + " (standardised)")

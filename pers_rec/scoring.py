@@ -37,7 +37,7 @@ from . import baseline as B
 from .checkpoint import SavedModel
 from .config import ModelConfig
 from .features import FeatureConfig, fit_to_window, n_windows, window_starts_s, windows
-from .runtime import members
+from .runtime import Projected, members
 
 #: Windows per head call (4096 ran the LSTM head ~25 % faster than 1024 on 2 CPU cores).
 HEAD_BATCH = 4096
@@ -222,12 +222,21 @@ class Scorer:
         starts = np.concatenate([off + H * np.arange(c) for off, c in zip(offsets, counts)])
         total = np.zeros((len(starts), self.width))
         for trunk, head in self.members:
-            T = self.trunk_steps(trunk, X)
+            T, head = self.head_input(head, self.trunk_steps(trunk, X))
             for i in range(0, len(starts), self.head_batch):  # cut out each window's steps one batch at a time
                 idx = starts[i : i + self.head_batch, None] + np.arange(self.steps)[None, :]
                 total[i : i + len(idx)] += self.predict_rows(head, T[idx])
         total /= len(self.members)
         return np.split(self._shape(total), np.cumsum(counts)[:-1])
+
+    @staticmethod
+    def head_input(head, T: np.ndarray, encoder_only: bool = False):
+        """``(rows to cut windows from, the model to run on them)``: a light ``cnn_lstm`` head takes the LSTM's
+        input projection of every step, computed once per track (:meth:`runtime.Head.project`); any other head
+        takes the trunk's steps ``T`` (``encoder_only``: the head's encoder output instead of its scores)."""
+        if getattr(head, "arch", None) == "cnn_lstm":
+            return head.project(T), Projected(head, encoder_only=encoder_only)
+        return T, head.encoder() if encoder_only else head
 
     def trunk_steps(self, trunk, X: np.ndarray) -> np.ndarray:
         """A trunk's output over frames ``X`` [shape=(n_frames, n_features)], n_frames a multiple of the stride.

@@ -30,8 +30,8 @@ def peak_hz(y, sr):
         ("a24.wav", {"subtype": "PCM_24"}, "soundfile"),
         ("afloat.wav", {"subtype": "FLOAT"}, "soundfile"),
         ("a.flac", {}, "soundfile"),
-        ("a.ogg", {"format": "OGG", "subtype": "VORBIS"}, "soundfile"),
-        ("a.opus", {"format": "OGG", "subtype": "OPUS"}, "soundfile"),
+        ("a.ogg", {"format": "OGG", "subtype": "VORBIS"}, "pyav"),  # FFmpeg decodes these 2-3x faster
+        ("a.opus", {"format": "OGG", "subtype": "OPUS"}, "pyav"),
         ("a.mp3", {"format": "MP3"}, "soundfile"),
         ("a.m4a", {}, "pyav"),
     ],
