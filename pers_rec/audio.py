@@ -25,6 +25,7 @@ import stat as stat_mod
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -166,6 +167,8 @@ def _open_pyav(path: Path) -> Source:
     return Source(sr, channels, blocks(), "pyav")
 
 
+T = TypeVar("T")
+
 #: Decoders in the order they are tried: ``(name, open)``.
 DECODERS: list[tuple[str, Callable[[Path], Source]]] = [
     ("soundfile", _open_soundfile),
@@ -176,11 +179,24 @@ DECODERS: list[tuple[str, Callable[[Path], Source]]] = [
 PYAV_FIRST = (".ogg", ".oga", ".opus")
 
 
-def decoders_for(path: Path) -> list[tuple[str, Callable[[Path], Source]]]:
-    """:data:`DECODERS` in the order to try for ``path`` (PyAV first for :data:`PYAV_FIRST`)."""
-    if path.suffix.lower() in PYAV_FIRST:
+def decoders_for(path: Path, fast_first: bool = True) -> list[tuple[str, Callable[[Path], Source]]]:
+    """:data:`DECODERS` in the order to try for ``path`` (PyAV first for :data:`PYAV_FIRST`, unless not
+    ``fast_first``)."""
+    if fast_first and path.suffix.lower() in PYAV_FIRST:
         return sorted(DECODERS, key=lambda d: d[0] != "pyav")
     return list(DECODERS)
+
+
+def decoded(path: str | os.PathLike, sr: int, consume: Callable[[Iterator[np.ndarray]], T]) -> T:
+    """``consume(stream(path, sr))``; when FFmpeg, tried first for speed, finds the file corrupt part-way, the
+    whole file again with libsndfile first (as these formats were always read): some Vorbis files FFmpeg refuses
+    (``avcodec_send_packet() returned 22``) libsndfile reads to the end."""
+    try:
+        return consume(stream(path, sr))
+    except CorruptFileError:
+        if Path(path).suffix.lower() not in PYAV_FIRST:
+            raise
+        return consume(stream(path, sr, fast_first=False))
 
 
 def _check_path(path: Path) -> None:
@@ -198,7 +214,7 @@ def _check_path(path: Path) -> None:
         raise EmptyFileError(path, "the file is empty (0 bytes)")
 
 
-def open_audio(path: str | os.PathLike) -> Source:
+def open_audio(path: str | os.PathLike, fast_first: bool = True) -> Source:
     """Open ``path`` with the first decoder of :data:`DECODERS` that can read it.
 
     Raises
@@ -214,7 +230,7 @@ def open_audio(path: str | os.PathLike) -> Source:
     path = Path(path)
     _check_path(path)
     reasons = []
-    for name, opener in decoders_for(path):
+    for name, opener in decoders_for(path, fast_first):
         try:
             src = opener(path)
         except CorruptFileError:
@@ -228,7 +244,7 @@ def open_audio(path: str | os.PathLike) -> Source:
     raise DecodeError(path, "not a readable audio file; " + "; ".join(reasons))
 
 
-def stream(path: str | os.PathLike, sr: int) -> Iterator[np.ndarray]:
+def stream(path: str | os.PathLike, sr: int, fast_first: bool = True) -> Iterator[np.ndarray]:
     """Decode ``path`` to mono float32 blocks at ``sr`` Hz, block by block.
 
     Parameters
@@ -257,7 +273,7 @@ def stream(path: str | os.PathLike, sr: int) -> Iterator[np.ndarray]:
     import soxr
 
     path = Path(path)
-    src = open_audio(path)
+    src = open_audio(path, fast_first)
     resampler = None if src.sr == sr else soxr.ResampleStream(src.sr, sr, 1, dtype="float32", quality="HQ")
     step = max(1, MAX_RESAMPLED * src.sr // sr)  # input samples per resampler call
     weights = np.full(src.channels, 1 / max(src.channels, 1), np.float32)
@@ -313,7 +329,7 @@ def load(path: str | os.PathLike, sr: int) -> np.ndarray:
     -------
     y : np.ndarray [shape=(n,), dtype=float32]
     """
-    blocks = list(stream(path, sr))
+    blocks = decoded(path, sr, list)
     return np.concatenate(blocks) if blocks else np.zeros(0, np.float32)
 
 

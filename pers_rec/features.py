@@ -207,7 +207,7 @@ def extract(path: str | os.PathLike, cfg: FeatureConfig) -> np.ndarray:
     """
     from . import audio
 
-    return frames_from_blocks(audio.stream(path, cfg.sr), cfg)
+    return audio.decoded(path, cfg.sr, lambda blocks: frames_from_blocks(blocks, cfg))
 
 
 def duration_s(M: np.ndarray, cfg: FeatureConfig) -> float:

@@ -228,3 +228,38 @@ def test_libsndfile_reason_is_honest(tmp_path):
     with pytest.raises(DecodeError) as info:
         audio.load(tmp_path / "x.wav", 24000)
     assert "does not exist" not in info.value.reason
+
+
+def test_a_vorbis_file_ffmpeg_refuses_part_way_is_read_again_with_libsndfile(write_audio, monkeypatch):
+    """FFmpeg goes first for Vorbis (faster); when it finds the file corrupt part-way (some game soundtracks:
+    ``avcodec_send_packet() returned 22``), the whole file is decoded again with libsndfile, as before."""
+    from pers_rec import features
+    from pers_rec.config import FeatureConfig
+    from pers_rec.errors import CorruptFileError
+
+    path = write_audio("a.ogg", tone(440.0, 3.0, 48000), 48000, format="OGG", subtype="VORBIS")
+    cfg = FeatureConfig()
+    want = features.frames_from_blocks(audio.stream(path, cfg.sr, fast_first=False), cfg)
+    real = audio._open_pyav
+
+    def refusing(p):
+        src = real(p)
+
+        def blocks():
+            yield next(src.blocks)
+            raise CorruptFileError(p, "corrupt data (Invalid argument)")
+        return audio.Source(src.sr, src.channels, blocks(), "pyav")
+
+    monkeypatch.setattr(audio, "DECODERS", [("soundfile", audio._open_soundfile), ("pyav", refusing)])
+    assert np.array_equal(features.extract(path, cfg), want)
+    assert len(audio.load(path, cfg.sr)) > 2 * cfg.sr
+    flac = write_audio("a.flac", tone(440.0, 1.0, 48000), 48000)
+    calls = []
+
+    def broken(blocks):
+        calls.append(1)
+        raise CorruptFileError(flac, "corrupt data")
+
+    with pytest.raises(CorruptFileError):  # a FLAC file is not read twice: its decoder's verdict stands
+        audio.decoded(flac, cfg.sr, broken)
+    assert len(calls) == 1
