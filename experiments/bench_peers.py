@@ -3,7 +3,7 @@
 On the same real recordings (the allowed Debian game soundtracks: the ``--n`` tracks of
 ``experiments/distill/recordings.csv`` whose length is nearest four minutes, unchanged files), in one run:
 
-- decode only (the floor): soundfile reads every file, nothing else;
+- decode only (the floors): soundfile (libsndfile) or PyAV (FFmpeg) reads every file, nothing else;
 - pers_rec's cold ``rank`` (decode, MFCC, the network) and cold ``embed``, each with an empty feature cache,
   one worker (``-j 1``), with the light runtime (numpy, the default) and with ``--runtime keras``;
 - bliss-rs's analysis (``bliss-audio``, its MIT Python binding: decode with ffmpeg and 20 descriptors per track).
@@ -66,6 +66,8 @@ def timed(cmd: list[str], one_core: bool = False) -> dict:
 
 
 DECODE = "import sys, soundfile as sf\nfor p in sys.argv[1:]: sf.read(p, dtype='float32')\n"
+DECODE_AV = ("import sys, av\nfor p in sys.argv[1:]:\n    with av.open(p) as c:\n"
+             "        for f in c.decode(c.streams.audio[0]): pass\n")
 BLISS = "import sys, bliss_audio\nfor p in sys.argv[1:]: bliss_audio.Song(p).analysis\n"
 
 
@@ -139,6 +141,7 @@ def main(argv=None) -> int:
         print(name, per[name], flush=True)
 
     per_track("decode only (soundfile)", [sys.executable, "-c", DECODE, *files])
+    per_track("decode only (PyAV, FFmpeg)", [sys.executable, "-c", DECODE_AV, *files])
     try:
         import bliss_audio  # noqa: F401
 
@@ -184,13 +187,13 @@ def main(argv=None) -> int:
 def markdown(out: dict) -> list[str]:
     env = out["environment"]
     per = out["per_track"]
-    floor = per["decode only (soundfile)"]["wall_per_track_s"]
+    floor = per["decode only (PyAV, FFmpeg)"]["wall_per_track_s"]
     lines = ["# pers_rec beside bliss-rs, and commands end to end", "",
              f"`python -m experiments.bench_peers` on {env['date']}, {env['cpus']} CPUs ({env['processor'] or env['machine']}), "
              "a shared machine: other work ran beside it.", "",
              f"{out['tracks']} real recordings (the catalogued Debian game soundtracks nearest four minutes long, "
              f"{out['hours']:.2f} h in all), each tool in a fresh process, one worker.", "",
-             "| analysis (one core) | s / track | tracks per core-minute | x decode floor | peak MB |",
+             "| analysis (one core) | s / track | tracks per core-minute | x FFmpeg decode | peak MB |",
              "|---|---:|---:|---:|---:|"]
     for name, r in per.items():
         lines.append(f"| {name} | {r['wall_per_track_s']:.3f} | {60 / max(r['wall_per_track_s'], 1e-9):.0f} | "

@@ -21,7 +21,7 @@ from collections import defaultdict
 
 import numpy as np
 
-from experiments.common import RESULTS, environment, write_results
+from experiments.common import environment, write_results
 from experiments.distill_data import HERE, cache_dir, read_csv, teacher_file
 
 PATCH_S, WINDOW_S, FOLDS = 3.0, 8, 4
@@ -53,7 +53,7 @@ def collect(rows, jobs: int):
     by_audio = {r["audio"]: r for r in rows}
     cache = open_cache(cache_dir() / "pers_rec_cache")
     out = []
-    for item in extract_many(list(by_audio), cfg, cache=cache, jobs=jobs, progress=True):
+    for item in extract_many(list(by_audio), cfg, cache=cache, jobs=jobs):
         if item.features is None:
             continue
         row = by_audio[str(item.path)]

@@ -29,7 +29,7 @@ from experiments import realmusic_data as D
 from experiments.active import embeddings
 from experiments.common import RESULTS, environment, write_results
 
-BINS = ((0, 20), (20, 50), (50, 100))
+BINS = ((0, 20), (20, 50), (50, 100), (0, 100))
 MODES = ("learn", "static", "similar", "random")
 SKIP_AFTER_S = 5.0
 
@@ -88,8 +88,9 @@ def main(argv=None) -> int:
              f"likes to start, 100 radio tracks per session, {args.seeds} seeds; the share of liked tracks among "
              "tracks 1-20, 21-50 and 51-100 (mean over seeds). Vectors: the shipped encoder's; rules: no track "
              "twice, no album twice within 2 tracks (never broken: `tests/test_radio.py`).", "",
-             "| task | liked in library | " + " | ".join(f"{m} {a + 1}-{b}" for m in MODES for a, b in BINS[2:]) +
-             " | learn 1-20 | learn 21-50 |", "|---|---:|" + "---:|" * (len(MODES) + 2)]
+             "| task | liked in library | " + " | ".join(f"{m} 51-100" for m in MODES) +
+             " | learn 1-20 | learn 21-50 | " + " | ".join(f"{m} 1-100" for m in MODES) + " |",
+             "|---|---:|" + "---:|" * (2 * len(MODES) + 2)]
     met_sim = met_static = 0
     for t in tasks:
         m = mean[t.name]
@@ -98,17 +99,22 @@ def main(argv=None) -> int:
         met_sim += m["learn"][2] >= 1.5 * m["similar"][2]
         met_static += m["learn"][2] > m["static"][2]
         lines.append(f"| {t.name} | {base:.2f} | " + " | ".join(f"{m[k][2]:.2f}" for k in MODES) +
-                     f" | {m['learn'][0]:.2f} | {m['learn'][1]:.2f} |")
+                     f" | {m['learn'][0]:.2f} | {m['learn'][1]:.2f} | " + " | ".join(f"{m[k][3]:.2f}" for k in MODES)
+                     + " |")
     avg = {k: np.mean([mean[t][k] for t in mean], axis=0) for k in MODES}
     lines.append("| **mean** | | " + " | ".join(f"{avg[k][2]:.2f}" for k in MODES) +
-                 f" | {avg['learn'][0]:.2f} | {avg['learn'][1]:.2f} |")
+                 f" | {avg['learn'][0]:.2f} | {avg['learn'][1]:.2f} | " + " | ".join(f"{avg[k][3]:.2f}" for k in MODES)
+                 + " |")
     lines += ["", "Share of liked tracks per stretch, mean over tasks:", "",
-              "| radio | 1-20 | 21-50 | 51-100 |", "|---|---:|---:|---:|"]
+              "| radio | 1-20 | 21-50 | 51-100 | 1-100 |", "|---|---:|---:|---:|---:|"]
     lines += [f"| {k} | " + " | ".join(f"{v:.2f}" for v in avg[k]) + " |" for k in MODES]
     lines += ["", f"- Target, learning radio's 51-100 share >= 1.5x the similarity radio's: {met_sim} of {len(tasks)} "
                   f"tasks; above the static radio's: {met_static} of {len(tasks)} (both wanted on at least 4).",
-              "- Late in a session the library runs thin: a task has about 170 tracks and a third or fewer are "
-              "liked, so a radio that found the likes early has fewer left for 51-100."]
+              "- Late in a session the library runs thin: a task's library is about 170 tracks of which 15-33 % are "
+              "liked, and no track plays twice, so a radio that found most likes in its first 50 tracks has few "
+              "left for 51-100 (the learning radio played about 20 likes in 1-50, of 26 to 50 in the library). "
+              "Over the whole session (1-100) it plays the most likes on average; the target as written, on "
+              "51-100, is not met on these small libraries."]
     write_results("radio", {"env": environment(), "seeds": args.seeds, "results": res}, lines, args.out)
     print("\n".join(lines))
     return 0

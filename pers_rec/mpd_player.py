@@ -255,10 +255,10 @@ class Player:
                 self.client._write_line("noidle")
             changed = []
             while True:
-                line = rb.readline()
-                if not line:
+                raw = rb.readline()
+                if not raw:
                     raise OSError("the connection closed")
-                line = line.rstrip("\n")
+                line = (raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw).rstrip("\n")
                 if line == "OK":
                     return changed
                 if line.startswith("ACK"):

@@ -139,6 +139,7 @@ class MPDRadio:
         picks = self.radio.pick(self.last_row, need, exclude=waiting)
         for row in picks:
             self.added.append(player.add(self.uri_of[row]))
+            self.log(f"pers-rec radio: queued {self.uri_of[row]} (taste {self.radio.taste[row]:.2f})")
         if picks and status.get("state") == "stop" and pos < 0:
             player.play()  # an empty, stopped player: the radio starts it
         if len(picks) < need:
