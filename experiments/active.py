@@ -72,15 +72,19 @@ def simulate(task, vec: dict, album: dict, strategy: str, seed: int) -> dict:
     return out
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def simulation_inputs(argv, description: str):
+    """What a simulated-listener experiment starts from: ``(args with --seeds and --out, each track's album, each
+    track's vector from the shipped encoder, the real-music tasks)``."""
+    p = argparse.ArgumentParser(description=description)
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--out", default=str(RESULTS))
     args = p.parse_args(argv)
     rows = D.read_catalog()
-    album = {r["id"]: D.album_code(r["package"]) + "/" + r["path"].rsplit("/", 2)[-2] for r in rows}
-    vec = embeddings(rows)
-    tasks = D.read_tasks()
+    return args, D.albums(rows), embeddings(rows), D.read_tasks()
+
+
+def main(argv=None) -> int:
+    args, album, vec, tasks = simulation_inputs(argv, __doc__.splitlines()[0])
     res = {t.name: {s: [simulate(t, vec, album, s, seed) for seed in range(args.seeds)] for s in ("queue", "random")}
            for t in tasks}
     lines = ["# Active learning: the \"ask me\" queue against random questions", "",

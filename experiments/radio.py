@@ -21,13 +21,10 @@ excerpts).
 
 from __future__ import annotations
 
-import argparse
-
 import numpy as np
 
-from experiments import realmusic_data as D
-from experiments.active import embeddings
-from experiments.common import RESULTS, environment, write_results
+from experiments.active import simulation_inputs
+from experiments.common import environment, write_results
 
 BINS = ((0, 20), (20, 50), (50, 100), (0, 100))
 MODES = ("learn", "static", "similar", "random")
@@ -71,14 +68,7 @@ def shares(heard: list[int]) -> list[float]:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--seeds", type=int, default=3)
-    p.add_argument("--out", default=str(RESULTS))
-    args = p.parse_args(argv)
-    rows = D.read_catalog()
-    album = {r["id"]: D.album_code(r["package"]) + "/" + r["path"].rsplit("/", 2)[-2] for r in rows}
-    vec = embeddings(rows)
-    tasks = D.read_tasks()
+    args, album, vec, tasks = simulation_inputs(argv, __doc__.splitlines()[0])
     res = {t.name: {m: [shares(session(t, vec, album, m, seed)) for seed in range(args.seeds)] for m in MODES}
            for t in tasks}
     mean = {t: {m: np.nanmean(res[t][m], axis=0) for m in MODES} for t in res}

@@ -124,6 +124,11 @@ def album_code(package: str) -> str:
     return "a" + hashlib.sha1(package.encode()).hexdigest()[:6]
 
 
+def albums(rows: list[dict]) -> dict[str, str]:
+    """Each catalogued track's album: its package's code and its folder (what the experiments group by)."""
+    return {r["id"]: album_code(r["package"]) + "/" + r["path"].rsplit("/", 2)[-2] for r in rows}
+
+
 def excerpt_path(row: dict, root: Path | None = None) -> Path:
     return (root or cache_dir()) / album_code(row["package"]) / f"{row['id']}.flac"
 

@@ -246,7 +246,7 @@ def explain(path: str | os.PathLike, saved: SavedModel, *, cache: FeatureCache |
     AudioError
         The file cannot be decoded, or its score is not finite.
     """
-    item = next(extract_many([path], saved.cfg, cache=cache, jobs=1))
+    item = next(extract_many([path], saved.cfg, cache=cache, jobs=0))  # in-process: a worker costs ~1 s to start
     if not item.ok:
         raise item.error
     scorer = scoring.Scorer(saved)
