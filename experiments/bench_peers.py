@@ -212,7 +212,7 @@ def markdown(out: dict) -> list[str]:
     lines += ["", "`cached`: the track's features (and, for `similar`, the library's vectors) are in the feature "
               "cache; `cold`: a copy of a track outside the library, decoded and analysed by the command. The cached "
               "libraries are tiny files whose cache entries hold the real tracks' four-minute feature matrices.",
-              "`explain` includes drawing and writing its PNG (matplotlib: about 1 s of it)."]
+              "`explain` includes drawing and writing its PNG (matplotlib: most of its time)."]
     return lines
 
 
