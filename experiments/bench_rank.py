@@ -297,8 +297,8 @@ def hwm_mb():
             return int(line.split()[1]) / 1024
 
 
-saved = checkpoint.load(sys.argv[1])
-rank.rank([sys.argv[3]], saved, jobs=1)  # TensorFlow, the graphs and the libraries warmed on a short file
+saved = checkpoint.load(sys.argv[1], runtime="light")  # what `pers-rec rank` scores with
+rank.rank([sys.argv[3]], saved, jobs=1)  # the libraries warmed on a short file
 base = hwm_mb()
 t0 = time.perf_counter()
 df = rank.rank([sys.argv[2]], saved, jobs=1)
@@ -354,7 +354,7 @@ def main(argv=None) -> int:
     rounds = []
     with tempfile.TemporaryDirectory() as d:
         model_path = checkpoint.save(Path(d) / "m.keras", checkpoint.SavedModel(Mo.build(cfg, mcfg), cfg, mcfg))
-        saved = checkpoint.load(model_path)
+        saved = checkpoint.load(model_path, runtime="light")  # the scoring commands' default runtime
         t_load = time.perf_counter() - t0
         long_rows = long_file_rank_memory(model_path, paths[0], args.long_hours) if args.long_hours else []
         for r in range(args.rounds):  # every row once per round, in turn: a slow spell of the machine hits all rows
@@ -418,11 +418,12 @@ def main(argv=None) -> int:
         f"| features only (workers decode, mix, resample, MFCC; no cache, no scoring) | {feats:.2f} | {n / feats:.1f} | {feats / floor:.2f}x |",
         f"| **rank, cold cache** (decode, MFCC, cache write, scoring) | {cold:.2f} | {n / cold:.1f} | **{cold / floor:.2f}x** |",
         f"| **rank, warm cache** (features from SQLite, scoring) | {warm:.2f} | **{n / warm:.1f}** | {warm / floor:.2f}x |",
-        f"| `pers-rec rank`, cold cache, end to end (Python start, TensorFlow import, model load, scan, rank, CSV) | "
+        f"| `pers-rec rank`, cold cache, end to end (Python start, model load in the light runtime, scan, rank, CSV) | "
         f"{cli:.2f} | {n / cli:.1f} | {cli / floor:.2f}x |",
         "",
-        f"Not in the rows above `pers-rec rank`: importing TensorFlow and loading the model took {t_load:.1f} s once per run. "
-        f"Peak memory: main process {main_hwm:.0f} MB (VmHWM, TensorFlow included); largest child process of the run {child_mb:.0f} MB (any pool here, the library generator included, so an upper bound for a decoding worker). "
+        f"Scoring runs in the light runtime (numpy; `pers_rec/runtime.py`), as every scoring command does by default. "
+        f"Not in the rows above `pers-rec rank`: building the model in Keras, saving and loading it took {t_load:.1f} s once per run. "
+        f"Peak memory: main process {main_hwm:.0f} MB (VmHWM; this benchmark's own process imports TensorFlow to build the model); largest child process of the run {child_mb:.0f} MB (any pool here, the library generator included, so an upper bound for a decoding worker). "
         f"Feature cache: {cache_mb:.1f} MB for {n} tracks ({cache_mb / n:.2f} MB per 4-minute track).",
         "",
         f"Targets on this 2-core CPU: cold within 1.5x of decode-only: **{'met' if cold_ok else 'missed'}** "
@@ -491,8 +492,8 @@ def main(argv=None) -> int:
             "",
             "One file per row, ranked in a fresh process with `--jobs 1`, so decoding, MFCC and scoring all run in the "
             "process measured (with a pool, decoding moves to a worker and the main process holds less). A mono 44.1 kHz "
-            "WAV made by repeating one 4-minute `synth` song. `rss after warm-up` is the process after TensorFlow, the "
-            "model and the compiled graphs are loaded (a short file ranked first); `peak` is VmHWM after ranking the long "
+            "WAV made by repeating one 4-minute `synth` song, scored in the light runtime. `rss after warm-up` is the "
+            "process after the model and the libraries are loaded (a short file ranked first); `peak` is VmHWM after ranking the long "
             "file. The growth with length is the feature matrix "
             f"({cfg.n_mfcc} float32 per frame at {cfg.fps} fps: {cfg.n_mfcc * 4 * cfg.fps * 3600 / 2**20:.0f} MB per hour) "
             "held a few times over (the decoder's per-chunk frames and their concatenation, the scorer's stride-padded "
