@@ -34,12 +34,13 @@ setup(
         "threadpoolctl>=3.1",  # one BLAS thread per decoding worker (no oversubscription)
         "requests>=2.31",  # the Subsonic client (pers-rec likes subsonic, rank --to-subsonic), with urllib3's retries
         "mutagen>=1.46",  # artist/album tags (folds grouped by album or artist), never writes into audio files
+        "h5py>=3.10",  # the light runtime reads a model's weights from its .keras archive without Keras
     ],
     extras_require={
         "gpu": ["tensorflow[and-cuda]>=2.16"],
-        "mpd": ["python-mpd2>=3.1"],  # pers-rec likes mpd, rank --to-mpd
-        "web": ["starlette>=0.40", "uvicorn>=0.30"],
-        "ray": ["ray[data]>=2.40"],  # --engine ray: Ray Data tasks and actor pools, Parquet out (pyarrow)  # pers-rec serve (Range requests for seeking: starlette >= 0.40)
+        "mpd": ["python-mpd2>=3.1"],  # pers-rec likes mpd, rank --to-mpd, pers-rec radio
+        "web": ["starlette>=0.40", "uvicorn>=0.30"],  # pers-rec serve (Range requests for seeking: starlette >= 0.40)
+        "ray": ["ray[data]>=2.40"],  # --engine ray: Ray Data tasks and actor pools, Parquet out (pyarrow)
         "test": ["pytest>=8", "pytest-xdist>=3.5", "ruff>=0.5", "jax[cpu]>=0.4.30", "python-mpd2>=3.1", "starlette>=0.40", "uvicorn>=0.30",
                  "playwright>=1.40"],  # drives Debian's chromium to test the map page (no browser download)
     },
