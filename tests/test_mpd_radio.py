@@ -129,3 +129,28 @@ def test_idle_waits_for_a_change_and_times_out_quietly(tmp_path):
             threading.Timer(0.3, lambda: other.add("Artist 0/song 00.flac")).start()
             assert "playlist" in p.wait(5.0)
             assert len(p.queue()) == 1  # the same connection answers on
+
+
+def test_the_radio_command_end_to_end(tmp_path, capsys):
+    """``pers-rec radio`` on tiny songs: the library analysed (light runtime), MPD's queue filled and playing, the
+    summary printed; an unreachable MPD and a radio with no taste to start from are one line and exit 2."""
+    from pers_rec.cli import main
+    from pers_rec.errors import EXIT_OK, EXIT_USAGE
+
+    music = tmp_path / "music"
+    paths, _ = songs(music, n=6, seconds=20.0)
+    likes = tmp_path / "likes.m3u"
+    likes.write_text(paths[0] + "\n")
+    base = ["--library", str(music), "--cache", str(tmp_path / "cache"), "-q"]
+    assert main(["radio", "--mpd", "127.0.0.1:1", *base, "--likes", str(likes)]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cannot connect" in err
+    with mpd(tmp_path / "home", music) as (host, port):
+        where = f"{host}:{port}"
+        assert main(["radio", "--mpd", where, *base]) == EXIT_USAGE  # no model, no likes, no judgements yet
+        assert "needs a taste" in capsys.readouterr().err
+        assert main(["radio", "--mpd", where, *base, "--likes", str(likes), "--ahead", "2", "--minutes", "0.05"]) == EXIT_OK
+        out = capsys.readouterr()
+        assert "7 tracks, 1 labels to start from" in out.out and "tracks queued" in out.out  # 6 songs + the stranger
+        with players.mpd_player(where) as p:
+            assert len(p.queue()) >= 3 and p.status().get("state") == "play"
