@@ -71,11 +71,14 @@ class MPDRadio:
         Where every event is stored (durably, before the next pick).
     log : callable
         Says one line to the listener.
+    lock : threading.Lock or None
+        Held during each look at MPD (the radio is shared with the Subsonic relay).
     """
 
     def __init__(self, radio: Radio, paths: list[str], music_dir, connect: Callable, store=None,
-                 log: Callable[[str], None] = print):
+                 log: Callable[[str], None] = print, lock=None):
         self.radio, self.paths, self.connect, self.store, self.log = radio, list(paths), connect, store, log
+        self.lock = lock or threading.Lock()  #: held while the radio is read or taught (other doors share it)
         self.row_of = {u: i for i, p in enumerate(self.paths) if (u := uri_of(p, music_dir)) is not None}
         self.uri_of = {i: u for u, i in self.row_of.items()}
         self.playing: Playing | None = None
@@ -156,7 +159,8 @@ class MPDRadio:
                     if said:
                         self.log("pers-rec radio: MPD is back")
                     backoff, said = 1.0, False
-                self.step(player)
+                with self.lock:
+                    self.step(player)
                 player.wait(POLL_S)
             except MPDError as exc:
                 if player is not None:

@@ -30,7 +30,7 @@ import math
 import os
 import secrets
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -67,6 +67,8 @@ class Song:
     starred: bool
     rating: int | None
     plays: int | None
+    #: The server's own object (what the Subsonic relay hands back to a client).
+    raw: dict = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def from_api(cls, d) -> Song | None:
@@ -76,7 +78,7 @@ class Song:
             return None
         return cls(str(d["id"]), _text(d.get("path")), _text(d.get("artist")), _text(d.get("title")),
                    _text(d.get("album")), _number(d.get("duration"), 0, 7 * 86400), bool(d.get("starred")),
-                   _whole(d.get("userRating"), 1, 5), _whole(d.get("playCount"), 0, 10**9))
+                   _whole(d.get("userRating"), 1, 5), _whole(d.get("playCount"), 0, 10**9), d)
 
 
 def _text(v) -> str:

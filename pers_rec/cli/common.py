@@ -8,7 +8,9 @@ imported and before any audio is decoded, and reported in one line with exit cod
 from __future__ import annotations
 
 import argparse
+import errno
 import os
+import socket
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -258,3 +260,32 @@ def subsonic_client(url: str, args):
         raise ParameterError("a Subsonic server needs --user")
     return subsonic.Client(url, args.user, subsonic.password(args.password_file), verify=not args.insecure,
                            deadline_s=args.player_timeout, allow_plain=args.allow_plain_password)
+
+
+def bind(host: str, port: int, host_option: str = "--host", port_option: str = "--port") -> socket.socket:
+    """A listening socket on ``host``:``port``; :class:`ParameterError` (one line, naming the options) when it
+    cannot be had."""
+    if port > 65535:
+        raise ParameterError(f"{port_option} {port}: a port is 0-65535")
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise ParameterError(f"{host_option} {host}: not an address or name this machine knows ({exc})") from None
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise ParameterError(f"{port_option} {port}: already in use on {host} (another program, or another "
+                                 f"pers-rec): choose another port, or {port_option} 0 for any free one") from None
+        if exc.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT):
+            raise ParameterError(f"{host_option} {host}: not an address of this machine") from None
+        if exc.errno == errno.EACCES:
+            raise ParameterError(f"{port_option} {port}: not allowed (ports below 1024 need root)") from None
+        raise ParameterError(f"{host_option} {host} {port_option} {port}: cannot listen there ({exc.strerror or exc})") from None
+    sock.setblocking(False)
+    return sock

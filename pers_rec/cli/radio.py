@@ -1,19 +1,46 @@
-"""``pers-rec radio``: an endless radio inside MPD that learns from every skip (see :mod:`mpd_radio`)."""
+"""``pers-rec radio``: an endless radio inside MPD (:mod:`mpd_radio`) or a Subsonic client (:mod:`web.relay`) that
+learns from every skip."""
 
 from __future__ import annotations
 
 import os
 
 from ..errors import EXIT_OK, ParameterError
-from .common import cache_dir, feature_cache, int_at_least, library_files, need_dir, need_input, say, subcommand, warn
+from .common import (
+    bind,
+    cache_dir,
+    feature_cache,
+    int_at_least,
+    library_files,
+    need_dir,
+    need_input,
+    path_map,
+    say,
+    seconds_above_0,
+    subcommand,
+    warn,
+)
 
 
 def add_parser(sub) -> None:
     r = subcommand(sub, "radio", "play an endless radio in MPD, ordered by your taste, learning from skips and plays",
                    "pers-rec radio --mpd localhost:6600 --library ~/Music --model taste.keras", cache=True, jobs=True,
                    runtime=True)
-    r.add_argument("--mpd", metavar="HOST[:PORT]", default="localhost:6600",
-                   help="the MPD to play in (a host, or a socket path; $MPD_PASSWORD when it needs one)")
+    r.add_argument("--mpd", metavar="HOST[:PORT]",
+                   help="the MPD to play in (a host, or a socket path; $MPD_PASSWORD when it needs one); default "
+                        "localhost:6600 unless --subsonic is given")
+    r.add_argument("--subsonic", metavar="URL",
+                   help="relay a Subsonic server: point your Subsonic app at --listen instead; pers_rec answers its "
+                        "similar-songs and sonicSimilarity calls and learns from its scrobbles")
+    r.add_argument("--listen", metavar="HOST:PORT", default="127.0.0.1:4534",
+                   help="where the Subsonic relay listens (default 127.0.0.1:4534; 0.0.0.0:4534 for a phone)")
+    r.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                   help="another name the relay may be reached by (e.g. the machine's name on the LAN); repeatable")
+    r.add_argument("--path-map", type=path_map, action="append", default=[], metavar="SERVER=LOCAL",
+                   help="Subsonic server path prefix -> local path prefix (repeatable)")
+    r.add_argument("--insecure", action="store_true", help="do not verify the Subsonic server's TLS certificate")
+    r.add_argument("--player-timeout", type=seconds_above_0, default=60.0, metavar="SECONDS",
+                   help="the most one call to the Subsonic server may take")
     r.add_argument("--library", required=True, help="music folder the radio draws from (scanned recursively)")
     r.add_argument("--mpd-music-dir", metavar="DIR", help="MPD's music_directory on this machine (default: --library)")
     r.add_argument("--model", help="a taste model: its ranking is the taste until skips and plays teach the radio")
@@ -26,17 +53,21 @@ def add_parser(sub) -> None:
 def run(args) -> int:
     need_dir(args.library, "--library")
     need_input(args.likes, "--likes")
+    mpd_at = args.mpd or (None if args.subsonic else "localhost:6600")
+    sock = relay_socket(args) if args.subsonic else None  # a bad --subsonic or a busy port: said now
     if args.model:
         from ..checkpoint import read_meta
 
         read_meta(args.model)
+    import threading
     from dataclasses import replace
 
     from .. import players, radio, tags
     from ..judgements import Judgements, library_home
     from ..mpd_radio import MPDRadio
 
-    players.mpd_player(args.mpd, 5.0).close()  # MPD unreachable is said now, not after the analysis
+    if mpd_at:
+        players.mpd_player(mpd_at, 5.0).close()  # MPD unreachable is said now, not after the analysis
     paths = [str(p) for p in library_files(args.library, "--library")]
     home = library_home(cache_dir(args), os.path.abspath(args.library))
     store = Judgements(home / "judgements.sqlite")
@@ -46,21 +77,71 @@ def run(args) -> int:
     rules = replace(radio.Rules(), ahead=args.ahead)
     picker = radio.Radio(V, [i.get("artist", "") for i in info], [i.get("album", "") for i in info], scores=scores,
                          labelled=labelled, rules=rules)
-    music_dir = args.mpd_music_dir or args.library
-    station = MPDRadio(picker, paths, music_dir, lambda: players.mpd_player(args.mpd, 30.0), store=store, log=warn)
-    say(f"pers-rec radio: {len(paths)} tracks, {len(labelled)} labels to start from; playing in MPD at {args.mpd} "
-        "(Ctrl-C stops it)")
+    lock = threading.Lock()
+    doors, events, server = [], [], None
+    if sock is not None:
+        server, sonic = start_relay(args, sock, picker, paths, store, lock)
+        doors.append(f"a Subsonic relay at http://{args.listen} for {args.subsonic}")
+        events.append(sonic.events)
+    station = None
+    if mpd_at:
+        music_dir = args.mpd_music_dir or args.library
+        station = MPDRadio(picker, paths, music_dir, lambda: players.mpd_player(mpd_at, 30.0), store=store, log=warn,
+                           lock=lock)
+        doors.append(f"MPD at {mpd_at}")
+        events.append(station.events)
+    say(f"pers-rec radio: {len(paths)} tracks, {len(labelled)} labels to start from; playing through "
+        f"{' and '.join(doors)} (Ctrl-C stops it)")
     import time
 
     end = None if args.minutes is None else time.monotonic() + 60 * args.minutes
     try:
-        station.run(until=(lambda: time.monotonic() > end) if end else None)
+        if station is not None:
+            station.run(until=(lambda: time.monotonic() > end) if end else None)
+        else:
+            while end is None or time.monotonic() < end:
+                time.sleep(0.2 if end is None else min(0.2, max(0.0, end - time.monotonic())))
     finally:
+        if server is not None:
+            server.should_exit = True
         store.close()
-    kinds = [k for _, k in station.events]
-    say(f"pers-rec radio: {len(station.added)} tracks queued; heard {kinds.count('skip')} skips, "
-        f"{kinds.count('complete')} completions, {kinds.count('repeat')} repeats (stored in {home})")
+    kinds = [k for e in events for _, k in e]
+    queued = f"{len(station.added)} tracks queued; " if station is not None else ""
+    say(f"pers-rec radio: {queued}heard {kinds.count('skip')} skips, {kinds.count('complete')} completions, "
+        f"{kinds.count('repeat')} repeats (stored in {home})")
     return EXIT_OK
+
+
+def relay_socket(args):
+    """The relay's listening socket (a one-line error for a bad URL, address or a busy port)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(args.subsonic)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ParameterError(f"--subsonic {args.subsonic}: not an http(s) URL of a Subsonic server")
+    host, _, port = args.listen.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ParameterError(f"--listen {args.listen!r}: give HOST:PORT, e.g. 127.0.0.1:4534")
+    return bind(host.strip("[]"), int(port), "--listen", "--listen")
+
+
+def start_relay(args, sock, picker, paths, store, lock):
+    """The Subsonic relay, serving in a thread of its own; ``(uvicorn server, SonicRadio)``."""
+    import threading
+
+    import uvicorn
+
+    from ..subsonic_radio import Catalog, SonicRadio
+    from ..web.guard import allowed_hosts
+    from ..web.relay import Relay, create_app
+
+    catalog = Catalog(paths, os.path.abspath(args.library), args.path_map)
+    sonic = SonicRadio(picker, catalog, store, log=warn, lock=lock)
+    relay = Relay(args.subsonic, sonic, verify=not args.insecure, deadline_s=args.player_timeout, log=warn)
+    app = create_app(relay, allowed_hosts(args.listen.rpartition(":")[0].strip("[]"), args.allow_host))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off"))
+    threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name="subsonic-relay").start()
+    return server, sonic
 
 
 def library_vectors(args, paths):

@@ -7,12 +7,10 @@ progress and the files it cannot read.
 
 from __future__ import annotations
 
-import errno
 import secrets
-import socket
 
 from ..errors import EXIT_OK, ParameterError
-from .common import cache_dir, check_backend, int_at_least, library_files, need_input, say, subcommand, warn
+from .common import bind, cache_dir, check_backend, int_at_least, library_files, need_input, say, subcommand, warn
 
 
 def add_parser(sub) -> None:
@@ -30,34 +28,6 @@ def add_parser(sub) -> None:
     s.add_argument("--epochs", type=int_at_least(1), default=None, help="retraining: at most this many epochs")
     s.add_argument("--folds", type=int_at_least(2), default=None, help="retraining: cross-validation folds")
     s.set_defaults(run=run)
-
-
-def bind(host: str, port: int) -> socket.socket:
-    """A listening socket on ``host``:``port``; :class:`ParameterError` (one line) when it cannot be had."""
-    if port > 65535:
-        raise ParameterError(f"--port {port}: a port is 0-65535")
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
-    except (socket.gaierror, UnicodeError) as exc:
-        raise ParameterError(f"--host {host}: not an address or name this machine knows ({exc})") from None
-    family, kind, proto, _, address = infos[0]
-    sock = socket.socket(family, kind, proto)
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(address)
-        sock.listen(128)
-    except OSError as exc:
-        sock.close()
-        if exc.errno == errno.EADDRINUSE:
-            raise ParameterError(f"--port {port}: already in use on {host} (another program, or another serve): "
-                                 "choose another port, or --port 0 for any free one") from None
-        if exc.errno in (errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT):
-            raise ParameterError(f"--host {host}: not an address of this machine") from None
-        if exc.errno == errno.EACCES:
-            raise ParameterError(f"--port {port}: not allowed (ports below 1024 need root)") from None
-        raise ParameterError(f"--host {host} --port {port}: cannot listen there ({exc.strerror or exc})") from None
-    sock.setblocking(False)
-    return sock
 
 
 def run(args) -> int:

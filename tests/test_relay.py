@@ -1,0 +1,193 @@
+"""The Subsonic relay between a client and a real server (Debian's supysonic on the loopback): other calls passed
+through byte for byte, similar songs and the sonicSimilarity extension answered in JSON and XML, scrobbles learnt
+from, wrong credentials refused by the server and never logged, and ``pers-rec radio --subsonic`` end to end
+(its events durable across ``kill -9``)."""
+
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+import xml.etree.ElementTree as ET
+
+import numpy as np
+import pytest
+import requests
+import soundfile as sf
+from conftest import tag, tone
+from servers import PASSWORD, USER, free_port, supysonic
+
+from pers_rec import scan
+from pers_rec.judgements import Judgements
+from pers_rec.radio import Radio, Rules
+from pers_rec.subsonic_radio import Catalog, SonicRadio
+
+pytestmark = pytest.mark.slow
+AUTH = {"u": USER, "p": "enc:" + PASSWORD.encode().hex(), "v": "1.10.2", "c": "test"}
+NS = "{http://subsonic.org/restapi}"
+
+
+def library(root, n=8, seconds=2.0):
+    for i in range(n):
+        p = root / f"Artist {i % 3}" / f"song {i:02d}.flac"
+        p.parent.mkdir(parents=True, exist_ok=True)
+        sf.write(p, tone(200 + 40 * i, seconds, 16000), 16000)
+        tag(p, artist=f"Artist {i % 3}", title=f"Song {i:02d}", album=f"Album {i % 3}")
+    return [str(p) for p in scan.scan(root)]
+
+
+@pytest.fixture(scope="module")
+def relayed(tmp_path_factory):
+    """supysonic, and a relay in front of it over a radio of random vectors (song 00 liked)."""
+    import uvicorn
+
+    from pers_rec.cli.common import bind
+    from pers_rec.web.guard import allowed_hosts
+    from pers_rec.web.relay import Relay, create_app
+
+    root = tmp_path_factory.mktemp("relay")
+    paths = library(root / "music")
+    V = np.random.default_rng(3).normal(size=(len(paths), 5)).astype(np.float32)
+    V /= np.linalg.norm(V, axis=1, keepdims=True)
+    radio = Radio(V, [""] * len(paths), [""] * len(paths), labelled={0: (1, 1.0)}, rules=Rules(0, 0, 0))
+    said = []
+    sonic = SonicRadio(radio, Catalog(paths, str(root / "music")), Judgements(root / "j.sqlite"), log=said.append)
+    with supysonic(root / "home", root / "music") as url:
+        relay = Relay(url, sonic, log=said.append)
+        sock = bind("127.0.0.1", 0)
+        port = sock.getsockname()[1]
+        server = uvicorn.Server(uvicorn.Config(create_app(relay, allowed_hosts("127.0.0.1")), log_level="warning",
+                                               access_log=False, lifespan="off"))
+        threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True).start()
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                requests.get(base + "/rest/ping", params=AUTH, timeout=2)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.05)
+        yield {"url": url, "relay": base, "sonic": sonic, "paths": paths, "said": said, "db": root / "j.sqlite"}
+        server.should_exit = True
+
+
+def call(base, endpoint, **params):
+    return requests.get(f"{base}/rest/{endpoint}", params={**AUTH, **params}, timeout=30)
+
+
+def song_ids(r):
+    return {s["title"]: s["id"] for s in r.json()["subsonic-response"]["searchResult3"]["song"]}
+
+
+def test_other_calls_are_passed_through_byte_for_byte(relayed):
+    up, me = relayed["url"], relayed["relay"]
+    for endpoint, params in [("ping", {}), ("getMusicFolders", {"f": "json"}), ("getIndexes", {}),
+                             ("search3", {"query": "Song", "f": "json"}), ("getAlbumList2", {"type": "newest"}),
+                             ("nope", {}), ("getSong", {"id": "not-an-id"})]:
+        a, b = call(up, endpoint, **params), call(me, endpoint, **params)
+        assert (a.status_code, a.content, a.headers.get("content-type")) == (b.status_code, b.content,
+                                                                             b.headers.get("content-type")), endpoint
+    ids = song_ids(call(up, "search3", query="Song", f="json"))
+    a = call(up, "stream", id=ids["Song 03"], format="raw")
+    b = call(me, "stream", id=ids["Song 03"], format="raw")
+    assert a.status_code == b.status_code == 200 and a.content == b.content and len(b.content) > 10_000
+    assert requests.post(f"{me}/rest/ping", data=AUTH, timeout=10).content == \
+        requests.post(f"{up}/rest/ping", data=AUTH, timeout=10).content  # a form POST too
+    assert requests.get(f"{me}/rest/ping", headers={"Host": "evil.example"}, timeout=10).status_code == 421
+
+
+def test_similar_songs_are_answered_by_taste_times_similarity_in_json_and_xml(relayed):
+    me, sonic = relayed["relay"], relayed["sonic"]
+    ids = song_ids(call(me, "search3", query="Song", f="json"))
+    got = call(me, "getSimilarSongs2", id=ids["Song 02"], count=5, f="json").json()["subsonic-response"]
+    want = [m.entry["id"] for m in sonic.similar(ids["Song 02"], 5)]  # the catalog was walked by that call
+    assert got["status"] == "ok" and [s["id"] for s in got["similarSongs2"]["song"]] == want
+    assert {s["title"] for s in got["similarSongs2"]["song"]} <= set(ids) and "Song 02" not in \
+        {s["title"] for s in got["similarSongs2"]["song"]}
+    xml = ET.fromstring(call(me, "getSimilarSongs", id=ids["Song 02"], count=5).content)
+    assert xml.get("status") == "ok" and [s.get("id") for s in xml.iter(NS + "song")] == want
+    sonicx = ET.fromstring(call(me, "getSonicSimilarTracks", id=ids["Song 02"], count=3).content)
+    matches = list(sonicx.iter(NS + "sonicMatch"))
+    assert [m.find(NS + "entry").get("id") for m in matches] == want[:3]
+    assert all(0 <= float(m.get("similarity")) <= 1 for m in matches)
+    path = call(me, "findSonicPath", startSongId=ids["Song 01"], endSongId=ids["Song 07"], count=4, f="json").json()
+    steps = [m["entry"]["title"] for m in path["subsonic-response"]["sonicMatch"]]
+    assert steps[0] == "Song 01" and steps[-1] == "Song 07" and len(steps) == 4
+    ext = call(me, "getOpenSubsonicExtensions", f="json").json()["subsonic-response"]
+    assert {"name": "sonicSimilarity", "versions": [1]} in ext["openSubsonicExtensions"]
+    missing = call(me, "getSonicSimilarTracks", id="no-such-song", f="json").json()["subsonic-response"]
+    assert missing["status"] == "failed" and missing["error"]["code"] == 70
+
+
+def test_wrong_credentials_are_refused_by_the_server_and_never_logged(relayed):
+    me = relayed["relay"]
+    secret = "hunter2-wrong"
+    bad = {**AUTH, "p": secret, "f": "json"}
+    for endpoint in ("getSimilarSongs2", "getSonicSimilarTracks"):
+        r = requests.get(f"{me}/rest/{endpoint}", params={**bad, "id": "1"}, timeout=30).json()["subsonic-response"]
+        assert r["status"] == "failed" and r["error"]["code"] == 40
+    r = requests.get(f"{me}/rest/scrobble", params={**bad, "id": "1"}, timeout=30).json()["subsonic-response"]
+    assert r["status"] == "failed"  # the server's own refusal, passed through; nothing learnt
+    assert not any(secret in line or PASSWORD in line for line in relayed["said"])
+
+
+def test_scrobbles_teach_the_radio_and_change_the_next_answer(relayed):
+    me, sonic = relayed["relay"], relayed["sonic"]
+    ids = song_ids(call(me, "search3", query="Song", f="json"))
+    before = [s["id"] for s in call(me, "getSimilarSongs2", id=ids["Song 00"], count=10, f="json")
+              .json()["subsonic-response"]["similarSongs2"]["song"]]
+    assert ids["Song 05"] in before
+    assert call(me, "scrobble", id=ids["Song 05"], submission="false").status_code == 200
+    assert call(me, "scrobble", id=ids["Song 06"], submission="false").status_code == 200  # Song 05 skipped at once
+    after = [s["id"] for s in call(me, "getSimilarSongs2", id=ids["Song 00"], count=10, f="json")
+             .json()["subsonic-response"]["similarSongs2"]["song"]]
+    assert ids["Song 05"] not in after
+    assert call(me, "scrobble", id=ids["Song 06"]).status_code == 200  # submitted: a completion
+    rows = sqlite3.connect(relayed["db"]).execute("SELECT path, label, source FROM judgements").fetchall()
+    assert [(os.path.basename(p), lab, src) for p, lab, src in rows] == [
+        ("song 05.flac", 0, "radio:skip"), ("song 06.flac", 1, "radio:complete")]
+    assert sonic.events[-2:] == [(ids["Song 05"], "skip"), (ids["Song 06"], "complete")]
+
+
+def test_the_radio_command_relays_a_subsonic_server_and_its_events_survive_kill_9(tmp_path):
+    music = tmp_path / "music"
+    library(music, n=6, seconds=10.0)
+    likes = tmp_path / "likes.m3u"
+    likes.write_text(str(music / "Artist 0" / "song 00.flac") + "\n")
+    port = free_port()
+    with supysonic(tmp_path / "home", music) as url:
+        cmd = [sys.executable, "-m", "pers_rec.cli", "radio", "--subsonic", url, "--listen", f"127.0.0.1:{port}",
+               "--library", str(music), "--likes", str(likes), "--cache", str(tmp_path / "cache"), "-q"]
+        taken = socket.socket()
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        busy = subprocess.run([*cmd[:6], "--listen", f"127.0.0.1:{taken.getsockname()[1]}", *cmd[8:]],
+                              capture_output=True, text=True, timeout=120)
+        taken.close()
+        assert busy.returncode == 2 and busy.stderr.count("\n") == 1 and "already in use" in busy.stderr
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                env={**os.environ, "PYTHONPATH": os.getcwd()})
+        try:
+            me = f"http://127.0.0.1:{port}"
+            for _ in range(600):
+                try:
+                    if call(me, "ping").status_code == 200:
+                        break
+                except requests.ConnectionError:
+                    time.sleep(0.1)
+            ids = song_ids(call(me, "search3", query="Song", f="json"))
+            call(me, "scrobble", id=ids["Song 03"], submission="false")
+            call(me, "scrobble", id=ids["Song 04"], submission="false")
+            similar = call(me, "getSimilarSongs2", id=ids["Song 00"], f="json").json()["subsonic-response"]
+            assert similar["status"] == "ok" and ids["Song 03"] not in {s["id"] for s in similar["similarSongs2"]["song"]}
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            out, err = proc.communicate(timeout=30)
+    assert "playing through a Subsonic relay" in out and PASSWORD not in out + err
+    db = next((tmp_path / "cache").rglob("judgements.sqlite"))
+    rows = sqlite3.connect(db).execute("SELECT path, label, source FROM judgements").fetchall()
+    assert [(os.path.basename(p), lab, src) for p, lab, src in rows] == [("song 03.flac", 0, "radio:skip")]
+    assert json.loads(json.dumps(rows))  # plain values
