@@ -87,12 +87,13 @@ class Catalog:
             self.entry = {s.id: s.raw for s in songs if s.id in row}
             self.id_of = {r: i for i, r in reversed(list(row.items()))}  # the first id of a file wins
 
-    def knows(self, song_id: str, client_for: Callable[[], object]) -> bool:
+    def knows(self, song_id: str, client_for: Callable[[], object | None]) -> bool:
         """Whether ``song_id`` is a library song, walking the server first when it was never walked, or when the
-        id is new and the last walk is older than :data:`REWALK_S`."""
+        id is new and the last walk is older than :data:`REWALK_S` (``client_for()`` None: no walk possible)."""
         stale = self.walked_at is None or (song_id not in self.row and time.monotonic() - self.walked_at > REWALK_S)
-        if stale:
-            self.walk(client_for())
+        client = client_for() if stale else None
+        if client is not None:
+            self.walk(client)
         return song_id in self.row
 
 
@@ -191,6 +192,16 @@ class SonicRadio:
                 was.judged = True
             out.append(self._judge(song_id, None))
         return [k for k in out if k]
+
+    def told(self, who: tuple[str, str], song_id: str, event: str) -> list:
+        """An event a server's plugin reports: ``now_playing`` and ``played`` (as a scrobble), or ``skipped`` (a
+        skip at once, whatever the clock says). Returns the outcomes it led to."""
+        if event == "skipped":
+            was = self.now.get(who)
+            if was is not None and was.song_id == song_id:
+                was.judged = True
+            return [k for k in [self._judge(song_id, 0.0)] if k]
+        return self.scrobble(who, [song_id], submission=event == "played")
 
     def _judge(self, song_id: str, played_s: float | None) -> str | None:
         """Learn from one song played ``played_s`` seconds (None: to its end, a submission); store it."""

@@ -22,6 +22,7 @@ from conftest import tag, tone
 from servers import PASSWORD, USER, free_port, supysonic
 
 from pers_rec import scan
+from pers_rec import subsonic as Su
 from pers_rec.judgements import Judgements
 from pers_rec.radio import Radio, Rules
 from pers_rec.subsonic_radio import Catalog, SonicRadio
@@ -56,22 +57,31 @@ def relayed(tmp_path_factory):
     radio = Radio(V, [""] * len(paths), [""] * len(paths), labelled={0: (1, 1.0)}, rules=Rules(0, 0, 0))
     said = []
     sonic = SonicRadio(radio, Catalog(paths, str(root / "music")), Judgements(root / "j.sqlite"), log=said.append)
-    with supysonic(root / "home", root / "music") as url:
-        relay = Relay(url, sonic, log=said.append)
+    servers = []
+
+    def serve(app):
         sock = bind("127.0.0.1", 0)
-        port = sock.getsockname()[1]
-        server = uvicorn.Server(uvicorn.Config(create_app(relay, allowed_hosts("127.0.0.1")), log_level="warning",
-                                               access_log=False, lifespan="off"))
+        server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off"))
         threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True).start()
-        base = f"http://127.0.0.1:{port}"
+        servers.append(server)
+        base = f"http://127.0.0.1:{sock.getsockname()[1]}"
         for _ in range(100):
             try:
                 requests.get(base + "/rest/ping", params=AUTH, timeout=2)
                 break
             except requests.ConnectionError:
                 time.sleep(0.05)
-        yield {"url": url, "relay": base, "sonic": sonic, "paths": paths, "said": said, "db": root / "j.sqlite"}
-        server.should_exit = True
+        return base
+
+    with supysonic(root / "home", root / "music") as url:
+        relay = Relay(url, sonic, log=said.append)
+        base = serve(create_app(relay, allowed_hosts("127.0.0.1")))
+        own = Relay(url, sonic, log=said.append, own=Su.Client(url, USER, PASSWORD))
+        tokened = serve(create_app(own, allowed_hosts("127.0.0.1"), token="s3cret-token"))
+        yield {"url": url, "relay": base, "sonic": sonic, "paths": paths, "said": said, "db": root / "j.sqlite",
+               "tokened": tokened}
+        for server in servers:
+            server.should_exit = True
 
 
 def call(base, endpoint, **params):
@@ -150,6 +160,43 @@ def test_scrobbles_teach_the_radio_and_change_the_next_answer(relayed):
     assert [(os.path.basename(p), lab, src) for p, lab, src in rows] == [
         ("song 05.flac", 0, "radio:skip"), ("song 06.flac", 1, "radio:complete")]
     assert sonic.events[-2:] == [(ids["Song 05"], "skip"), (ids["Song 06"], "complete")]
+
+
+def test_the_plugins_api_answers_with_the_servers_ids_behind_its_token(relayed):
+    """The AudioMuse-AI plugin contract: similar tracks with distances, a path, events; a token is needed."""
+    api, sonic = relayed["tokened"] + "/api", relayed["sonic"]
+    assert requests.get(f"{api}/similar_tracks", params={"item_id": "x"}, timeout=10).status_code == 401
+    assert call(relayed["tokened"], "ping").status_code == 200  # the Subsonic calls need no token: the server checks
+    bearer = {"Authorization": "Bearer s3cret-token"}
+    ids = song_ids(call(relayed["url"], "search3", query="Song", f="json"))
+
+    def get(what, **params):
+        return requests.get(f"{api}/{what}", params=params, headers=bearer, timeout=30)
+
+    got = get("similar_tracks", item_id=ids["Song 04"], n=4).json()  # the own --user walked the library
+    want = sonic.similar(ids["Song 04"], 4)
+    assert [g["item_id"] for g in got] == [m.entry["id"] for m in want]
+    assert [g["distance"] for g in got] == [round(1 - m.similarity, 4) for m in want]
+    assert set(got[0]) == {"item_id", "title", "author", "album", "distance"} and got[0]["author"].startswith("Artist")
+    path = get("find_path", start_song_id=ids["Song 01"], end_song_id=ids["Song 06"], max_steps=3).json()["path"]
+    assert [p["title"] for p in path][0::2] == ["Song 01", "Song 06"] and len(path) == 3
+    assert get("similar_tracks", item_id="nope").status_code == 404
+    assert get("similar_tracks", item_id=ids["Song 04"], n="-1").status_code == 400
+    assert get("find_path", start_song_id=ids["Song 01"]).status_code == 400
+
+    def post(body):
+        return requests.post(f"{api}/events", data=body, headers={**bearer, "Content-Type": "application/json"},
+                             timeout=30)
+
+    for bad in (b"[1]", b"{", b'{"item_id": null, "event": "played"}', b'{"item_id": "1", "event": "loved"}',
+                b"[" * 100_000):
+        assert post(bad).status_code in (400, 413), bad[:20]
+    assert post(json.dumps({"item_id": ids["Song 07"], "event": "skipped", "user": "ann"})).json() == {"learnt": ["skip"]}
+    rows = sqlite3.connect(relayed["db"]).execute("SELECT path, source FROM judgements").fetchall()
+    assert (os.path.join("Artist 1", "song 07.flac"), "radio:skip") in [(os.path.relpath(p, os.path.dirname(
+        os.path.dirname(p))), s) for p, s in rows]
+    assert requests.post(f"{api}/events", data="{}", headers={**bearer, "Origin": "http://evil.example"},
+                         timeout=10).status_code == 403
 
 
 def test_the_radio_command_relays_a_subsonic_server_and_its_events_survive_kill_9(tmp_path):

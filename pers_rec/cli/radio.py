@@ -18,6 +18,7 @@ from .common import (
     say,
     seconds_above_0,
     subcommand,
+    subsonic_client,
     warn,
 )
 
@@ -36,6 +37,11 @@ def add_parser(sub) -> None:
                    help="where the Subsonic relay listens (default 127.0.0.1:4534; 0.0.0.0:4534 for a phone)")
     r.add_argument("--allow-host", action="append", default=[], metavar="NAME",
                    help="another name the relay may be reached by (e.g. the machine's name on the LAN); repeatable")
+    r.add_argument("--user", help="a Subsonic user pers_rec walks the library as (password: "
+                   "$PERS_REC_SUBSONIC_PASSWORD or --password-file), so the plugins' API knows ids from the start")
+    r.add_argument("--password-file", metavar="FILE", help="file whose first line is that user's password (mode 600)")
+    r.add_argument("--allow-plain-password", action="store_true",
+                   help="let that password go hex-encoded over plain HTTP to a server that takes no tokens")
     r.add_argument("--path-map", type=path_map, action="append", default=[], metavar="SERVER=LOCAL",
                    help="Subsonic server path prefix -> local path prefix (repeatable)")
     r.add_argument("--insecure", action="store_true", help="do not verify the Subsonic server's TLS certificate")
@@ -55,6 +61,9 @@ def run(args) -> int:
     need_input(args.likes, "--likes")
     mpd_at = args.mpd or (None if args.subsonic else "localhost:6600")
     sock = relay_socket(args) if args.subsonic else None  # a bad --subsonic or a busy port: said now
+    own = subsonic_client(args.subsonic, args) if args.subsonic and args.user else None
+    if own is not None:
+        own.ping()  # a wrong --user or password: said now, not after the analysis
     if args.model:
         from ..checkpoint import read_meta
 
@@ -80,7 +89,7 @@ def run(args) -> int:
     lock = threading.Lock()
     doors, events, server = [], [], None
     if sock is not None:
-        server, sonic = start_relay(args, sock, picker, paths, store, lock)
+        server, sonic = start_relay(args, sock, own, picker, paths, store, lock)
         doors.append(f"a Subsonic relay at http://{args.listen} for {args.subsonic}")
         events.append(sonic.events)
     station = None
@@ -95,12 +104,15 @@ def run(args) -> int:
     import time
 
     end = None if args.minutes is None else time.monotonic() + 60 * args.minutes
+    stopped = False
     try:
         if station is not None:
             station.run(until=(lambda: time.monotonic() > end) if end else None)
         else:
             while end is None or time.monotonic() < end:
                 time.sleep(0.2 if end is None else min(0.2, max(0.0, end - time.monotonic())))
+    except KeyboardInterrupt:
+        stopped = True  # Ctrl-C is how a radio is stopped: the summary, then exit 130
     finally:
         if server is not None:
             server.should_exit = True
@@ -109,6 +121,8 @@ def run(args) -> int:
     queued = f"{len(station.added)} tracks queued; " if station is not None else ""
     say(f"pers-rec radio: {queued}heard {kinds.count('skip')} skips, {kinds.count('complete')} completions, "
         f"{kinds.count('repeat')} repeats (stored in {home})")
+    if stopped:
+        raise KeyboardInterrupt
     return EXIT_OK
 
 
@@ -125,20 +139,30 @@ def relay_socket(args):
     return bind(host.strip("[]"), int(port), "--listen", "--listen")
 
 
-def start_relay(args, sock, picker, paths, store, lock):
+def start_relay(args, sock, own, picker, paths, store, lock):
     """The Subsonic relay, serving in a thread of its own; ``(uvicorn server, SonicRadio)``."""
+    import secrets
     import threading
 
     import uvicorn
 
     from ..subsonic_radio import Catalog, SonicRadio
+    from ..transport import is_loopback
     from ..web.guard import allowed_hosts
     from ..web.relay import Relay, create_app
 
     catalog = Catalog(paths, os.path.abspath(args.library), args.path_map)
     sonic = SonicRadio(picker, catalog, store, log=warn, lock=lock)
-    relay = Relay(args.subsonic, sonic, verify=not args.insecure, deadline_s=args.player_timeout, log=warn)
-    app = create_app(relay, allowed_hosts(args.listen.rpartition(":")[0].strip("[]"), args.allow_host))
+    relay = Relay(args.subsonic, sonic, verify=not args.insecure, deadline_s=args.player_timeout, log=warn, own=own)
+    host = args.listen.rpartition(":")[0].strip("[]")
+    token = None if is_loopback(host) else secrets.token_urlsafe(24)
+    app = create_app(relay, allowed_hosts(host, args.allow_host), token)
+    if own is not None:
+        catalog.walk(own)  # the plugins' API knows the server's ids from the start
+        say(f"pers-rec radio: {len(catalog.row)} of the server's songs matched to the library "
+            f"({len(catalog.unmatched)} not)")
+    if token is not None:
+        say(f"pers-rec radio: the plugins' API at http://{args.listen}/api needs 'Authorization: Bearer {token}'")
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off"))
     threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name="subsonic-relay").start()
     return server, sonic

@@ -10,8 +10,9 @@ A local app is reachable by every page the listener's browser opens. So, before 
 - **Framing**: every answer says ``X-Frame-Options: DENY`` and ``frame-ancestors 'none'``, so no page can
   put the app in an iframe and click its buttons for the listener; ``Cross-Origin-Resource-Policy:
   same-origin`` keeps other pages from embedding its audio and images.
-- **Access token** (off the loopback): ``?token=`` once, then an HTTP-only same-site cookie; compared as
-  bytes in constant time, so any input (non-ASCII, odd bytes) is a 401, never an error.
+- **Access token** (off the loopback): ``?token=`` once, then an HTTP-only same-site cookie (or, for a program
+  such as a server's plugin, ``Authorization: Bearer <token>``); compared as bytes in constant time, so any
+  input (non-ASCII, odd bytes) is a 401, never an error.
 - **Body size**: a request body over :data:`MAX_BODY` bytes is 413 (the app's bodies are a few dozen bytes).
 """
 
@@ -134,7 +135,8 @@ class Guard:
         if not host_allowed(host, self.allowed):
             return 421, "pers-rec serve: this server answers only to its own address (the Host header names another)"
         if self.token is not None:
-            given = _query(scope).get(b"token") or _cookie(headers.get("cookie", "")) or b""
+            given = _query(scope).get(b"token") or _cookie(headers.get("cookie", "")) or \
+                _bearer(headers.get("authorization", "")) or b""
             if not same_token(given, self.token):
                 return 401, "pers-rec serve: this server needs its access token (?token=...)"
         if scope["method"] not in ("GET", "HEAD"):
@@ -169,6 +171,12 @@ def _cookie(header: str) -> bytes | None:
     except CookieError:
         return None
     return None if morsel is None else morsel.value.encode("latin-1", "replace")
+
+
+def _bearer(header: str) -> bytes | None:
+    """The token of an ``Authorization: Bearer <token>`` header (how a server plugin sends it)."""
+    scheme, _, value = header.partition(" ")
+    return value.strip().encode("latin-1", "replace") if scheme.lower() == "bearer" and value.strip() else None
 
 
 def _capped(receive):

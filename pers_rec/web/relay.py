@@ -31,10 +31,11 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
-from starlette.routing import Route
+from starlette.routing import Mount, Route
 
 from .. import subsonic
-from .guard import Guard
+from .guard import BodyTooLarge, Guard
+from .plugin_api import create_api
 
 #: The endpoints pers_rec answers (or, for scrobble, listens to).
 OURS = {"getSimilarSongs", "getSimilarSongs2", "getSonicSimilarTracks", "findSonicPath", "getOpenSubsonicExtensions",
@@ -56,15 +57,19 @@ VERSION = "1.16.1"
 class Relay:
     """The relay's state: where the server is, the radio, the credentials the server accepted lately (hashed)."""
 
-    def __init__(self, upstream: str, radio, *, verify: bool = True, deadline_s: float = 60.0, log=print):
+    def __init__(self, upstream: str, radio, *, verify: bool = True, deadline_s: float = 60.0, log=print, own=None):
         import requests
 
         self.upstream, self.radio, self.verify, self.deadline_s = upstream.rstrip("/"), radio, verify, deadline_s
+        self.own = own  #: pers_rec's own :class:`subsonic.Client` (``--user``), to walk the library unasked
         self.session = requests.Session()
         self.trusted: dict[str, float] = {}
         self.version = VERSION
         self.log = log
         self.walk_lock = threading.Lock()
+
+    def own_client(self):
+        return self.own
 
     def client(self, auth: dict) -> subsonic.Client:
         return Forwarded(self.upstream, auth, verify=self.verify, deadline_s=self.deadline_s)
@@ -96,7 +101,8 @@ class Forwarded(subsonic.Client):
         return self._call(endpoint, params)  # never the password fallback: these are not pers_rec's credentials
 
 
-def create_app(relay: Relay, hosts: frozenset[str]) -> Guard:
+def create_app(relay: Relay, hosts: frozenset[str], token: str | None = None) -> Guard:
+    """The relay, with the plugins' API (:mod:`web.plugin_api`) under ``/api`` (behind ``token`` when given)."""
     async def handle(request: Request):
         body = await request.body()
         params = list(parse_qsl(request.url.query, keep_blank_values=True))
@@ -111,7 +117,12 @@ def create_app(relay: Relay, hosts: frozenset[str]) -> Guard:
                 return answer
         return await run_in_threadpool(passed, relay, request, body)
 
-    app = Starlette(routes=[Route("/{path:path}", handle, methods=["GET", "POST", "HEAD"])])
+    async def too_large(request, exc):
+        return Response("pers-rec radio: a request body is at most 64 KB\n", status_code=413, media_type="text/plain")
+
+    app = Starlette(routes=[Mount("/api", app=Guard(create_api(relay), hosts, token)),
+                            Route("/{path:path}", handle, methods=["GET", "POST", "HEAD"])],
+                    exception_handlers={BodyTooLarge: too_large})
     return Guard(app, hosts)
 
 
