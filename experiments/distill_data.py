@@ -41,6 +41,8 @@ AUDIO = (".ogg", ".oga", ".mp3", ".flac", ".wav", ".opus")
 MIN_TRACK_S = 30.0
 SOUNDFONT = Path("/usr/share/sounds/sf2/FluidR3_GM.sf2")
 RENDER_SR = 22050
+#: The longest rendered piece kept (seconds).
+MAX_PIECE_S = 900.0
 #: General MIDI programs a rendered part is drawn from (melodic instruments of every family, no effects).
 PROGRAMS = tuple(range(0, 96))
 
@@ -133,8 +135,8 @@ def render_one(job: tuple[str, int, str]) -> dict | None:
             mid = Path(tmp) / "piece.mid"
             score.write("midi", fp=str(mid))
             wav = Path(tmp) / "piece.wav"
-            subprocess.run(["fluidsynth", "-ni", "-q", "-g", "0.7", "-r", str(RENDER_SR), "-F", str(wav),
-                            str(SOUNDFONT), str(mid)], check=True, capture_output=True, timeout=600)
+            expected_s = float(score.highestTime) * 60.0 / bpm
+            synth(mid, wav, cap_s=min(1.5 * expected_s + 30.0, MAX_PIECE_S))
             y, sr = sf.read(wav, dtype="float32", always_2d=True)
         y = y.mean(axis=1)
         nz = np.flatnonzero(np.abs(y) > 1e-4)
@@ -149,6 +151,27 @@ def render_one(job: tuple[str, int, str]) -> dict | None:
     except Exception as exc:  # noqa: BLE001 (a piece music21 or FluidSynth cannot take: left out, said)
         print(f"distill_data: {source}: left out ({type(exc).__name__}: {str(exc)[:120]})", file=sys.stderr)
         return None
+
+
+def synth(mid: Path, wav: Path, cap_s: float) -> None:
+    """FluidSynth ``mid`` -> ``wav``, stopped (an error) once the file holds more than ``cap_s`` seconds: a few of
+    music21's MIDI files never end for FluidSynth (one grew to 6.7 GB, 21 hours, before this cap)."""
+    import time
+
+    proc = subprocess.Popen(["fluidsynth", "-ni", "-q", "-g", "0.7", "-r", str(RENDER_SR), "-F", str(wav),
+                             str(SOUNDFONT), str(mid)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    cap_bytes = cap_s * RENDER_SR * 2 * 2 + 1024  # 16-bit stereo, and the header
+    try:
+        while proc.poll() is None:
+            if wav.exists() and wav.stat().st_size > cap_bytes:
+                raise RuntimeError(f"FluidSynth rendered more than {cap_s:.0f} s: stopped")
+            time.sleep(0.2)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    if proc.returncode:
+        raise RuntimeError(f"FluidSynth exited with {proc.returncode}")
 
 
 def render(hours: float, jobs: int, seed: int = 0) -> list[dict]:
@@ -189,7 +212,7 @@ def teacher_file(row: dict) -> Path:
     return cache_dir() / "teacher" / f"{row['id']}.npz"
 
 
-def teacher_patches(rows: list[dict]) -> None:
+def teacher_patches(rows: list[dict], names=("msd", "mtt")) -> None:
     """For every track without one, ``teacher/<id>.npz``: ``msd`` and (when its weights are there) ``mtt``, the
     penultimate vectors [shape=(n, 200), float16] of the back-to-back 3 s patches, and ``duration_s``."""
     from pers_rec import teacher as Te
@@ -198,7 +221,7 @@ def teacher_patches(rows: list[dict]) -> None:
 
     (cache_dir() / "teacher").mkdir(parents=True, exist_ok=True)
     teachers = {"msd": Te.Teacher()}
-    mtt = Te.checkpoint_dir("MTT_musicnn")
+    mtt = Te.checkpoint_dir("MTT_musicnn") if "mtt" in names else None
     if mtt is not None:
         try:
             teachers["mtt"] = Te.Teacher(Te.read_weights(mtt))
@@ -225,6 +248,7 @@ def main(argv=None) -> int:
     ap.add_argument("step", choices=["catalog", "render", "teacher", "all"])
     ap.add_argument("--hours", type=float, default=30.0, help="hours of rendered music to reach")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--teachers", default="msd,mtt", help="which teachers' vectors to cache (msd, mtt)")
     args = ap.parse_args(argv)
     if args.step in ("catalog", "all"):
         rows = catalog()
@@ -236,7 +260,7 @@ def main(argv=None) -> int:
     if args.step in ("teacher", "all"):
         rows = [r for name in ("recordings.csv", "rendered.csv") if (HERE / name).is_file()
                 for r in read_csv(HERE / name)]
-        teacher_patches(rows)
+        teacher_patches(rows, tuple(args.teachers.split(",")))
     return 0
 
 

@@ -89,7 +89,9 @@ def targets(y16: np.ndarray, n_windows: int, cfg: F.FeatureConfig, dcfg: Distill
                      for w in idx]).astype(np.float32)
 
 
-def _student(cfg, mcfg, dcfg, stats, dim: int):
+def student(cfg, mcfg, dcfg, stats, dim: int):
+    """``(taste model, student)``: a taste network of ``mcfg`` and, sharing its trunk and encoder layers, a linear
+    head to the ``dim``-d teacher vector, compiled with ``dcfg``'s loss."""
     import keras
     from keras import layers
 
@@ -144,7 +146,7 @@ def distill(matrices: list[np.ndarray], goals: list[np.ndarray], cfg: F.FeatureC
     from .features import feature_stats
 
     keras.utils.set_random_seed(dcfg.seed)  # before the student is built: its initial weights too come from the seed
-    taste, model = _student(cfg, mcfg, dcfg, feature_stats([matrices[i] for i in kept]), Y.shape[1])
+    taste, model = student(cfg, mcfg, dcfg, feature_stats([matrices[i] for i in kept]), Y.shape[1])
     losses = []
     with bar(dcfg.epochs, "distilling", "epoch", progress) as b:
         for _ in range(dcfg.epochs):
