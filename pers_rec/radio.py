@@ -116,6 +116,11 @@ class Radio:
         self.labelled[row] = (int(label), float(weight))
         self.taste = self._taste()
 
+    def rescore(self, scores) -> None:
+        """A new taste model's track scores (a retrain): the taste is refitted over them."""
+        self.scores = None if scores is None else _ranks(np.asarray(scores, float))
+        self.taste = self._taste()
+
     def queued(self, row: int) -> None:
         """``row`` was played or put in the queue: the variety rules count it from now on."""
         self.recent.append(row)

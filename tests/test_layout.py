@@ -18,7 +18,7 @@ LAYERS = {
     "model": 3, "runtime": 3, "archive": 3, "teacher": 3, "baseline": 3, "report": 3, "checkpoint": 3,
     "scoring": 4, "dataset": 4,
     "rank": 5, "train": 5, "pretrain": 5, "distill": 5, "embed": 5,
-    "filters": 6, "maps": 6, "genre": 6, "sequence": 6, "active": 6, "distributed": 6, "encoders": 6, "radio": 6, "mpd_radio": 6, "subsonic_radio": 6,
+    "filters": 6, "maps": 6, "genre": 6, "sequence": 6, "active": 6, "distributed": 6, "encoders": 6, "retrain": 6, "radio": 6, "mpd_radio": 6, "subsonic_radio": 6,
     "cli": 7, "web": 7,
 }
 

@@ -207,7 +207,8 @@ def test_the_radio_command_relays_a_subsonic_server_and_its_events_survive_kill_
     port = free_port()
     with supysonic(tmp_path / "home", music) as url:
         cmd = [sys.executable, "-m", "pers_rec.cli", "radio", "--subsonic", url, "--listen", f"127.0.0.1:{port}",
-               "--library", str(music), "--likes", str(likes), "--cache", str(tmp_path / "cache"), "-q"]
+               "--library", str(music), "--likes", str(likes), "--cache", str(tmp_path / "cache"), "-q",
+               "--retrain-after", "2", "--epochs", "1", "--folds", "2"]
         taken = socket.socket()
         taken.bind(("127.0.0.1", 0))
         taken.listen(1)
@@ -230,11 +231,20 @@ def test_the_radio_command_relays_a_subsonic_server_and_its_events_survive_kill_
             call(me, "scrobble", id=ids["Song 04"], submission="false")
             similar = call(me, "getSimilarSongs2", id=ids["Song 00"], f="json").json()["subsonic-response"]
             assert similar["status"] == "ok" and ids["Song 03"] not in {s["id"] for s in similar["similarSongs2"]["song"]}
+            call(me, "scrobble", id=ids["Song 04"])  # played: the second label, so a retrain starts in the background
+            for _ in range(600):
+                if list((tmp_path / "cache").rglob("models/0001.keras")):
+                    break
+                time.sleep(0.5)
+            time.sleep(3)  # the new model ranks the library, and the radio says so
         finally:
             proc.send_signal(signal.SIGKILL)
             out, err = proc.communicate(timeout=30)
     assert "playing through a Subsonic relay" in out and PASSWORD not in out + err
+    assert list((tmp_path / "cache").rglob("models/0001.keras")), err  # retrained in the background
+    assert "retrained on 2 judgements" in err or "kept as a candidate" in err, err
     db = next((tmp_path / "cache").rglob("judgements.sqlite"))
     rows = sqlite3.connect(db).execute("SELECT path, label, source FROM judgements").fetchall()
-    assert [(os.path.basename(p), lab, src) for p, lab, src in rows] == [("song 03.flac", 0, "radio:skip")]
+    assert [(os.path.basename(p), lab, src) for p, lab, src in rows] == [("song 03.flac", 0, "radio:skip"),
+                                                                       ("song 04.flac", 1, "radio:complete")]
     assert json.loads(json.dumps(rows))  # plain values

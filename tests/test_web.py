@@ -193,39 +193,6 @@ def test_judgements_are_kept_per_library_and_old_ones_are_adopted(tmp_path):
     assert lib_a.home != lib_b.home and lib_a.home.parent == cache / "serve"
 
 
-def test_model_versions_swap_keep_at_most_three_and_survive_a_tampered_state(tmp_path):
-    from pers_rec.web.versions import Versions
-
-    v = Versions(tmp_path / "models")
-
-    def new():
-        p = v.new_path()
-        p.write_bytes(b"model")
-        return p
-
-    first = new()
-    assert first.name == "0001.keras" and v.accept(first, better=True) == "current"
-    assert (v.state.current, v.state.previous) == ("0001.keras", "start")
-    worse = new()
-    assert v.accept(worse, better=False) == "candidate" and v.state.current == "0001.keras"
-    v.use("previous")  # back to the --model, one click
-    assert (v.state.current, v.state.previous, v.state.candidate) == (None, "0001.keras", "0002.keras")
-    v.use("previous")  # and forth again
-    assert (v.state.current, v.state.previous) == ("0001.keras", "start")
-    v.use("candidate")
-    assert (v.state.current, v.state.previous, v.state.candidate) == ("0002.keras", "0001.keras", None)
-    third = new()
-    v.accept(third, better=True)
-    assert sorted(p.name for p in (tmp_path / "models").glob("*.keras")) == ["0002.keras", "0003.keras"]
-    assert Versions(tmp_path / "models").state == v.state  # a restart reads the same state
-    with pytest.raises(LookupError):
-        v.use("candidate")
-    (tmp_path / "models" / "state.json").write_text('{"current": "../../etc/passwd", "previous": 5}')
-    assert Versions(tmp_path / "models").state.current is None  # a tampered state names nothing
-    (tmp_path / "models" / "state.json").write_text("[[[")
-    assert Versions(tmp_path / "models").path("current") is None
-
-
 def test_a_retrain_keeps_the_models_own_likes_unless_told_otherwise(tmp_path):
     from types import SimpleNamespace
 

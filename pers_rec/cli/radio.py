@@ -53,6 +53,10 @@ def add_parser(sub) -> None:
     r.add_argument("--likes", help="a likes CSV (as train --likes) to start from")
     r.add_argument("--ahead", type=int_at_least(1), default=3, help="tracks kept queued after the one playing")
     r.add_argument("--minutes", type=float, default=None, help="stop after this many minutes (default: Ctrl-C)")
+    r.add_argument("--retrain-after", type=int_at_least(0), default=20, metavar="N",
+                   help="retrain the taste model in the background after every N new labels (0: never)")
+    r.add_argument("--epochs", type=int_at_least(1), default=None, help="retraining: at most this many epochs")
+    r.add_argument("--folds", type=int_at_least(2), default=None, help="retraining: cross-validation folds")
     r.set_defaults(run=run)
 
 
@@ -74,6 +78,7 @@ def run(args) -> int:
     from .. import players, radio, tags
     from ..judgements import Judgements, library_home
     from ..mpd_radio import MPDRadio
+    from ..retrain import Versions
 
     if mpd_at:
         players.mpd_player(mpd_at, 5.0).close()  # MPD unreachable is said now, not after the analysis
@@ -81,6 +86,10 @@ def run(args) -> int:
     home = library_home(cache_dir(args), os.path.abspath(args.library))
     store = Judgements(home / "judgements.sqlite")
     labelled = start_labels(args, paths, store)  # no taste to start from is said before the analysis
+    versions = Versions(home / "models")
+    if versions.path("current") is not None:  # retrained here before (by the radio or serve): it ranks
+        say(f"pers-rec radio: ranking with the model retrained here ({versions.path('current').name})")
+        args.model = str(versions.path("current"))
     V, scores = library_vectors(args, paths)
     info = [tags.read(p) for p in paths]
     rules = replace(radio.Rules(), ahead=args.ahead)
@@ -101,6 +110,7 @@ def run(args) -> int:
         events.append(station.events)
     say(f"pers-rec radio: {len(paths)} tracks, {len(labelled)} labels to start from; playing through "
         f"{' and '.join(doors)} (Ctrl-C stops it)")
+    trainer = background_retrain(args, paths, store, versions, picker, lock)
     import time
 
     end = None if args.minutes is None else time.monotonic() + 60 * args.minutes
@@ -114,6 +124,7 @@ def run(args) -> int:
     except KeyboardInterrupt:
         stopped = True  # Ctrl-C is how a radio is stopped: the summary, then exit 130
     finally:
+        trainer.stop.set()
         if server is not None:
             server.should_exit = True
         store.close()
@@ -168,6 +179,58 @@ def start_relay(args, sock, own, picker, paths, store, lock):
     return server, sonic
 
 
+def background_retrain(args, paths, store, versions, picker, lock):
+    """Retrain in the background every ``--retrain-after`` new labels (:class:`retrain.Background`); a better model
+    reranks the radio's taste. Returns the :class:`retrain.Background`, whose ``stop`` ends its watch."""
+    import threading
+
+    from .. import checkpoint
+    from ..retrain import Background, fmt, training_rows
+
+    state = {"model": args.model, "saved": checkpoint.load(args.model, runtime="light") if args.model else None}
+    options = {k: v for k, v in (("max_epochs", args.epochs), ("folds", args.folds)) if v is not None}
+
+    def job() -> dict:
+        listed = {paths[r]: (lab, w, "radio") for r, (lab, w) in start_labels(args, paths, store, quiet=True).items()}
+        judged = {p: v for p, v in store.weighted().items() if p in set(paths)}
+        report = getattr(state["saved"], "report", None)
+        old = report.cross_validation.model.roc_auc_mean if report is not None else None
+        return {"paths": paths, "root": os.path.abspath(args.library), "cache_dir": str(cache_dir(args)),
+                "rows": training_rows(state["saved"], {**listed, **judged}), "model": state["model"],
+                "models": str(versions.folder), "options": options, "old_auc": old}
+
+    def done(path, role, auc) -> None:
+        if path is None:
+            warn(f"pers-rec radio: retraining failed: {role}")
+            return
+        if role != "current":
+            warn(f"pers-rec radio: the retrained model cross-validates at {fmt(auc)}, below the current one: kept "
+                 "as a candidate, the taste unchanged")
+            return
+        import numpy as np
+
+        from .. import rank as R
+
+        saved = checkpoint.load(path, runtime="light")
+        with feature_cache(args) as cache:
+            df = R.rank(paths, saved, cache=cache, jobs=args.jobs, progress=False).set_index("path")
+        with lock:
+            picker.rescore(np.array([df["score"].get(p, np.nan) for p in paths], float))
+        state.update(model=str(path), saved=saved)
+        warn(f"pers-rec radio: retrained on {store.count()} judgements ({fmt(auc)} cross-validated ROC-AUC): "
+             "the taste follows it")
+
+    trainer = Background(args.retrain_after, job, done, count_now=store.count())
+    trainer.stop = threading.Event()
+
+    def watch():
+        while not trainer.stop.wait(2.0):
+            trainer.check(store.count())
+
+    threading.Thread(target=watch, daemon=True, name="retrain-watch").start()
+    return trainer
+
+
 def library_vectors(args, paths):
     """``(V [shape=(n, dim)], scores or None)``: every track's vector (zeros where it failed) and, with
     ``--model``, its taste score."""
@@ -194,7 +257,7 @@ def library_vectors(args, paths):
         return V, np.array([df["score"].get(p, np.nan) for p in paths], float)
 
 
-def start_labels(args, paths, store) -> dict[int, tuple[int, float]]:
+def start_labels(args, paths, store, quiet: bool = False) -> dict[int, tuple[int, float]]:
     """``{row: (label, weight)}``: the likes list, then the library's stored judgements (serve's and the radio's)."""
     row = {p: i for i, p in enumerate(paths)}
     out: dict[int, tuple[int, float]] = {}
@@ -208,6 +271,6 @@ def start_labels(args, paths, store) -> dict[int, tuple[int, float]]:
     for p, (lab, weight, _) in store.weighted().items():
         if p in row:
             out[row[p]] = (lab, weight)
-    if args.likes is None and not out and not args.model:
+    if args.likes is None and not out and not args.model and not quiet:
         raise ParameterError("the radio needs a taste to start from: --model, --likes, or judgements made in serve")
     return out

@@ -12,7 +12,7 @@ message); each reports its progress (:func:`progress.listening`) for the page's 
 thread of its own (:mod:`.layout`). Playing and judging never wait for a job.
 
 Everything the listener builds is kept per library, in ``CACHE/serve/<folder>-<hash>/``: the judgements
-(``judgements.sqlite``) and the retrained models (:mod:`.versions`), so a restart carries on where it stopped.
+(``judgements.sqlite``) and the retrained models (:mod:`retrain`), so a restart carries on where it stopped.
 """
 
 from __future__ import annotations
@@ -29,8 +29,8 @@ from .. import active, tags
 from ..errors import AudioError, PersRecError, printable
 from ..judgements import Judgements, library_home
 from ..progress import listening
+from ..retrain import Versions, fmt, summary
 from .layout import MapDrawer
-from .versions import Versions, fmt, summary
 
 #: Broken files named on the terminal at the end of the analysis (the rest are counted).
 SHOWN_FAILURES = 20
@@ -263,60 +263,40 @@ class Library:
     def retrain(self, keep_model_likes: bool = True) -> None:
         """Train the taste model on the judgements, the likes list and (``keep_model_likes``) the tracks the
         current model was trained on as likes and dislikes, the rest of the library as unlabelled negatives,
-        starting from the current model's feature and network settings. The new model ranks the library when its
-        cross-validated ROC-AUC is not worse than the current one's; else it is kept as the candidate."""
-        from .. import checkpoint
-        from .. import train as T
+        starting from the current model's feature and network settings (:func:`retrain.retrain`). The new model
+        ranks the library when its cross-validated ROC-AUC is not worse than the current one's; else it is kept
+        as the candidate."""
         from ..cache import open_cache
-        from ..config import FeatureConfig, ModelConfig, TrainConfig
-        from ..dataset import gather
-        from ..encoders import start_weights
-        from ..fileio import write_text
-        from ..signals import write_csv
+        from ..retrain import retrain
 
         rows = self.training_rows(keep_model_likes)
         if sum(v[0] for v in rows.values()) < 2:
             raise PersRecError("retrain needs at least 2 liked tracks: give a thumbs up to a few more")
-        listed = self.home / "labels.csv"
-        write_csv(listed, [(p, lab, w, sig) for p, (lab, w, sig) in sorted(rows.items())])
-        base = self.saved
-        cfg = base.cfg if base is not None else FeatureConfig()
-        mcfg = base.mcfg if base is not None else ModelConfig()
-        tcfg = TrainConfig(**self.train_options)
-        cache = open_cache(self.cache_dir)
-        try:
-            tracks, failed = gather(listed, None, self.root, cfg, unlabelled_per_like=tcfg.unlabelled_per_like,
-                                    seed=tcfg.seed, cache=cache, progress=True)
-            pre, tcfg = start_weights([Path(p) for p in self.paths], self.cache_dir, cfg, mcfg, tcfg)
-            saved = T.train(tracks, cfg, mcfg, tcfg, progress=True, failed=failed, pretrained=pre)
-            out = self.versions.new_path()
-            checkpoint.save(out, saved)
-            write_text(out.with_suffix(".json"), saved.report.to_json())
-            new, old = summary(saved)["roc_auc"], (self.report or {}).get("roc_auc")
-            if self.versions.accept(out, better=old is None or (new is not None and new >= old)) == "current":
+        old = (self.report or {}).get("roc_auc")
+        saved, _, role, new = retrain(self.paths, self.root, self.cache_dir, rows, self.saved, self.versions,
+                                      self.train_options, old, progress=True)
+        if role == "current":
+            cache = open_cache(self.cache_dir)
+            try:
                 self._rank(saved, cache)
-                self.status["model"] = "retrained"
-                self.log(f"pers-rec serve: retrained ({fmt(new)} cross-validated ROC-AUC, was {fmt(old)}); "
-                         "ranking with it")
-            else:
-                self.status["message"] = ""
-                self.log(f"pers-rec serve: the retrained model cross-validates at {fmt(new)}, below the current "
-                         f"{fmt(old)}: kept as a candidate, the ranking unchanged")
-        finally:
-            if cache is not None:
-                cache.close()
+            finally:
+                if cache is not None:
+                    cache.close()
+            self.status["model"] = "retrained"
+            self.log(f"pers-rec serve: retrained ({fmt(new)} cross-validated ROC-AUC, was {fmt(old)}); "
+                     "ranking with it")
+        else:
+            self.status["message"] = ""
+            self.log(f"pers-rec serve: the retrained model cross-validates at {fmt(new)}, below the current "
+                     f"{fmt(old)}: kept as a candidate, the ranking unchanged")
         self._roles()
 
     def training_rows(self, keep_model_likes: bool = True) -> dict[str, tuple[int, float, str]]:
-        """``{path: (label, weight, signal)}`` a retrain learns from: the tracks the ranking model was trained on
-        as likes and dislikes (``keep_model_likes``; those that still exist, with their weights), then the likes
-        list, then the judgements, each overriding the one before."""
-        rows = {self.paths[i]: v for i, v in self.labelled().items()}
-        if keep_model_likes and self.saved is not None and self.saved.report is not None:
-            own = {t.path: (t.label, t.weight, t.signal or "model") for t in self.saved.report.tracks
-                   if t.source in ("like", "dislike") and os.path.isfile(t.path)}
-            rows = {**own, **rows}
-        return rows
+        """``{path: (label, weight, signal)}`` a retrain learns from (:func:`retrain.training_rows`): the ranking
+        model's own likes and dislikes (``keep_model_likes``), then the likes list, then the judgements."""
+        from ..retrain import training_rows
+
+        return training_rows(self.saved, {self.paths[i]: v for i, v in self.labelled().items()}, keep_model_likes)
 
     def use(self, role: str) -> None:
         """Rank with the ``previous`` or ``candidate`` model (the listener's click); the current one becomes
