@@ -73,11 +73,14 @@ class MPDRadio:
         Says one line to the listener.
     lock : threading.Lock or None
         Held during each look at MPD (the radio is shared with the Subsonic relay).
+    before_step : callable or None
+        Called under the lock before each look (``serve --mpd``: the page's thumbs and retrained models).
     """
 
     def __init__(self, radio: Radio, paths: list[str], music_dir, connect: Callable, store=None,
-                 log: Callable[[str], None] = print, lock=None):
+                 log: Callable[[str], None] = print, lock=None, before_step: Callable[[], None] | None = None):
         self.radio, self.paths, self.connect, self.store, self.log = radio, list(paths), connect, store, log
+        self.before_step = before_step  #: called (under the lock) before each look: another face's news
         self.lock = lock or threading.Lock()  #: held while the radio is read or taught (other doors share it)
         self.row_of = {u: i for i, p in enumerate(self.paths) if (u := uri_of(p, music_dir)) is not None}
         self.uri_of = {i: u for u, i in self.row_of.items()}
@@ -160,6 +163,8 @@ class MPDRadio:
                         self.log("pers-rec radio: MPD is back")
                     backoff, said = 1.0, False
                 with self.lock:
+                    if self.before_step is not None:
+                        self.before_step()
                     self.step(player)
                 player.wait(POLL_S)
             except MPDError as exc:

@@ -116,6 +116,11 @@ class Radio:
         self.labelled[row] = (int(label), float(weight))
         self.taste = self._taste()
 
+    def relabel(self, labelled: dict) -> None:
+        """Every label anew (``{row: (label, weight)}``, e.g. another face's judgements); the taste is refitted."""
+        self.labelled = {int(r): (int(lab), float(w)) for r, (lab, w) in labelled.items()}
+        self.taste = self._taste()
+
     def rescore(self, scores) -> None:
         """A new taste model's track scores (a retrain): the taste is refitted over them."""
         self.scores = None if scores is None else _ranks(np.asarray(scores, float))

@@ -154,3 +154,47 @@ def test_the_radio_command_end_to_end(tmp_path, capsys):
         assert "7 tracks, 1 labels to start from" in out.out and "tracks queued" in out.out  # 6 songs + the stranger
         with players.mpd_player(where) as p:
             assert len(p.queue()) >= 3 and p.status().get("state") == "play"
+
+
+def test_serve_mpd_plays_the_radio_over_the_served_library_and_follows_the_page(tmp_path, capsys):
+    """``serve --mpd`` (:mod:`web.station`): the radio starts once the library has vectors, a thumb given on the
+    page reaches its picks before the next look at MPD, and a retrained model rescores its taste."""
+    from types import SimpleNamespace
+
+    from pers_rec.cli import main
+    from pers_rec.errors import EXIT_USAGE
+    from pers_rec.web import station
+
+    music = tmp_path / "music"
+    paths, _ = songs(music, n=6, seconds=30.0)
+    store = Judgements(tmp_path / "judgements.sqlite")
+    rng = np.random.default_rng(1)
+    lib = SimpleNamespace(V=None, paths=paths, info=[{"artist": "", "album": ""}] * 6, scores={}, saved=None,
+                          store=store)
+    lib.labelled = lambda: {paths.index(p): v for p, v in store.weighted().items()}
+    store.add(paths[0], 1)
+    said = []
+    with mpd(tmp_path / "home", music) as (host, port):
+        where = f"{host}:{port}"
+        stop, holder = station.start(lib, lambda: players.mpd_player(where, 10.0), music, said.append, Rules(0, 0, 0),
+                                     wait_s=0.05)
+        try:
+            time.sleep(0.3)
+            assert "station" not in holder  # no vectors yet: it waits for the analysis
+            V = rng.normal(size=(6, 4)).astype(np.float32)
+            lib.V = V / np.linalg.norm(V, axis=1, keepdims=True)
+            assert until(lambda: "station" in holder)
+            with players.mpd_player(where) as listener:
+                assert until(lambda: len(listener.queue()) >= 3)
+            picker = holder["station"].radio
+            store.add(paths[4], 0)  # a thumbs-down on the page
+            assert until(lambda: picker.labelled.get(4) == (0, 1.0), 10)
+            assert picker.scores is None
+            lib.scores, lib.saved = {i: {"score": float(i)} for i in range(6)}, object()  # a retrain ranked anew
+            assert until(lambda: picker.scores is not None and picker.scores[5] == 1.0, 10)
+        finally:
+            stop.set()
+    assert any("the radio plays in MPD" in s for s in said)
+    assert main(["serve", str(music), "--mpd", "127.0.0.1:1", "--cache", str(tmp_path / "c")]) == EXIT_USAGE
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "cannot connect" in err

@@ -27,6 +27,10 @@ def add_parser(sub) -> None:
                         "repeatable. Other names are refused (DNS rebinding)")
     s.add_argument("--epochs", type=int_at_least(1), default=None, help="retraining: at most this many epochs")
     s.add_argument("--folds", type=int_at_least(2), default=None, help="retraining: cross-validation folds")
+    s.add_argument("--mpd", metavar="HOST[:PORT]",
+                   help="also play the radio in this MPD (as pers-rec radio --mpd): the page and the player teach "
+                        "one taste")
+    s.add_argument("--mpd-music-dir", metavar="DIR", help="MPD's music_directory on this machine (default: the library)")
     s.set_defaults(run=run)
 
 
@@ -50,6 +54,10 @@ def run(args) -> int:
     from ..transport import is_loopback
     from ..web.guard import allowed_hosts
 
+    if args.mpd:
+        from .. import players
+
+        players.mpd_player(args.mpd, 5.0).close()  # MPD unreachable is said now
     sock = bind(args.host, args.port)
     import uvicorn
 
@@ -69,6 +77,11 @@ def run(args) -> int:
         say("pers-rec serve: listening beyond the loopback: the address above holds the access token, "
             "printed only this once")
     lib.start("analysis", lib.analyse)
+    if args.mpd:
+        from .. import players
+        from ..web import station
+
+        station.start(lib, lambda: players.mpd_player(args.mpd, 30.0), args.mpd_music_dir or args.library, warn)
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
     uvicorn.Server(config).run(sockets=[sock])
     return EXIT_OK
