@@ -72,7 +72,12 @@ def labelled_paths(likes, dislikes, extras: dict | None = None) -> tuple[dict[st
     for source, default, what in ((likes, 1, "liked tracks"), (dislikes, 0, "disliked tracks")):
         if source is None:
             continue
-        entries = read_labelled(source, default, extras)
+        if isinstance(source, dict):  # labels in memory (a retrain's judgements): {path: (label, weight, signal)}
+            entries = [(os.path.realpath(p), int(v[0])) for p, v in source.items()]
+            extras.update({os.path.realpath(p): (float(v[1]), str(v[2])) for p, v in source.items()})
+            source = "the judgements"
+        else:
+            entries = read_labelled(source, default, extras)
         gone = [p for p, _ in entries if not os.path.isfile(p)]
         gone_set = set(gone)  # a set: 1,000,000 listed files that do not exist cost seconds, not hours
         if gone:
@@ -97,8 +102,9 @@ def gather(likes, dislikes, library_dir, cfg: F.FeatureConfig, *, unlabelled_per
 
     Parameters
     ----------
-    likes, dislikes : path or None
-        Sources for :func:`playlists.read_labelled`.
+    likes, dislikes : path, dict or None
+        Sources for :func:`playlists.read_labelled`, or labels in memory: ``{path: (label, weight, signal)}``
+        (``likes`` only; the labels are the dict's).
     library_dir : path or None
         Library folder for unlabelled negatives.
     cfg : FeatureConfig

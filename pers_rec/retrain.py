@@ -160,18 +160,15 @@ def retrain(paths: list[str], root, cache_dir, rows: dict, base, versions: Versi
     from .dataset import gather
     from .encoders import start_weights
     from .errors import PersRecError
-    from .signals import write_csv
 
     if sum(v[0] for v in rows.values()) < 2:
         raise PersRecError("retraining needs at least 2 liked tracks")
-    listed = versions.folder.parent / "labels.csv"
-    write_csv(listed, [(p, lab, w, sig) for p, (lab, w, sig) in sorted(rows.items())])
     cfg = base.cfg if base is not None else FeatureConfig()
     mcfg = base.mcfg if base is not None else ModelConfig()
     tcfg = TrainConfig(**dict(train_options or {}))
     cache = open_cache(cache_dir)
     try:
-        tracks, failed = gather(listed, None, root, cfg, unlabelled_per_like=tcfg.unlabelled_per_like,
+        tracks, failed = gather(dict(rows), None, root, cfg, unlabelled_per_like=tcfg.unlabelled_per_like,
                                 seed=tcfg.seed, cache=cache, progress=progress)
         pre, tcfg = start_weights([Path(p) for p in paths], cache_dir, cfg, mcfg, tcfg)
         saved = T.train(tracks, cfg, mcfg, tcfg, progress=progress, failed=failed, pretrained=pre)

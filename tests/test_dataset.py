@@ -57,6 +57,21 @@ def test_missing_likes_are_listed_and_negatives_follow_the_likes_found(music, tm
     assert sum(t.label for t in tracks) == 2 and sum(t.source == "unlabelled" for t in tracks) == 4 and not failed
 
 
+def test_labels_in_memory_train_as_the_same_labels_in_a_csv(music, tmp_path):
+    """A retrain hands its judgements over as a dict: the same tracks, labels, weights and signals as the CSV."""
+    from pers_rec.signals import write_csv
+
+    lib = tmp_path / "lib"
+    rows = {str(lib / "t0.wav"): (1, 0.5, "radio:complete"), str(lib / "t1.wav"): (1, 1.0, "serve"),
+            str(lib / "t2.wav"): (0, 1.0, "radio:skip")}
+    write_csv(tmp_path / "labels.csv", [(p, *v) for p, v in rows.items()])
+    from_csv, _ = D.gather(tmp_path / "labels.csv", None, music, TINY, unlabelled_per_like=1, jobs=0)
+    in_memory, _ = D.gather(rows, None, music, TINY, unlabelled_per_like=1, jobs=0)
+    key = [(t.path, t.label, t.source, t.weight, t.signal) for t in from_csv]
+    assert key == [(t.path, t.label, t.source, t.weight, t.signal) for t in in_memory]
+    assert {(t.weight, t.signal) for t in in_memory if t.source == "like"} == {(0.5, "radio:complete"), (1.0, "serve")}
+
+
 def test_no_like_found_names_the_missing_files(tmp_path):
     (tmp_path / "likes.m3u").write_text("a.wav\nb.wav\n")
     with pytest.raises(ParameterError, match=r"no liked track to learn from \(2 of 2 listed tracks not found: .*a.wav"):
