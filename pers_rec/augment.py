@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import features as F
+from . import features
 from .config import PretrainConfig
 
 
-def augment(X: np.ndarray, cfg: F.FeatureConfig, pcfg: PretrainConfig, c1_std: float, rng: np.random.Generator
+def augment(X: np.ndarray, cfg: features.FeatureConfig, pcfg: PretrainConfig, c1_std: float, rng: np.random.Generator
             ) -> np.ndarray:
     """Augmented copies of windows ``X`` [shape=(n, window_frames, n_features)] (see the module docstring)."""
     X = X.copy()
     n, W, C = X.shape
     if pcfg.gain_db:
-        X += F.gain_offset(cfg, rng.uniform(-pcfg.gain_db, pcfg.gain_db, n))[:, None, :]
+        X += features.gain_offset(cfg, rng.uniform(-pcfg.gain_db, pcfg.gain_db, n))[:, None, :]
     if pcfg.tilt and C > 1:
         X[:, :, 1] += (rng.uniform(-pcfg.tilt, pcfg.tilt, n) * c1_std).astype(np.float32)[:, None]
     mean = X.mean(axis=1, keepdims=True)

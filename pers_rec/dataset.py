@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import features as F
 from .errors import ParameterError, describe
+from .features import FeatureConfig, fit_to_window, gain_offset
 from .report import FailedTrack
 from .tags import read as tags
 
@@ -96,7 +96,7 @@ def labelled_paths(likes, dislikes, extras: dict | None = None) -> tuple[dict[st
     return labelled, missing
 
 
-def gather(likes, dislikes, library_dir, cfg: F.FeatureConfig, *, unlabelled_per_like: float = 3.0, seed: int = 0,
+def gather(likes, dislikes, library_dir, cfg: FeatureConfig, *, unlabelled_per_like: float = 3.0, seed: int = 0,
            cache=None, jobs: int | None = None, progress: bool = False) -> tuple[list[Track], list[FailedTrack]]:
     """The labelled tracks of a training run, with their features, and the files that failed.
 
@@ -165,7 +165,7 @@ def track_weights(tracks: list[Track], unlabelled_weight: float) -> np.ndarray:
     return w
 
 
-def sample_windows(tracks: list[Track], cfg: F.FeatureConfig, weights: np.ndarray, *, per_track: int, gain_db: float,
+def sample_windows(tracks: list[Track], cfg: FeatureConfig, weights: np.ndarray, *, per_track: int, gain_db: float,
                    rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One epoch's training windows: ``per_track`` random offsets and gains per track.
 
@@ -184,11 +184,11 @@ def sample_windows(tracks: list[Track], cfg: F.FeatureConfig, weights: np.ndarra
     w = np.empty(len(X), np.float32)
     i = 0
     for t, tw in zip(tracks, weights):
-        M = F.fit_to_window(t.features, cfg, t.path)
+        M = fit_to_window(t.features, cfg, t.path)
         starts = rng.integers(0, len(M) - W + 1, per_track)
         gains = rng.uniform(-gain_db, gain_db, per_track) if gain_db else np.zeros(len(starts))
         for s, g in zip(starts, gains):
-            X[i] = M[s : s + W] + F.gain_offset(cfg, g)
+            X[i] = M[s : s + W] + gain_offset(cfg, g)
             y[i], w[i] = t.label, tw
             i += 1
     return X, y, w

@@ -21,12 +21,12 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from . import features as F
-from . import model as Mo
-from . import teacher as T
-from .config import DISTILL_LOSSES
+from . import features
+from .config import DISTILL_LOSSES, ModelConfig
 from .errors import ParameterError
+from .model import build, encoder_layers, jit_compile, members
 from .pretrain import Pretrained
+from .teacher import HOP, PATCH_FRAMES, SR, Teacher, logmel
 
 LOSSES = DISTILL_LOSSES
 
@@ -64,26 +64,26 @@ class DistillConfig:
             raise ParameterError(f"invalid distillation settings: {self}")
 
 
-def window_indices(n_windows: int, cfg: F.FeatureConfig, dcfg: DistillConfig) -> np.ndarray:
+def window_indices(n_windows: int, cfg: features.FeatureConfig, dcfg: DistillConfig) -> np.ndarray:
     """The windows of a track that get a target: one every ``every_s`` seconds."""
     return np.arange(0, n_windows, max(1, dcfg.every_s // cfg.hop_s))
 
 
-def targets(y16: np.ndarray, n_windows: int, cfg: F.FeatureConfig, dcfg: DistillConfig, teacher: T.Teacher
+def targets(y16: np.ndarray, n_windows: int, cfg: features.FeatureConfig, dcfg: DistillConfig, teacher: Teacher
             ) -> np.ndarray:
     """The teacher's vector of each of a track's target windows [shape=(len(window_indices), 200), float32]: the
     mean over the window's patches (``patch_offsets_s``) of 16 kHz audio ``y16``. A patch past the end of the
     audio (a short, looped track) is taken from the looped audio, as the window's features were."""
     idx = window_indices(n_windows, cfg, dcfg)
-    mel = T.logmel(y16)
-    fps = T.SR / T.HOP
-    need = cfg.window_s * fps + T.PATCH_FRAMES
+    mel = logmel(y16)
+    fps = SR / HOP
+    need = cfg.window_s * fps + PATCH_FRAMES
     if len(mel) < idx[-1] * cfg.hop_s * fps + need:
         reps = int(np.ceil((idx[-1] * cfg.hop_s * fps + need) / max(len(mel), 1)))
         mel = np.concatenate([mel] * reps)
     starts = sorted({int(round((w * cfg.hop_s + o) * fps)) for w in idx for o in dcfg.patch_offsets_s})
     at = {s: i for i, s in enumerate(starts)}
-    X = np.stack([mel[s:s + T.PATCH_FRAMES] for s in starts])
+    X = np.stack([mel[s:s + PATCH_FRAMES] for s in starts])
     vecs = teacher.predict(X)[0]
     return np.stack([vecs[[at[int(round((w * cfg.hop_s + o) * fps))] for o in dcfg.patch_offsets_s]].mean(0)
                      for w in idx]).astype(np.float32)
@@ -95,20 +95,20 @@ def student(cfg, mcfg, dcfg, stats, dim: int):
     import keras
     from keras import layers
 
-    taste = Mo.build(cfg, mcfg, stats=stats)
-    trunk, head = Mo.members(taste)[0]
-    hidden = head.get_layer(Mo.encoder_layers(mcfg)[-1]).output
+    taste = build(cfg, mcfg, stats=stats)
+    trunk, head = members(taste)[0]
+    hidden = head.get_layer(encoder_layers(mcfg)[-1]).output
     encode = keras.Model(head.inputs, hidden, name="encoder_head")
     x = keras.Input((cfg.window_frames, cfg.n_features), name="window")
     out = layers.Dense(dim, name="to_teacher")(encode(trunk(x)))
     model = keras.Model(x, out, name="student")
     loss = keras.losses.CosineSimilarity() if dcfg.loss == "cosine" else keras.losses.MeanSquaredError()
-    model.compile(optimizer=keras.optimizers.Adam(dcfg.learning_rate), loss=loss, jit_compile=Mo.jit_compile())
+    model.compile(optimizer=keras.optimizers.Adam(dcfg.learning_rate), loss=loss, jit_compile=jit_compile())
     return taste, model
 
 
-def distill(matrices: list[np.ndarray], goals: list[np.ndarray], cfg: F.FeatureConfig,
-            mcfg: Mo.ModelConfig | None = None, dcfg: DistillConfig | None = None, *, progress: bool = False
+def distill(matrices: list[np.ndarray], goals: list[np.ndarray], cfg: features.FeatureConfig,
+            mcfg: ModelConfig | None = None, dcfg: DistillConfig | None = None, *, progress: bool = False
             ) -> Pretrained:
     """Train the encoder to predict each track's window targets (:func:`targets`) from its feature matrix.
 
@@ -120,7 +120,7 @@ def distill(matrices: list[np.ndarray], goals: list[np.ndarray], cfg: F.FeatureC
     """
     from .progress import bar
 
-    mcfg, dcfg = mcfg or Mo.ModelConfig(), dcfg or DistillConfig()
+    mcfg, dcfg = mcfg or ModelConfig(), dcfg or DistillConfig()
     if len(matrices) != len(goals) or len(matrices) < 2:
         raise ParameterError("distillation needs two or more tracks, each with its targets")
     t0 = time.time()
@@ -132,7 +132,7 @@ def distill(matrices: list[np.ndarray], goals: list[np.ndarray], cfg: F.FeatureC
     def pairs(ids):
         X, Y = [], []
         for i in ids:
-            W = F.windows(matrices[i], cfg)
+            W = features.windows(matrices[i], cfg)
             idx = window_indices(len(W), cfg, dcfg)[: len(goals[i])]
             X.append(W[idx])
             Y.append(goals[i][: len(idx)])
@@ -163,8 +163,8 @@ def distill(matrices: list[np.ndarray], goals: list[np.ndarray], cfg: F.FeatureC
         P = P * std + mean if dcfg.loss == "mse" else P
         info["heldout_cosine"] = float(np.mean(_cos(P, Yh)))
         info["heldout_cosine_of_the_mean_target"] = float(np.mean(_cos(np.broadcast_to(mean, Yh.shape), Yh)))
-    trunk, head = Mo.members(taste)[0]
-    return Pretrained(trunk.get_weights(), {n: head.get_layer(n).get_weights() for n in Mo.encoder_layers(mcfg)}, info)
+    trunk, head = members(taste)[0]
+    return Pretrained(trunk.get_weights(), {n: head.get_layer(n).get_weights() for n in encoder_layers(mcfg)}, info)
 
 
 def _cos(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -133,20 +133,20 @@ class _Scorer:
     def __call__(self, batch: dict) -> dict:
         from pathlib import Path as P
 
-        from . import rank as R
         from .errors import from_description
         from .extract import Extracted
+        from .rank import COLUMNS, error_row, track_row
 
         d = self.saved.cfg.n_features
         items, rows = [], []
         for p, data, n, err in zip(batch["path"], batch["data"], batch["n_frames"], batch["error"]):
             if err:
-                rows.append(R.error_row(P(p), from_description(p, err)))
+                rows.append(error_row(P(p), from_description(p, err)))
             else:
                 items.append(Extracted(P(p), matrix({"data": data, "n_frames": n}, d)))
         for item, s in zip(items, self.scorer.score_many([i.features for i in items])):
-            rows.append(R.track_row(item, s, self.scorer))
-        cols = R.COLUMNS[1:]
+            rows.append(track_row(item, s, self.scorer))
+        cols = COLUMNS[1:]
         return {c: np.array([r.get(c, None) for r in rows], dtype=object) for c in cols}
 
 
@@ -222,8 +222,7 @@ def rank(paths: list[str | os.PathLike], model_path: str | os.PathLike, cfg, *, 
     actors : int or None
         Scoring actors (default: one per GPU of the cluster, else 1).
     """
-    from . import rank as R
-
+    from .rank import ranking_table
     ray = start()
     gpus = int(ray.cluster_resources().get("GPU", 0))
     n = actors or max(1, gpus)
@@ -236,7 +235,7 @@ def rank(paths: list[str | os.PathLike], model_path: str | os.PathLike, cfg, *, 
     df = scored.to_pandas()
     rows = [{k: _plain(v) for k, v in r.items() if not (k in ("genre", "genre_probability") and v is None)}
             for r in df.to_dict("records")]
-    table = R.ranking_table(rows)
+    table = ranking_table(rows)
     if out is not None:
         ray.data.from_pandas(table.astype({c: str for c in ("genre",) if c in table})).write_parquet(out)
     return table

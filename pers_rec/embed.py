@@ -21,8 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import features as F
-from . import runtime
+from . import features, runtime
 from .checkpoint import SavedModel
 from .scoring import Scorer
 
@@ -67,10 +66,10 @@ class Embedder:
         idx : np.ndarray [shape=(n_windows, steps_per_window), int]
             ``T[idx[k]]`` is exactly the trunk's output for window ``k`` alone (see ``Scorer.trunk_steps``).
         """
-        M = F.fit_to_window(M, self.cfg)
+        M = features.fit_to_window(M, self.cfg)
         S, H = self.mcfg.stride, self.cfg.hop_frames // self.mcfg.stride
         T = self.scorer.trunk_steps(self.trunk, np.pad(M, ((0, (-len(M)) % S), (0, 0))))
-        idx = H * np.arange(F.n_windows(len(M), self.cfg))[:, None] + np.arange(self.scorer.steps)[None, :]
+        idx = H * np.arange(features.n_windows(len(M), self.cfg))[:, None] + np.arange(self.scorer.steps)[None, :]
         return T, idx
 
     def window_vectors(self, M: np.ndarray) -> np.ndarray:

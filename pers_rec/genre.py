@@ -214,15 +214,15 @@ def train(tracks: list, classes: list[str], cfg, mcfg=None,
     """
     from dataclasses import asdict, replace
 
-    from . import baseline as B
-    from . import model as Mo
+    from . import model
+    from .baseline import cross_validate_classes
     from .checkpoint import SavedModel
     from .config import TrainConfig
     from .dataset import track_weights
     from .progress import bar
     from .train import choose_epoch, cross_validate, deterministic, final_model, make_splits, nan_list
 
-    mcfg, tcfg = replace(mcfg or Mo.ModelConfig(), classes=tuple(classes)), tcfg or TrainConfig()
+    mcfg, tcfg = replace(mcfg or model.ModelConfig(), classes=tuple(classes)), tcfg or TrainConfig()
     labels = np.array([t.label for t in tracks])
     counts = np.bincount(labels, minlength=len(classes))
     if len(classes) < 2 or counts.min() < 2:
@@ -240,7 +240,7 @@ def train(tracks: list, classes: list[str], cfg, mcfg=None,
         best_epoch = choose_epoch(np.nanmean(curves.metric, axis=0), np.nanmean(curves.val_loss, axis=0))
         final, _ = final_model(tracks, weights, curves, best_epoch, cfg, mcfg, tcfg, pretrained)
         b.update(1)
-    base_oof = B.cross_validate_classes([t.features for t in tracks], labels, splits, tcfg.seed)
+    base_oof = cross_validate_classes([t.features for t in tracks], labels, splits, tcfg.seed)
     kind = f"ensemble of {k} fold models" if tcfg.ensemble else "trained on all tracks"
     return GenreTraining(SavedModel(final, cfg, mcfg), how, k, best_epoch, kind, asdict(tcfg),
                          {"accuracy": nan_list(np.nanmean(curves.metric, axis=0)),

@@ -62,15 +62,14 @@ def from_subsonic(client, paths, *, library, path_map=()) -> Read:
 def mpd_player(where: str | None, deadline_s: float = 60.0):
     """A :class:`mpd_player.Player` for ``HOST[:PORT]`` or a socket path (default ``localhost:6600``;
     ``$MPD_PASSWORD`` when set)."""
-    from . import mpd_player as M
-
+    from .mpd_player import Player
     where = where or "localhost:6600"
     if where.startswith("/"):
-        return M.Player(where, deadline_s=deadline_s)
+        return Player(where, deadline_s=deadline_s)
     host, _, port = where.rpartition(":") if ":" in where else (where, "", "6600")
     if not (port.isascii() and port.isdigit() and 0 < int(port) < 65536):
         raise ParameterError(f"{where}: give MPD as HOST[:PORT] or a socket path")
-    return M.Player(host or "localhost", int(port), password=os.environ.get("MPD_PASSWORD"), deadline_s=deadline_s)
+    return Player(host or "localhost", int(port), password=os.environ.get("MPD_PASSWORD"), deadline_s=deadline_s)
 
 
 def from_mpd(player, paths, *, music_dir) -> Read:

@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import features as F
+from . import features
 from .augment import augment
 from .config import ModelConfig, PretrainConfig  # noqa: F401 (re-exported)
 from .errors import ModelFileError, ParameterError
@@ -49,7 +49,7 @@ class Pretrained:
     info: dict = field(default_factory=dict)
 
 
-def sample_pairs(matrices: list[np.ndarray], cfg: F.FeatureConfig, pcfg: PretrainConfig, c1_std: float,
+def sample_pairs(matrices: list[np.ndarray], cfg: features.FeatureConfig, pcfg: PretrainConfig, c1_std: float,
                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """One epoch's positive pairs, shuffled, cut to whole batches.
 
@@ -66,19 +66,18 @@ def sample_pairs(matrices: list[np.ndarray], cfg: F.FeatureConfig, pcfg: Pretrai
     A = np.empty((len(tracks), W, cfg.n_features), np.float32)
     B = np.empty_like(A)
     for i, t in enumerate(tracks):
-        M = F.fit_to_window(matrices[t], cfg)
+        M = features.fit_to_window(matrices[t], cfg)
         a, b = rng.integers(0, len(M) - W + 1, 2)
         A[i], B[i] = M[a : a + W], M[b : b + W]
     return augment(A, cfg, pcfg, c1_std, rng), augment(B, cfg, pcfg, c1_std, rng)
 
 
-def _contrastive_model(cfg: F.FeatureConfig, mcfg: ModelConfig, pcfg: PretrainConfig, stats):
+def _contrastive_model(cfg: features.FeatureConfig, mcfg: ModelConfig, pcfg: PretrainConfig, stats):
     """(the taste model whose trunk and encoder layers are trained, the two-view contrastive model)."""
     import keras
     from keras import layers, ops
 
-    from . import model as Mo
-
+    from .model import build, encoder_layers, jit_compile, members
     class PairLogits(layers.Layer):
         """Cosine similarities of every view-A embedding with every view-B embedding, over the temperature."""
 
@@ -93,9 +92,9 @@ def _contrastive_model(cfg: F.FeatureConfig, mcfg: ModelConfig, pcfg: PretrainCo
             return logits, ops.transpose(logits)
 
     keras.utils.set_random_seed(pcfg.seed)
-    taste = Mo.build(cfg, mcfg, stats=stats)
-    trunk, head = Mo.members(taste)[0]
-    hidden = head.get_layer(Mo.encoder_layers(mcfg)[-1]).output
+    taste = build(cfg, mcfg, stats=stats)
+    trunk, head = members(taste)[0]
+    hidden = head.get_layer(encoder_layers(mcfg)[-1]).output
     encode_head = keras.Model(head.inputs, hidden, name="encoder_head")
     project = keras.Sequential([layers.Dense(pcfg.projection, activation="relu"), layers.Dense(pcfg.projection)],
                                name="projection")
@@ -107,11 +106,11 @@ def _contrastive_model(cfg: F.FeatureConfig, mcfg: ModelConfig, pcfg: PretrainCo
     ba = layers.Identity(name="b_to_a")(ba)
     model = keras.Model([a, b], [ab, ba], name="contrastive")
     loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    model.compile(optimizer=keras.optimizers.Adam(pcfg.learning_rate), loss=[loss, loss], jit_compile=Mo.jit_compile())
+    model.compile(optimizer=keras.optimizers.Adam(pcfg.learning_rate), loss=[loss, loss], jit_compile=jit_compile())
     return taste, model
 
 
-def pretrain(matrices: list[np.ndarray], cfg: F.FeatureConfig, mcfg: ModelConfig | None = None,
+def pretrain(matrices: list[np.ndarray], cfg: features.FeatureConfig, mcfg: ModelConfig | None = None,
              pcfg: PretrainConfig | None = None, *, progress: bool = False) -> Pretrained:
     """Pre-train on the feature matrices of a library (see the module docstring).
 
@@ -126,8 +125,8 @@ def pretrain(matrices: list[np.ndarray], cfg: F.FeatureConfig, mcfg: ModelConfig
         ``info`` holds the contrastive loss per epoch, the batch's chance
         level (``log(batch_size)``), the number of tracks and the seconds.
     """
-    from . import model as Mo
     from .features import feature_stats
+    from .model import encoder_layers, members
     from .progress import bar
 
     mcfg, pcfg = mcfg or ModelConfig(), pcfg or PretrainConfig()
@@ -149,18 +148,17 @@ def pretrain(matrices: list[np.ndarray], cfg: F.FeatureConfig, mcfg: ModelConfig
             losses.append(float(hist.history["loss"][-1]) / 2)  # mean of the two directions
             b.update(1)
             b.set_postfix(loss=f"{losses[-1]:.3f}")
-    trunk, head = Mo.members(taste)[0]
+    trunk, head = members(taste)[0]
     info = {"losses": losses, "chance_loss": float(np.log(pcfg.batch_size)), "tracks": len(matrices),
             "elapsed_s": round(time.time() - t0, 2), "pretrain_config": asdict(pcfg), "model_config": mcfg.to_dict(),
             "feature_config": cfg.to_dict()}
-    return Pretrained(trunk.get_weights(), {n: head.get_layer(n).get_weights() for n in Mo.encoder_layers(mcfg)}, info)
+    return Pretrained(trunk.get_weights(), {n: head.get_layer(n).get_weights() for n in encoder_layers(mcfg)}, info)
 
 
 def apply(model, pre: Pretrained) -> None:
     """Copy pre-trained weights into every member of a taste model (its other head layers are left as they are)."""
-    from . import model as Mo
-
-    for trunk, head in Mo.members(model):
+    from .model import members
+    for trunk, head in members(model):
         trunk.set_weights(pre.trunk)
         for name, weights in pre.encoder.items():
             head.get_layer(name).set_weights(weights)
@@ -170,7 +168,7 @@ def apply(model, pre: Pretrained) -> None:
 # storage in the cache folder
 
 
-def library_key(paths: list[str | os.PathLike], cfg: F.FeatureConfig, mcfg: ModelConfig) -> str:
+def library_key(paths: list[str | os.PathLike], cfg: features.FeatureConfig, mcfg: ModelConfig) -> str:
     """A key for pre-trained weights: the library's files (path, size, mtime), the features and the architecture.
 
     The pre-training settings are not part of it: ``train`` uses whatever
@@ -229,7 +227,7 @@ def load(path: str | os.PathLike) -> Pretrained:
     return Pretrained(trunk, encoder, info)
 
 
-def find(cache_dir: str | os.PathLike, paths, cfg: F.FeatureConfig, mcfg: ModelConfig) -> Path | None:
+def find(cache_dir: str | os.PathLike, paths, cfg: features.FeatureConfig, mcfg: ModelConfig) -> Path | None:
     """The stored weights for this library and these configurations, if ``pers-rec pretrain`` made them."""
     p = stored_path(cache_dir, library_key(paths, cfg, mcfg))
     return p if p.exists() else None
@@ -239,7 +237,7 @@ def find(cache_dir: str | os.PathLike, paths, cfg: F.FeatureConfig, mcfg: ModelC
 SHIPPED = Path(__file__).resolve().parent / "data" / "encoder.npz"
 
 
-def shipped(cfg: F.FeatureConfig, mcfg: ModelConfig) -> Pretrained | None:
+def shipped(cfg: features.FeatureConfig, mcfg: ModelConfig) -> Pretrained | None:
     """The shipped encoder (distilled from the musicnn teacher), when it exists and was made for these features and
     this architecture (the defaults); else None. Its ``info["provenance"]`` says how it was made."""
     if not SHIPPED.exists():

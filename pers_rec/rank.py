@@ -20,9 +20,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import features as F
-from . import scoring, tags
-from . import teacher as Te
+from . import features, scoring, tags, teacher
 from .cache import FeatureCache
 from .checkpoint import SavedModel
 from .errors import AudioError, InvalidScoreError, ParameterError, describe
@@ -103,7 +101,7 @@ def rank(paths: Iterable[str | os.PathLike], saved: SavedModel, *, cache: Featur
     return ranking_table(rows)
 
 
-def teacher_vectors(scorer: scoring.Scorer, cache: FeatureCache | None) -> Te.TrackVectors | None:
+def teacher_vectors(scorer: scoring.Scorer, cache: FeatureCache | None) -> teacher.TrackVectors | None:
     """Where the tracks' teacher vectors come from when the model stacks the teacher's score (else None).
 
     Raises
@@ -113,13 +111,13 @@ def teacher_vectors(scorer: scoring.Scorer, cache: FeatureCache | None) -> Te.Tr
     """
     if not scorer.needs_teacher:
         return None
-    if Te.checkpoint_dir() is None:
+    if teacher.checkpoint_dir() is None:
         raise ParameterError("this model stacks the musicnn teacher's score (train --blend auto chose it), and the "
-                             f"teacher is not installed: {Te.HOW}, or retrain with --blend stacked")
-    return Te.TrackVectors(cache)
+                             f"teacher is not installed: {teacher.HOW}, or retrain with --blend stacked")
+    return teacher.TrackVectors(cache)
 
 
-def _final(scorer: scoring.Scorer, window_scores, item: Extracted, vectors: Te.TrackVectors | None) -> float:
+def _final(scorer: scoring.Scorer, window_scores, item: Extracted, vectors: teacher.TrackVectors | None) -> float:
     """The track's final score (:meth:`scoring.Scorer.final_score`), with its teacher vector when needed."""
     v = None if vectors is None else vectors(str(item.path))
     final = scorer.final_score(window_scores, item.features, v)
@@ -132,7 +130,7 @@ def track_row(item: Extracted, window_scores: np.ndarray, scorer: scoring.Scorer
     cfg = scorer.cfg
     if not np.isfinite(window_scores).all():
         return error_row(item.path, InvalidScoreError(item.path, "the model's score is not a finite number"))
-    duration = F.duration_s(item.features, cfg)
+    duration = features.duration_s(item.features, cfg)
     window_scores, g = timeline(window_scores)
     genre = {} if g is None else {"genre": scorer.mcfg.classes[g], "genre_probability": round(float(window_scores.mean()), 6)}
     s = scoring.summarize(window_scores, cfg, duration)
@@ -255,6 +253,6 @@ def explain(path: str | os.PathLike, saved: SavedModel, *, cache: FeatureCache |
     if not np.isfinite(window_scores).all():
         raise InvalidScoreError(path, "the model's score is not a finite number")
     window_scores, _ = timeline(window_scores)
-    s = scoring.summarize(window_scores, saved.cfg, F.duration_s(item.features, saved.cfg))
+    s = scoring.summarize(window_scores, saved.cfg, features.duration_s(item.features, saved.cfg))
     final = _final(scorer, window_scores, item, vectors)
     return item.features, replace(s, score=final, network_score=s.score)

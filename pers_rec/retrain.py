@@ -153,8 +153,7 @@ def retrain(paths: list[str], root, cache_dir, rows: dict, base, versions: Versi
     """Train on ``rows`` ``{path: (label, weight, signal)}`` from ``base``'s settings (a :class:`checkpoint.SavedModel`
     or None: the defaults), save the model in ``versions``' folder and file it. Returns ``(saved, path, role,
     new_auc)``; ``role`` is ``"current"`` (rank with it) or ``"candidate"`` (worse than ``old_auc``)."""
-    from . import checkpoint
-    from . import train as T
+    from . import checkpoint, train
     from .cache import open_cache
     from .config import FeatureConfig, ModelConfig, TrainConfig
     from .dataset import gather
@@ -171,7 +170,7 @@ def retrain(paths: list[str], root, cache_dir, rows: dict, base, versions: Versi
         tracks, failed = gather(dict(rows), None, root, cfg, unlabelled_per_like=tcfg.unlabelled_per_like,
                                 seed=tcfg.seed, cache=cache, progress=progress)
         pre, tcfg = start_weights([Path(p) for p in paths], cache_dir, cfg, mcfg, tcfg)
-        saved = T.train(tracks, cfg, mcfg, tcfg, progress=progress, failed=failed, pretrained=pre)
+        saved = train.train(tracks, cfg, mcfg, tcfg, progress=progress, failed=failed, pretrained=pre)
     finally:
         if cache is not None:
             cache.close()

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import baseline as B
+from . import baseline
 from .checkpoint import SavedModel
 from .config import ModelConfig
 from .features import FeatureConfig, fit_to_window, n_windows, window_starts_s, windows
@@ -145,7 +145,7 @@ class Scorer:
         #: Whether a track's final score needs its teacher vector (the model stacks the teacher's regression).
         self.needs_teacher = self.blend is not None and blend.chosen == "teacher"
         self.baseline = (None if self.blend is None else
-                         B.BaselineModel(**(blend.teacher if self.needs_teacher else blend.baseline)))
+                         baseline.BaselineModel(**(blend.teacher if self.needs_teacher else blend.baseline)))
 
     def final_score(self, window_scores: np.ndarray, M: np.ndarray, teacher_vector: np.ndarray | None = None) -> float:
         """A track's score: the mean of its window scores, stacked with the baseline's score of ``M`` (or the
@@ -156,7 +156,7 @@ class Scorer:
         if self.needs_teacher and teacher_vector is None:
             raise ValueError("this model stacks the teacher's score: the track's teacher vector is needed")
         other = self.baseline.score_features(teacher_vector) if self.needs_teacher else self.baseline.score(M)
-        return float(B.stack_apply(self.blend.weights, self.blend.intercept, net, other))
+        return float(baseline.stack_apply(self.blend.weights, self.blend.intercept, net, other))
 
     def final_scores(self, tracks: list[np.ndarray], teacher_vectors=None) -> np.ndarray:
         """:meth:`final_score` of each track [shape=(n_tracks,)]."""

@@ -38,15 +38,13 @@ from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
-from . import __version__
-from . import baseline as B
-from . import features as F
-from . import model as Mo
+from . import __version__, baseline, features
 from .checkpoint import SavedModel
-from .config import BLENDS, TrainConfig  # noqa: F401 (re-exported)
+from .config import BLENDS, ModelConfig, TrainConfig  # noqa: F401 (re-exported)
 from .dataset import Track, fold_groups, sample_windows, track_weights
 from .errors import ParameterError
 from .features import feature_stats
+from .model import build, build_compiled, ensemble
 from .progress import bar
 from .report import CrossValidation, EpochCurves, FailedTrack, Metrics, TrackEntry, TrainReport
 from .scoring import Scorer
@@ -68,7 +66,7 @@ class _Curves:
     fold_weights: list  # per fold, per epoch: the model's weights (ensemble only)
 
 
-def train(tracks: list[Track], cfg: F.FeatureConfig, mcfg: Mo.ModelConfig | None = None,
+def train(tracks: list[Track], cfg: features.FeatureConfig, mcfg: ModelConfig | None = None,
           tcfg: TrainConfig | None = None, *, progress: bool = False,
           failed: list[FailedTrack] | None = None, pretrained=None, teacher_vectors: np.ndarray | None = None
           ) -> SavedModel:
@@ -100,7 +98,7 @@ def train(tracks: list[Track], cfg: F.FeatureConfig, mcfg: Mo.ModelConfig | None
     ParameterError
         Fewer than 2 tracks in a class.
     """
-    mcfg, tcfg = mcfg or Mo.ModelConfig(), tcfg or TrainConfig()
+    mcfg, tcfg = mcfg or ModelConfig(), tcfg or TrainConfig()
     labels = np.array([t.label for t in tracks])
     n_pos, n_neg = int(labels.sum()), int((1 - labels).sum())
     if n_pos < 2 or n_neg < 2:
@@ -121,15 +119,15 @@ def train(tracks: list[Track], cfg: F.FeatureConfig, mcfg: Mo.ModelConfig | None
         b.set_description("training the final model")
         final, final_loss = final_model(tracks, weights, curves, best_epoch, cfg, mcfg, tcfg, pretrained)
         b.update(1)
-    base, base_oof = B.cross_validate([t.features for t in tracks], labels, splits, tcfg.seed)
+    base, base_oof = baseline.cross_validate([t.features for t in tracks], labels, splits, tcfg.seed)
     cv = _cv_section(curves, labels, best_epoch, base, how)
     teacher_oof = None
     if teacher_vectors is not None:
-        teacher_cv, teacher_oof = B.cross_validate_vectors(np.asarray(teacher_vectors), labels, splits, tcfg.seed)
+        teacher_cv, teacher_oof = baseline.cross_validate_vectors(np.asarray(teacher_vectors), labels, splits, tcfg.seed)
         cv = replace(cv, teacher=teacher_cv)
     elif tcfg.blend == "teacher":
         raise ParameterError("--blend teacher needs the teacher's vectors (the musicnn teacher installed)")
-    blend = B.choose_blend([t.features for t in tracks], labels, splits, curves.oof[best_epoch - 1], base_oof, tcfg.blend,
+    blend = baseline.choose_blend([t.features for t in tracks], labels, splits, curves.oof[best_epoch - 1], base_oof, tcfg.blend,
                            tcfg.seed, teacher_vectors, teacher_oof)
     report = TrainReport(
         pers_rec_version=__version__, created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -146,7 +144,7 @@ def train(tracks: list[Track], cfg: F.FeatureConfig, mcfg: Mo.ModelConfig | None
 
 def _fresh(cfg, mcfg, tcfg: TrainConfig, seed: int, stats, pretrained):
     """A compiled model with fresh weights for ``seed`` (and ``pretrained``'s where given)."""
-    model = Mo.build_compiled(cfg, mcfg, learning_rate=tcfg.learning_rate, seed=seed, stats=stats)
+    model = build_compiled(cfg, mcfg, learning_rate=tcfg.learning_rate, seed=seed, stats=stats)
     if pretrained is not None:
         from .pretrain import apply
 
@@ -168,8 +166,8 @@ def _epoch_windows(tracks, weights, cfg, tcfg: TrainConfig, rng):
 
 def _like_metrics(labels: np.ndarray, scores: np.ndarray) -> tuple[float, float, float]:
     """Held-out ROC-AUC, AP and log-loss of like-probabilities."""
-    m = B.metrics(labels, scores)
-    return _nan(m.roc_auc), _nan(m.ap), B.log_loss(labels, scores)
+    m = baseline.metrics(labels, scores)
+    return _nan(m.roc_auc), _nan(m.ap), baseline.log_loss(labels, scores)
 
 
 def cross_validate(tracks, splits, weights, cfg, mcfg, tcfg: TrainConfig, b, pretrained=None,
@@ -209,10 +207,10 @@ def final_model(tracks, weights, curves: _Curves, best_epoch: int, cfg, mcfg, tc
     if tcfg.ensemble:
         fold_models = []
         for snapshots in curves.fold_weights:
-            m = Mo.build(cfg, mcfg)
+            m = build(cfg, mcfg)
             m.set_weights(snapshots[best_epoch - 1])
             fold_models.append(m)
-        return Mo.ensemble(fold_models, cfg, mcfg), None
+        return ensemble(fold_models, cfg, mcfg), None
     final = _fresh(cfg, mcfg, tcfg, tcfg.seed, feature_stats([t.features for t in tracks]), pretrained)
     rng = np.random.default_rng(tcfg.seed + 999)
     losses = []
@@ -259,7 +257,7 @@ def _cv_section(c: _Curves, labels, best_epoch: int, base, how: str = "") -> Cro
         val_track_log_loss_mean=nan_list(np.nanmean(c.val_loss, axis=0)),
         roc_auc_per_fold=[nan_list(r) for r in c.metric],
     )
-    model = B.summarize_folds(per_fold, B.metrics(labels, c.oof[e]), epochs=best_epoch)
+    model = baseline.summarize_folds(per_fold, baseline.metrics(labels, c.oof[e]), epochs=best_epoch)
     note = CrossValidation.note + (f"; {how}" if how else "")
     return CrossValidation(len(c.metric), curves, model, base, note)
 

@@ -53,11 +53,11 @@ def embed(library_dir, embedder, out, *, pooling: str = "mean", cache=None, jobs
     from ..fileio import atomic_path, is_utf8
 
     if engine == "ray":
-        from .. import distributed as Dd
+        from .. import distributed
         from .common import library_files
 
-        Dd.start(ray_address, num_cpus=jobs)
-        paths, V, bad = Dd.embed(library_files(library_dir, "--library"), embedder.saved)
+        distributed.start(ray_address, num_cpus=jobs)
+        paths, V, bad = distributed.embed(library_files(library_dir, "--library"), embedder.saved)
         for path, reason in bad:
             warn(f"skipped {path}: {reason}")
         failed = bad

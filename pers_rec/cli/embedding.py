@@ -66,9 +66,8 @@ def given_and_library(given, library_dir, embedder, cache, jobs, progress, pooli
 def model_scores(saved, paths, cache, jobs, progress) -> tuple[np.ndarray, list[str]]:
     """The model's final track ``score`` of each path (the ranking's; NaN where it failed: such a track is never
     ranked first), and a genre model's predicted genre of each ("" otherwise)."""
-    from .. import rank as R
-
-    df = R.rank(paths, saved, cache=cache, jobs=jobs, progress=progress).set_index("path")
+    from .. import rank
+    df = rank.rank(paths, saved, cache=cache, jobs=jobs, progress=progress).set_index("path")
     scores = np.array([df["score"].get(str(p), np.nan) for p in paths], np.float64)
     return scores, [df["genre"].get(str(p), "") or "" for p in paths]
 

@@ -31,10 +31,10 @@ def run(args) -> int:
 
 def explain(track, saved, out, *, cache=None) -> int:
     """One track's window-score timeline as a PNG; prints its score, the same number ``rank`` writes."""
-    from .. import rank as R
+    from .. import rank
     from ..report import describe_blend, plot_explain
 
-    M, s = R.explain(track, saved, cache=cache)
+    M, s = rank.explain(track, saved, cache=cache)
     blend = saved.report.blend if saved.report is not None else None
     plot_explain(M, s, saved.cfg, Path(track).name, out, blend)
     say(f"{track}: score {s.score:.3f} over {s.n_windows} windows"

@@ -36,12 +36,12 @@ def filters(library_dir, embedder, out_dir, *, top: int = 20, model_name: str = 
             progress: bool = False) -> int:
     """Per filter of the last conv block, M3U8s of the tracks (from their best 8 s window) that drive it most, by
     max and by mean activation; ``index.md``; the first layer's kernels as ``kernels.png``."""
-    from .. import filters as Fi
+    from .. import filters as filter_analysis
     from .. import tags
     from ..fileio import write_text
 
     files = library_files(library_dir)
-    acts, failed = Fi.analyse(files, embedder, cache=cache, jobs=jobs, progress=progress)
+    acts, failed = filter_analysis.analyse(files, embedder, cache=cache, jobs=jobs, progress=progress)
     for path, err in failed:
         warn(f"skipped {path}: {describe(err)}")
     if not acts:
@@ -53,16 +53,16 @@ def filters(library_dir, embedder, out_dir, *, top: int = 20, model_name: str = 
     labels = {p: tags.label(p, t) for p, t in info.items()}
     n_filters = acts[0].max.shape[1]
     for f in range(n_filters):
-        for measure in Fi.MEASURES:
-            write_text(out / Fi.playlist_name(f, measure), Fi.m3u_text(Fi.top(acts, f, measure, top, embedder.cfg),
+        for measure in filter_analysis.MEASURES:
+            write_text(out / filter_analysis.playlist_name(f, measure), filter_analysis.m3u_text(filter_analysis.top(acts, f, measure, top, embedder.cfg),
                                                                         labels.get))
-    write_text(out / "index.md", Fi.index_markdown(acts, info, labels, embedder.cfg, top, str(library_dir),
+    write_text(out / "index.md", filter_analysis.index_markdown(acts, info, labels, embedder.cfg, top, str(library_dir),
                                                     model_name))
-    Fi.plot_kernels(embedder.trunk, out / "kernels.png", f"First conv layer of {model_name or 'the encoder'}")
+    filter_analysis.plot_kernels(embedder.trunk, out / "kernels.png", f"First conv layer of {model_name or 'the encoder'}")
     say(f"analysed {n_filters} filters over {len(acts)} tracks: {2 * n_filters} playlists of the top {top}, "
         f"index.md and kernels.png -> {out}")
     for f in range(min(n_filters, 4)):
-        e = Fi.top(acts, f, "max", 1, embedder.cfg)[0]
+        e = filter_analysis.top(acts, f, "max", 1, embedder.cfg)[0]
         say(f"  filter {f:2d}: strongest in {labels[e.path]} at {e.start_s:.0f}-{e.end_s:.0f} s (max {e.value:.3f})")
     if n_filters > 4:
         say(f"  ... {n_filters - 4} more in {out / 'index.md'}")

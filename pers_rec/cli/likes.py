@@ -29,7 +29,7 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from .. import signals as S
+    from .. import signals
     from ..fileio import check_output
 
     need_dir(args.library, "--library")
@@ -41,8 +41,8 @@ def run(args) -> int:
     for note in got.notes:
         (say if note.startswith("read ") else lambda text: warn(f"pers-rec: warning: {text}"))(note)
     sigs, unmatched, how = got.signals, got.unmatched, got.how
-    rows = S.labels(sigs, args.min_plays)
-    S.write_csv(args.out, rows)
+    rows = signals.labels(sigs, args.min_plays)
+    signals.write_csv(args.out, rows)
     matched = ", ".join(f"{n} by {k}" for k, n in how.items() if n)
     say(f"matched {sum(how.values())} of {sum(how.values()) + len(unmatched)} {args.source} songs to files "
         f"under {args.library}" + (f" ({matched})" if matched else ""))

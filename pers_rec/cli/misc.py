@@ -42,25 +42,25 @@ def features(files) -> int:
     """Decode files and print their feature shapes and speed."""
     import time
 
-    from .. import features as F
     from ..config import FeatureConfig
     from ..errors import AudioError
+    from ..features import duration_s, extract, fit_to_window, n_windows
 
     cfg = FeatureConfig()
     failed = 0
     for path in files:
         t0 = time.perf_counter()
         try:
-            M = F.extract(path, cfg)
-            F.fit_to_window(M, cfg, path)
+            M = extract(path, cfg)
+            fit_to_window(M, cfg, path)
         except AudioError as exc:
             warn(f"error: {exc}")
             failed += 1
             continue
         dt = time.perf_counter() - t0
-        dur = F.duration_s(M, cfg)
+        dur = duration_s(M, cfg)
         say(f"{path}: {dur:.1f} s -> {cfg.kind} {M.shape[0]} frames x {M.shape[1]} at {cfg.fps} fps, "
-            f"{F.n_windows(M.shape[0], cfg)} windows of {cfg.window_s} s; {dt:.3f} s ({dur / dt:.0f}x real time)")
+            f"{n_windows(M.shape[0], cfg)} windows of {cfg.window_s} s; {dt:.3f} s ({dur / dt:.0f}x real time)")
     if failed == len(files):
         return EXIT_NOTHING
     return EXIT_SOME_FAILED if failed else EXIT_OK

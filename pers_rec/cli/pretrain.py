@@ -66,11 +66,10 @@ def pretrain(paths, library_dir, out_dir, cfg, mcfg, pcfg, *, cache=None, jobs=N
 
     Returns the exit code: 0, or 1 when some files could not be used.
     """
-    from .. import pretrain as P
-
-    target = P.stored_path(out_dir, P.library_key(paths, cfg, mcfg))
+    from .. import pretrain as pretraining
+    target = pretraining.stored_path(out_dir, pretraining.library_key(paths, cfg, mcfg))
     try:
-        stored = P.load(target) if target.exists() else None
+        stored = pretraining.load(target) if target.exists() else None
     except ModelFileError:
         stored = None
         say(f"replacing damaged pre-trained weights: {target}")
@@ -84,8 +83,8 @@ def pretrain(paths, library_dir, out_dir, cfg, mcfg, pcfg, *, cache=None, jobs=N
     if not matrices:
         warn(f"no track of {library_dir} could be read")
         return EXIT_NOTHING
-    pre = P.pretrain(matrices, cfg, mcfg, pcfg, progress=progress)
-    P.save(target, pre)
+    pre = pretraining.pretrain(matrices, cfg, mcfg, pcfg, progress=progress)
+    pretraining.save(target, pre)
     info = pre.info
     say(f"pre-trained {mcfg.arch} on {info['tracks']} tracks in {info.get('elapsed_s', info.get('seconds', 0)):.0f} s: contrastive loss "
         f"{info['losses'][0]:.3f} -> {info['losses'][-1]:.3f} (chance {info['chance_loss']:.3f})")
@@ -101,15 +100,14 @@ def library_features(paths, cfg, cache, jobs, progress: bool, engine=("local", N
 
     feats, failed = {}, 0
     if engine[0] == "ray":
-        from .. import distributed as Dd
-
-        Dd.start(engine[1], num_cpus=jobs)
-        for r in Dd.features(paths, cfg).iter_rows():
+        from .. import distributed
+        distributed.start(engine[1], num_cpus=jobs)
+        for r in distributed.features(paths, cfg).iter_rows():
             if r["error"]:
                 failed += 1
                 warn(f"skipped {r['path']}: {r['error']}")
             else:
-                feats[r["path"]] = Dd.matrix(r, cfg.n_features)
+                feats[r["path"]] = distributed.matrix(r, cfg.n_features)
     else:
         with bar(len(paths), "features", "track", progress) as b:
             for item in extract_many(paths, cfg, cache=cache, jobs=jobs, on_done=b.update):
@@ -134,7 +132,7 @@ def distill(paths, library_dir, out_dir, cfg, mcfg, dcfg, weights, *, cache=None
     import os
 
     from .. import audio
-    from .. import pretrain as P
+    from .. import pretrain as pretraining
     from ..distill import distill as run_distillation
     from ..distill import targets
     from ..errors import AudioError
@@ -142,7 +140,7 @@ def distill(paths, library_dir, out_dir, cfg, mcfg, dcfg, weights, *, cache=None
     from ..progress import bar
     from ..teacher import SR, Teacher
 
-    target = P.stored_path(out_dir, P.library_key(paths, cfg, mcfg))
+    target = pretraining.stored_path(out_dir, pretraining.library_key(paths, cfg, mcfg))
     feats, failed = library_features(paths, cfg, cache, jobs, progress, engine)
     if len(feats) < 2:
         warn(f"fewer than 2 tracks of {library_dir} could be read")
@@ -166,7 +164,7 @@ def distill(paths, library_dir, out_dir, cfg, mcfg, dcfg, weights, *, cache=None
     ok = [p for p in feats if p in goals]
     pre = run_distillation([feats[p] for p in ok], [goals[p] for p in ok], cfg, mcfg, dcfg, progress=progress)
     pre.info["teacher_s"] = round(teacher_s, 2)
-    P.save(target, pre)
+    pretraining.save(target, pre)
     info = pre.info
     say(f"distilled musicnn into {mcfg.arch} on {info['tracks']} tracks ({info['windows']} windows) in "
         f"{info['elapsed_s']:.0f} s, teacher {teacher_s:.0f} s: loss {info['losses'][0]:.3f} -> {info['losses'][-1]:.3f}"

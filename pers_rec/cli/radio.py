@@ -209,11 +209,10 @@ def background_retrain(args, paths, store, versions, picker, lock):
             return
         import numpy as np
 
-        from .. import rank as R
-
+        from .. import rank
         saved = checkpoint.load(path, runtime="light")
         with feature_cache(args) as cache:
-            df = R.rank(paths, saved, cache=cache, jobs=args.jobs, progress=False).set_index("path")
+            df = rank.rank(paths, saved, cache=cache, jobs=args.jobs, progress=False).set_index("path")
         with lock:
             picker.rescore(np.array([df["score"].get(p, np.nan) for p in paths], float))
         state.update(model=str(path), saved=saved)
@@ -251,9 +250,8 @@ def library_vectors(args, paths):
             V[row[str(p)]] = v
         if not args.model:
             return V, None
-        from .. import rank as R
-
-        df = R.rank(paths, embedder.saved, cache=cache, jobs=args.jobs, progress=not args.quiet).set_index("path")
+        from .. import rank
+        df = rank.rank(paths, embedder.saved, cache=cache, jobs=args.jobs, progress=not args.quiet).set_index("path")
         return V, np.array([df["score"].get(p, np.nan) for p in paths], float)
 
 

@@ -53,11 +53,10 @@ def run(args) -> int:
         check_output(args.m3u, (".m3u8", ".m3u"), "--m3u")
     check_not_inputs({"--out": args.out, "--m3u": args.m3u}, {"--model": args.model})
     if args.to_subsonic:  # a missing server option or password is said before any work
-        from .. import subsonic as Su
-
+        from .. import subsonic
         if not (args.subsonic and args.user):
             raise ParameterError("--to-subsonic needs --subsonic URL and --user")
-        Su.password(args.password_file)
+        subsonic.password(args.password_file)
     if args.engine == "local" and (args.parquet or args.ray_address):  # said before TensorFlow loads
         raise ParameterError("--parquet and --ray-address go with --engine ray")
     if args.engine == "ray":
@@ -83,9 +82,8 @@ def run(args) -> int:
                       jobs=args.jobs, progress=not args.quiet)
     code = print_summary(df, len(paths), args.out, args.m3u, args.top)
     if (args.to_subsonic or args.to_mpd) and code != EXIT_NOTHING:
-        from .. import rank as R
-
-        entries = [e[0] for e in R.playlist_entries(df, top=args.top, min_track_s=args.min_track_s,
+        from .. import rank as ranking
+        entries = [e[0] for e in ranking.playlist_entries(df, top=args.top, min_track_s=args.min_track_s,
                                                      max_per_artist=args.max_per_artist)]
         if not entries:
             warn(f"pers-rec: warning: no track for the player's playlist (every one shorter than --min-track-s "
@@ -134,44 +132,43 @@ def rank(saved, paths, *, out_csv, m3u=None, top: int = 50, min_track_s: float =
         The ranking (see ``rank.COLUMNS``).
     """
     from .. import playlists
-    from .. import rank as R
+    from .. import rank as ranking
     from ..fileio import write_text
 
-    exclude = set() if include_liked else R.liked_paths(saved)
-    df = R.rank(paths, saved, cache=cache, jobs=jobs, exclude=exclude, progress=progress)
-    write_text(out_csv, R.csv_text(df), errors="surrogateescape")
+    exclude = set() if include_liked else ranking.liked_paths(saved)
+    df = ranking.rank(paths, saved, cache=cache, jobs=jobs, exclude=exclude, progress=progress)
+    write_text(out_csv, ranking.csv_text(df), errors="surrogateescape")
     if m3u:
-        playlists.write_m3u(m3u, R.playlist_entries(df, top=top, min_track_s=min_track_s,
+        playlists.write_m3u(m3u, ranking.playlist_entries(df, top=top, min_track_s=min_track_s,
                                                     max_per_artist=max_per_artist))
     return df
 
 
 def rank_on_ray(args, saved, paths):
     """``rank --engine ray``: the same table from a Ray cluster, written like the local engine's."""
-    from .. import distributed as Dd
-    from .. import playlists
-    from .. import rank as R
+    from .. import distributed, playlists
+    from .. import rank as ranking
     from ..fileio import write_text
 
-    exclude = set() if args.include_liked else R.liked_paths(saved)
-    todo = R.not_excluded(paths, exclude)  # by path and real path, as the local engine
-    fresh = not Dd.connected()
+    exclude = set() if args.include_liked else ranking.liked_paths(saved)
+    todo = ranking.not_excluded(paths, exclude)  # by path and real path, as the local engine
+    fresh = not distributed.connected()
     try:
-        Dd.start(args.ray_address, num_cpus=args.jobs)
-        df = Dd.rank(todo, args.model, saved.cfg, out=args.parquet)
+        distributed.start(args.ray_address, num_cpus=args.jobs)
+        df = distributed.rank(todo, args.model, saved.cfg, out=args.parquet)
     finally:  # Ctrl-C or SIGTERM included: the cluster goes before the interpreter does (no C++ abort)
         if fresh:
-            Dd.stop()
-    write_text(args.out, R.csv_text(df), errors="surrogateescape")
+            distributed.stop()
+    write_text(args.out, ranking.csv_text(df), errors="surrogateescape")
     if args.m3u:
-        playlists.write_m3u(args.m3u, R.playlist_entries(df, top=args.top, min_track_s=args.min_track_s,
+        playlists.write_m3u(args.m3u, ranking.playlist_entries(df, top=args.top, min_track_s=args.min_track_s,
                                                          max_per_artist=args.max_per_artist))
     return df
 
 
 def print_summary(df, n_paths: int, out_csv, m3u, top: int) -> int:
     """The ranking's first ten rows and its failures, and the exit code they mean."""
-    from .. import rank as R
+    from .. import rank as ranking
     from .. import tags
 
     ok = df[df["status"] == "ok"]
@@ -180,7 +177,7 @@ def print_summary(df, n_paths: int, out_csv, m3u, top: int) -> int:
         + (f", top {min(top, len(ok))} -> {m3u}" if m3u else ""))
     for r in ok.head(10).itertuples():
         say(f"{r.rank:>4}  {r.score:.3f}  " + (f"{r.genre}  " if isinstance(r.genre, str) and r.genre else "")
-            + f"best {r.best_start_s:.0f}-{r.best_end_s:.0f} s  {r.path}{tags.suffix(R.row_tags(r))}")
+            + f"best {r.best_start_s:.0f}-{r.best_end_s:.0f} s  {r.path}{tags.suffix(ranking.row_tags(r))}")
     for r in df[df["status"] != "ok"].itertuples():
         warn(f"error: {r.path}: {r.error}")
     if ok.empty:

@@ -129,7 +129,7 @@ def train(likes, dislikes, library_dir, out: TrainOutputs, cfg, mcfg, tcfg, *, c
         With its :class:`TrainReport`.
     """
     from .. import checkpoint, dataset
-    from .. import train as T
+    from .. import train as training
     from ..fileio import write_text
     from ..report import plot_curves
     from ..scan import scan
@@ -139,7 +139,7 @@ def train(likes, dislikes, library_dir, out: TrainOutputs, cfg, mcfg, tcfg, *, c
     tracks, failed = dataset.gather(likes, dislikes, library_dir, cfg, unlabelled_per_like=tcfg.unlabelled_per_like,
                                     seed=tcfg.seed, cache=cache, jobs=jobs, progress=progress)
     vectors = teacher_vectors([t.path for t in tracks], cache, progress) if teacher else None
-    saved = T.train(tracks, cfg, mcfg, tcfg, progress=progress, failed=failed, pretrained=pre, teacher_vectors=vectors)
+    saved = training.train(tracks, cfg, mcfg, tcfg, progress=progress, failed=failed, pretrained=pre, teacher_vectors=vectors)
     checkpoint.save(out.model, saved)
     write_text(out.report, saved.report.to_json())
     plot_curves(saved.report, out.curves)
@@ -151,11 +151,11 @@ def teacher_vectors(paths: list[str], cache, progress: bool):
     cannot be decoded at 16 kHz (then the reference is left out, with a warning)."""
     import numpy as np
 
-    from .. import teacher as Te
     from ..errors import AudioError
     from ..progress import bar
+    from ..teacher import TrackVectors
 
-    vectors = Te.TrackVectors(cache)
+    vectors = TrackVectors(cache)
     got = vectors.prefetch(paths)
     with bar(len(paths), "teacher", "track", progress) as b:
         for p in paths:
@@ -203,8 +203,7 @@ def train_genre(library_dir, out: TrainOutputs, cfg, mcfg, tcfg, *, genres_csv=N
                 cache=None, jobs=None, progress: bool = False, pretrained_dir=None) -> int:
     """``train --target genre``: read genres, cross-validate and train the genre head, write the model, its report
     (JSON) and its confusion matrices (PNG), print the summary."""
-    from .. import checkpoint
-    from .. import genre as G
+    from .. import checkpoint, genre
     from ..dataset import Track
     from ..extract import extract_many
     from ..fileio import write_text
@@ -212,8 +211,8 @@ def train_genre(library_dir, out: TrainOutputs, cfg, mcfg, tcfg, *, genres_csv=N
 
     t0 = time.time()
     paths = [str(p) for p in library_files(library_dir, "--library")]
-    genres = G.read_genres(paths, genres_csv, genre_column)
-    classes, left_out = G.choose_classes(genres, min_tracks=2)
+    genres = genre.read_genres(paths, genres_csv, genre_column)
+    classes, left_out = genre.choose_classes(genres, min_tracks=2)
     source = f"column {genre_column!r} of {genres_csv}" if genres_csv else "genre tags"
     if len(classes) < 2:
         raise ParameterError(f"{library_dir}: {len(genres)} of {len(paths)} tracks have a genre ({source}), in "
@@ -234,11 +233,11 @@ def train_genre(library_dir, out: TrainOutputs, cfg, mcfg, tcfg, *, genres_csv=N
         say(f"{len(tracks)} tracks in {len(classes)} genres ({source}); {len(paths) - len(genres)} without a genre")
     pre, tcfg = start_weights(paths, pretrained_dir, cfg, mcfg, tcfg,  # the scan above, not a second one
                               log=say if progress else None)
-    result = G.train(tracks, classes, cfg, mcfg, tcfg, progress=progress, pretrained=pre)
-    report = G.make_report(tracks, classes, result, time.time() - t0, left_out, len(paths) - len(genres), failed)
+    result = genre.train(tracks, classes, cfg, mcfg, tcfg, progress=progress, pretrained=pre)
+    report = genre.make_report(tracks, classes, result, time.time() - t0, left_out, len(paths) - len(genres), failed)
     checkpoint.save(out.model, result.saved)
     write_text(out.report, report.to_json())
-    G.plot(report, out.curves)
+    genre.plot(report, out.curves)
     n, b = report.network, report.baseline
     say(f"trained a {len(classes)}-genre {result.saved.mcfg.arch} model on {len(tracks)} tracks in {report.elapsed_s:.0f} s")
     say(f"{report.folds}-fold cross-validated accuracy {n.accuracy:.3f} (balanced {n.balanced_accuracy:.3f}) at "

@@ -243,9 +243,8 @@ class Library:
             self.log(f"  and {len(self.failed) - SHOWN_FAILURES} more")
 
     def _rank(self, saved, cache) -> None:
-        from .. import rank as R
-
-        df = R.rank(self.paths, saved, cache=cache, progress=True)
+        from .. import rank
+        df = rank.rank(self.paths, saved, cache=cache, progress=True)
         scores = {}
         for r in df[df["status"] == "ok"].itertuples():
             scores[self.id_of[r.path]] = {"score": float(r.score), "rank": int(r.rank),
