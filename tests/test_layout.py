@@ -134,3 +134,14 @@ def test_no_module_reaches_into_another_modules_private_names():
                     and node.attr.startswith("_") and not node.attr.startswith("__"):
                 found.append(f"{name} uses {node.value.id}.{node.attr}")
     assert found == []
+
+
+def test_library_modules_are_imported_by_their_names_not_short_aliases():
+    """``T`` once meant train, teacher and tags: a pers_rec module is imported by its name, by the names used from
+    it, or under a descriptive name where its own is taken (never one or two letters)."""
+    short = []
+    for name, path in modules().items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").startswith("pers_rec")):
+                short += [f"{name}: {a.name} as {a.asname}" for a in node.names if a.asname and len(a.asname) <= 2]
+    assert short == []
