@@ -9,7 +9,6 @@ from test_subsonic import library
 
 from pers_rec import mpd_player as M
 
-pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
@@ -20,6 +19,7 @@ def player(tmp_path_factory):
         yield {"host": host, "port": port, "music": root / "music", "paths": paths}
 
 
+@pytest.mark.slow  # a real mpd
 def test_a_file_name_with_a_newline_cannot_inject_a_command(player):
     with M.Player(player["host"], player["port"]) as p:
         p.write_playlist("victim", ["Artist 0/song 00.flac"])
@@ -33,6 +33,7 @@ def test_a_file_name_with_a_newline_cannot_inject_a_command(player):
         assert p.playlist("victim") == ["Artist 0/song 00.flac"]
 
 
+@pytest.mark.slow  # a real mpd
 def test_stickers_read_exactly_and_a_stored_playlist_round_trips(player):
     with M.Player(player["host"], player["port"]) as p:
         p.set_sticker("Artist 0/song 00.flac", "rating", 10)
@@ -57,6 +58,7 @@ def test_stickers_read_exactly_and_a_stored_playlist_round_trips(player):
             p.write_playlist("a/b", uris)
 
 
+@pytest.mark.slow  # a real mpd
 def test_likes_from_mpd_and_rank_to_mpd(player, tmp_path, capsys):
     from pers_rec.cli import main
 

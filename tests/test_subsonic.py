@@ -13,7 +13,6 @@ from servers import PASSWORD, USER, free_port, supysonic
 from pers_rec import subsonic as Su
 from pers_rec.errors import ParameterError
 
-pytestmark = pytest.mark.slow
 
 
 def library(root, n=8):
@@ -36,6 +35,7 @@ def server(tmp_path_factory):
         yield {"url": url, "music": root / "music", "paths": paths}
 
 
+@pytest.mark.slow  # a real supysonic
 def test_stars_ratings_and_a_playlist_round_trip(server):
     c = Su.Client(server["url"], USER, PASSWORD)
     assert c.ping() == "1.10.2" and c.tokens is False  # supysonic predates tokens: the password fallback, on loopback
@@ -57,6 +57,7 @@ def test_stars_ratings_and_a_playlist_round_trip(server):
     assert [s.id for s in c.playlist(pid)] == order[::-1] and list(c.playlists()).count("pers_rec top") == 1
 
 
+@pytest.mark.slow  # a real supysonic
 def test_wrong_password_and_unreachable_server_are_one_line_errors(server):
     with pytest.raises(Su.SubsonicError, match="wrong user name or password"):
         Su.Client(server["url"], USER, "nope").ping()
@@ -95,6 +96,7 @@ def test_the_password_comes_from_the_environment_or_a_private_file(tmp_path, mon
         Su.password(tmp_path / "missing")
 
 
+@pytest.mark.slow  # a real supysonic
 def test_likes_from_subsonic_by_path_and_by_tags_then_rank_writes_the_playlist_back(server, tmp_path, monkeypatch,
                                                                                        capsys):
     """The CLI end to end: every song matched (by path, then with a wrong path map by tags), the CSV's labels
