@@ -125,6 +125,8 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=50, help="real recordings")
     ap.add_argument("--many", type=int, nargs="*", default=[1000, 10000], help="cached libraries to rank")
+    ap.add_argument("--many-only", action="store_true",
+                    help="only the rows of ranking cached libraries, merged into the last results")
     args = ap.parse_args(argv)
     WORK.mkdir(parents=True, exist_ok=True)
     files = pick(args.n)
@@ -132,6 +134,20 @@ def main(argv=None) -> int:
     lib, model = library(files), taste_model()
     out: dict = {"environment": environment(), "tracks": len(files), "hours": round(hours, 3), "per_track": {},
                  "commands": {}}
+    if args.many_only:
+        import json
+
+        from experiments.common import RESULTS
+
+        out = json.loads((RESULTS / "bench_peers.json").read_text())
+        light = WORK / "cache_rank_light"
+        if not light.is_dir():  # the real tracks' features, for the cached libraries
+            timed([*PERS_REC, "rank", str(lib), "--model", str(model), "--out", str(WORK / "r.csv"), "-q", "--cache",
+                   str(light)])
+        rank_many(args.many, out["commands"], light, lib, model)
+        out["many_measured"] = environment()["date"]
+        write_results("bench_peers", out, markdown(out))
+        return 0
     per = out["per_track"]
 
     def per_track(name, cmd):
@@ -172,16 +188,24 @@ def main(argv=None) -> int:
             cmd[f"similar, {kind} ({runtime})"] = timed([*PERS_REC, "similar", query, "--library", str(lib), "-q",
                                                          "--cache", str(embed_cache), "--runtime", runtime])
         print({k: v for k, v in cmd.items() if runtime in k}, flush=True)
-    for n in args.many:
-        many_cache = WORK / f"cache_many_{n}"
-        folder = many_cached(n, many_cache, caches["light"], lib)
-        for runtime in ("light", "keras"):
-            cmd[f"rank {n} cached tracks ({runtime})"] = timed(
-                [*PERS_REC, "rank", str(folder), "--model", str(model), "--out", str(WORK / "many.csv"), "-q",
-                 "--cache", str(many_cache), "--runtime", runtime])
-            print(n, runtime, cmd[f"rank {n} cached tracks ({runtime})"], flush=True)
+    rank_many(args.many, cmd, caches["light"], lib, model)
     write_results("bench_peers", out, markdown(out))
     return 0
+
+
+def rank_many(sizes, cmd: dict, light_cache: Path, lib: Path, model: Path) -> None:
+    """``rank`` of cached libraries: features cached (the network runs), then the same again (its window scores
+    kept in the cache under the model's identity: no network), and with ``--runtime keras``."""
+    for n in sizes:
+        many_cache = WORK / f"cache_many_{n}"
+        shutil.rmtree(many_cache, ignore_errors=True)
+        shutil.rmtree(WORK / f"many_{n}", ignore_errors=True)
+        folder = many_cached(n, many_cache, light_cache, lib)
+        for name, runtime in (("light", "light"), ("light, again: window scores kept", "light"), ("keras", "keras")):
+            cmd[f"rank {n} cached tracks ({name})"] = timed(
+                [*PERS_REC, "rank", str(folder), "--model", str(model), "--out", str(WORK / "many.csv"), "-q",
+                 "--cache", str(many_cache), "--runtime", runtime])
+            print(n, name, cmd[f"rank {n} cached tracks ({name})"], flush=True)
 
 
 def markdown(out: dict) -> list[str]:
@@ -212,7 +236,12 @@ def markdown(out: dict) -> list[str]:
     lines += ["", "`cached`: the track's features (and, for `similar`, the library's vectors) are in the feature "
               "cache; `cold`: a copy of a track outside the library, decoded and analysed by the command. The cached "
               "libraries are tiny files whose cache entries hold the real tracks' four-minute feature matrices.",
-              "`explain` includes drawing and writing its PNG (matplotlib: most of its time)."]
+              "`explain` includes drawing and writing its PNG (matplotlib: most of its time).",
+              "`rank N cached tracks`: the features are cached and the network runs on every window (the first rank "
+              "with a model); `again: window scores kept`: the same command once more, which reads each track's "
+              "window scores from the cache under the model's identity (a re-rank after adding a few tracks, or "
+              "with other output options) and runs no network" + (f" (these rows measured on {out['many_measured']})"
+              if out.get("many_measured") else "") + "."]
     return lines
 
 

@@ -173,15 +173,17 @@ class FeatureCache:
                      None if error is None else describe(error), time.time(), time.time()))
         return M
 
-    def put_vectors(self, path: str | os.PathLike, key: str, stat: os.stat_result, V: np.ndarray) -> None:
-        """Store a track's embeddings ``V`` [shape=(n, dim)] as float16 under ``key`` (see ``embed.cache_key``):
-        one row for a track vector, one per window for window vectors."""
-        V = np.ascontiguousarray(V, np.float16)
+    def put_vectors(self, path: str | os.PathLike, key: str, stat: os.stat_result, V: np.ndarray,
+                    dtype=np.float16) -> None:
+        """Store a track's embeddings ``V`` [shape=(n, dim)] as ``dtype`` (float16) under ``key`` (see
+        ``embed.cache_key``): one row for a track vector, one per window for window vectors; or any per-window
+        numbers (``rank``'s window scores, float64 so that a cached ranking is the computed one)."""
+        V = np.ascontiguousarray(V, dtype)
         self._write("INSERT OR REPLACE INTO entries VALUES (?,?,?,?,?,?,?,?,?,?)",
                     (os.fsencode(path), key, stat.st_size, stat.st_mtime_ns, V.shape[0], V.shape[1], V.tobytes(),
                      None, time.time(), time.time()))
 
-    def get_vectors_many(self, paths: list[str], key: str) -> dict[str, np.ndarray]:
+    def get_vectors_many(self, paths: list[str], key: str, dtype=np.float16) -> dict[str, np.ndarray]:
         """The vectors :meth:`put_vectors` stored under ``key`` [each shape=(n, dim), float16] for those ``paths``
         that are stored and unchanged (size and mtime), as ``{path: vectors}``. One query for all: a library of
         100,000 tracks loads in one pass instead of 100,000 lookups."""
@@ -196,7 +198,7 @@ class FeatureCache:
                 st = os.stat(p)
             except OSError:
                 continue
-            V = _matrix(data, rows, cols, np.float16)
+            V = _matrix(data, rows, cols, dtype)
             if V is not None and (size, mtime) == (st.st_size, st.st_mtime_ns) and np.isfinite(V).all():
                 out[p] = V
         return out

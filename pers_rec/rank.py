@@ -81,9 +81,19 @@ def rank(paths: Iterable[str | os.PathLike], saved: SavedModel, *, cache: Featur
     rows: list[dict] = []
     batch: list[Extracted] = []
     frames = 0
+    key = f"scores:{scorer.identity()}" if cache is not None else None
+    known = cache.get_vectors_many([str(p) for p in todo], key, np.float64) if key else {}  # a re-rank: one query
 
     def flush():
-        for item, s in zip(batch, scorer.score_many([b.features for b in batch])):
+        need = [b for b in batch if str(b.path) not in known]
+        fresh = dict(zip((str(b.path) for b in need), scorer.score_many([b.features for b in need])))
+        for item in batch:
+            s = fresh.get(str(item.path))
+            if s is None:
+                s = known[str(item.path)]
+                s = s[:, 0] if s.shape[1] == 1 else s
+            elif key is not None:
+                store_scores(cache, item.path, key, s)
             rows.append(track_row(item, s, scorer, vectors))
         batch.clear()
 
@@ -99,6 +109,18 @@ def rank(paths: Iterable[str | os.PathLike], saved: SavedModel, *, cache: Featur
                 frames = 0
         flush()
     return ranking_table(rows)
+
+
+def store_scores(cache: FeatureCache, path, key: str, window_scores: np.ndarray) -> None:
+    """Keep a track's window scores under the model's identity (:meth:`scoring.Scorer.identity`), so that ranking
+    the same files with the same model again reads them instead of running the network; a changed file (size or
+    mtime) or another model is a miss."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return
+    S = np.asarray(window_scores, np.float64)
+    cache.put_vectors(path, key, st, S[:, None] if S.ndim == 1 else S, dtype=np.float64)
 
 
 def teacher_vectors(scorer: scoring.Scorer, cache: FeatureCache | None) -> teacher.TrackVectors | None:

@@ -147,6 +147,21 @@ class Scorer:
         self.baseline = (None if self.blend is None else
                          baseline.BaselineModel(**(blend.teacher if self.needs_teacher else blend.baseline)))
 
+    def identity(self) -> str:
+        """A digest of everything a track's window scores depend on: the feature settings, the network's settings,
+        its runtime and every member's weights (the key of the scores ``rank`` keeps in the feature cache)."""
+        import hashlib
+        import json
+
+        h = hashlib.sha256(json.dumps([self.cfg.key(), self.mcfg.to_dict(), self.fast,
+                                       type(self.members[0][0]).__module__], default=str).encode())
+        for trunk, head in self.members:
+            for part in (trunk, head):
+                weights = part.weights() if callable(getattr(part, "weights", None)) else part.get_weights()
+                for w in weights:
+                    h.update(np.ascontiguousarray(w).tobytes())
+        return h.hexdigest()[:24]
+
     def final_score(self, window_scores: np.ndarray, M: np.ndarray, teacher_vector: np.ndarray | None = None) -> float:
         """A track's score: the mean of its window scores, stacked with the baseline's score of ``M`` (or the
         teacher's regression's score of ``teacher_vector``) when the model was trained with stacking (``train``)."""

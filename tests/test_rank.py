@@ -107,3 +107,38 @@ def test_likes_are_left_out_by_path_or_real_path_for_every_engine(tmp_path):
     other.write_bytes(b"y")
     assert not_excluded([link, other, real], {str(real)}) == [other]  # the like recorded by its real path
     assert not_excluded([str(link), str(other)], {str(link)}) == [str(other)]
+
+
+def test_ranking_again_with_the_same_model_reads_the_window_scores_and_gives_the_same_table(tmp_path, monkeypatch):
+    """The window scores are kept under the model's identity: a re-rank runs no network and gives the identical
+    table; another model, or a changed file, is scored anew."""
+    import soundfile as sf
+    from conftest import tone
+    from helpers import TINY, saved_model
+
+    from pers_rec import scoring
+    from pers_rec.cache import open_cache
+
+    music = tmp_path / "music"
+    music.mkdir()
+    paths = []
+    for i in range(4):
+        paths.append(music / f"t{i}.wav")
+        sf.write(paths[-1], tone(200 + 90 * i, 5.0 + 4 * i, 8000), 8000)
+    saved = saved_model(TINY)
+    cache = open_cache(tmp_path / "cache")
+    first = R.rank(paths, saved, cache=cache, jobs=0)
+    calls = []
+    real = scoring.Scorer.score_many
+    monkeypatch.setattr(scoring.Scorer, "score_many", lambda self, tracks: calls.append(len(list(tracks := list(tracks))))
+                        or real(self, tracks))
+    again = R.rank(paths, saved, cache=cache, jobs=0)
+    assert calls == [0] and again.equals(first)  # nothing scored; the same table to the last digit
+    os.utime(paths[1], ns=(1, 1))  # a changed file: its scores are a miss
+    R.rank(paths, saved, cache=cache, jobs=0)
+    assert calls[-1] == 1
+    other = saved_model(TINY, seed=1)
+    assert scoring.Scorer(other).identity() != scoring.Scorer(saved).identity()
+    R.rank(paths, other, cache=cache, jobs=0)
+    assert calls[-1] == 4  # another model: every track scored
+    cache.close()
