@@ -74,7 +74,12 @@ def filtered_stderr(noise) -> Iterator[None]:
     """While the block runs, every line written to file descriptor 2 (by Python, C or C++ code of this process)
     reaches the real stderr except those that match ``noise`` (a compiled regular expression): a pipe and a
     thread that forwards line by line, so nothing else is held back or lost. Where there is no stderr to filter,
-    the block just runs."""
+    the block just runs.
+
+    Leaving the block waits only for what this process wrote (a marker line written last comes out of the pipe
+    after it), not for the pipe to close: worker processes started inside the block (the decoding pool's
+    forkserver) hold its write end until they exit, which used to cost every command a 5 s wait at its end. The
+    thread goes on forwarding their lines until they do."""
     import os
     import threading
 
@@ -85,21 +90,31 @@ def filtered_stderr(noise) -> Iterator[None]:
     except OSError:
         yield
         return
+    marker = b"\x00pers_rec stderr filter: end of block\x00\n"
+    reached = threading.Event()
 
     def forward():
-        with os.fdopen(r, "rb") as pipe:
-            for line in pipe:
-                if not noise.match(line.decode("utf-8", "replace")):
-                    os.write(saved, line)
+        try:
+            with os.fdopen(r, "rb") as pipe:
+                for line in pipe:
+                    if line == marker:
+                        reached.set()
+                    elif not noise.match(line.decode("utf-8", "replace")):
+                        os.write(saved, line)
+        except OSError:
+            pass  # the real stderr closed: nothing more to say
+        finally:
+            reached.set()
+            os.close(saved)
 
     thread = threading.Thread(target=forward, daemon=True, name="pers_rec stderr filter")
     thread.start()
     os.dup2(w, 2)
-    os.close(w)
     try:
         yield
     finally:
         sys.stderr.flush()
-        os.dup2(saved, 2)  # the pipe's last writer closes: the thread reads to the end and stops
-        thread.join(5)
-        os.close(saved)
+        os.dup2(saved, 2)
+        os.write(w, marker)  # after everything this process wrote to the pipe
+        os.close(w)
+        reached.wait(5)
