@@ -54,11 +54,12 @@ def filters(library_dir, embedder, out_dir, *, top: int = 20, model_name: str = 
     n_filters = acts[0].max.shape[1]
     for f in range(n_filters):
         for measure in filter_analysis.MEASURES:
-            write_text(out / filter_analysis.playlist_name(f, measure), filter_analysis.m3u_text(filter_analysis.top(acts, f, measure, top, embedder.cfg),
-                                                                        labels.get))
-    write_text(out / "index.md", filter_analysis.index_markdown(acts, info, labels, embedder.cfg, top, str(library_dir),
-                                                    model_name))
-    filter_analysis.plot_kernels(embedder.trunk, out / "kernels.png", f"First conv layer of {model_name or 'the encoder'}")
+            best = filter_analysis.top(acts, f, measure, top, embedder.cfg)
+            write_text(out / filter_analysis.playlist_name(f, measure), filter_analysis.m3u_text(best, labels.get))
+    index = filter_analysis.index_markdown(acts, info, labels, embedder.cfg, top, str(library_dir), model_name)
+    write_text(out / "index.md", index)
+    title = f"First conv layer of {model_name or 'the encoder'}"
+    filter_analysis.plot_kernels(embedder.trunk, out / "kernels.png", title)
     say(f"analysed {n_filters} filters over {len(acts)} tracks: {2 * n_filters} playlists of the top {top}, "
         f"index.md and kernels.png -> {out}")
     for f in range(min(n_filters, 4)):
