@@ -225,7 +225,7 @@ class FeatureCache:
             "SELECT path, key FROM entries WHERE NOT (error IS NOT NULL AND data IS NULL) AND NOT ("
             " error IS NULL AND typeof(data) = 'blob' AND typeof(n_frames) = 'integer'"
             " AND typeof(n_features) = 'integer' AND n_frames > 0 AND n_features > 0"
-            " AND (length(data) IN (4 * n_frames * n_features, 2 * n_frames * n_features)"
+            " AND (length(data) IN (8 * n_frames * n_features, 4 * n_frames * n_features, 2 * n_frames * n_features)"
             "      OR substr(data, 1, 4) = CAST('PRQ1' AS BLOB)))")]
 
     def info(self) -> CacheInfo:

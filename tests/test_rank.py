@@ -141,4 +141,7 @@ def test_ranking_again_with_the_same_model_reads_the_window_scores_and_gives_the
     assert scoring.Scorer(other).identity() != scoring.Scorer(saved).identity()
     R.rank(paths, other, cache=cache, jobs=0)
     assert calls[-1] == 4  # another model: every track scored
+    cache.prune()  # the kept scores are not mistaken for damaged rows
+    R.rank(paths, other, cache=cache, jobs=0)
+    assert calls[-1] == 0
     cache.close()
