@@ -67,13 +67,14 @@ def expected_layers(cfg: FeatureConfig, mcfg: ModelConfig) -> list[tuple[str, di
     k, p = mcfg.kernel_size, mcfg.pool_size
     out = [("InputLayer", {})] + ([("Standardize", {})] if cfg.norm == "standardize" else [])
     for f in mcfg.filters:
-        out.append(("Conv1D", {"filters": f, "kernel_size": [k], "strides": [1], "padding": "valid", "dilation_rate": [1],
-                               "groups": 1, "activation": "linear", "use_bias": not mcfg.batchnorm,
-                               "data_format": "channels_last"}))
+        out.append(("Conv1D", {"filters": f, "kernel_size": [k], "strides": [1], "padding": "valid",
+                               "dilation_rate": [1], "groups": 1, "activation": "linear",
+                               "use_bias": not mcfg.batchnorm, "data_format": "channels_last"}))
         if mcfg.batchnorm:
             out.append(("BatchNormalization", {"axis": -1, "center": True, "scale": True}))
         out.append(("ReLU", {"max_value": None, "negative_slope": 0.0, "threshold": 0.0}))
-        out.append(("MaxPooling1D", {"pool_size": [p], "strides": [p], "padding": "valid", "data_format": "channels_last"}))
+        out.append(("MaxPooling1D", {"pool_size": [p], "strides": [p], "padding": "valid",
+                                     "data_format": "channels_last"}))
     out.append(("InputLayer", {}))
     if mcfg.arch == "cnn_lstm":
         out.append(("LSTM", {"units": mcfg.lstm_units, "activation": "tanh", "recurrent_activation": "sigmoid",
@@ -99,9 +100,10 @@ def check_layers(layers: list[dict], cfg: FeatureConfig, mcfg: ModelConfig) -> N
     names, wanted = [str(g[0])[:40] for g in got], [w[0] for w in want]
     if names != wanted:
         i = next((i for i, (a, b) in enumerate(zip(names, wanted)) if a != b), min(len(names), len(wanted)))
+        has, gives = names[i] if i < len(names) else "missing", wanted[i] if i < len(wanted) else "none"
         raise ModelFileError(f"the network is not the one its configuration describes (arch {mcfg.arch}, "
-                             f"{len(mcfg.filters)} conv blocks): layer {i} is {names[i] if i < len(names) else 'missing'}"
-                             f" where the configuration gives {wanted[i] if i < len(wanted) else 'none'}")
+                             f"{len(mcfg.filters)} conv blocks): layer {i} is {has} where the configuration gives "
+                             f"{gives}")
     for (name, conf), (_, settings) in zip(got, want):
         for key, value in settings.items():
             if conf.get(key) != value:

@@ -100,9 +100,8 @@ def _open_soundfile(path: Path) -> Source:
     short = _SHORT_CHUNK.search(f.extra_info)
     if short and int(short[2]) < int(short[1]) < _PLACEHOLDER_SIZE:
         f.close()
-        raise CorruptFileError(
-            path, f"truncated: the header declares {short[1]} bytes of audio but the file holds {short[2]}"
-        )
+        raise CorruptFileError(path, f"truncated: the header declares {short[1]} bytes of audio but the file "
+                                     f"holds {short[2]}")
 
     def blocks() -> Iterator[np.ndarray]:
         try:
@@ -111,7 +110,8 @@ def _open_soundfile(path: Path) -> Source:
                     try:
                         block = f.read(BLOCK_FRAMES, dtype="float32", always_2d=True)
                     except (sf.LibsndfileError, RuntimeError) as exc:
-                        raise CorruptFileError(path, f"corrupt data at {f.tell() / f.samplerate:.2f} s ({exc})") from None
+                        at = f.tell() / f.samplerate
+                        raise CorruptFileError(path, f"corrupt data at {at:.2f} s ({exc})") from None
                     if not len(block):
                         return
                     yield block
@@ -217,9 +217,9 @@ def _check_path(path: Path) -> None:
         if exc.errno == errno.ELOOP:
             raise AudioFileNotFoundError(path, "a symlink loop") from None
         raise AudioFileNotFoundError(path, "no such file" if exc.errno == errno.ENOENT else exc.strerror) from None
-    if not stat_mod.S_ISREG(st.st_mode):
-        kind = ("a directory" if stat_mod.S_ISDIR(st.st_mode) else "a FIFO (named pipe)" if stat_mod.S_ISFIFO(st.st_mode)
-                else "a device" if stat_mod.S_ISCHR(st.st_mode) or stat_mod.S_ISBLK(st.st_mode) else "a socket")
+    if not stat_mod.S_ISREG(mode := st.st_mode):
+        kind = ("a directory" if stat_mod.S_ISDIR(mode) else "a FIFO (named pipe)" if stat_mod.S_ISFIFO(mode)
+                else "a device" if stat_mod.S_ISCHR(mode) or stat_mod.S_ISBLK(mode) else "a socket")
         raise NotAFileError(path, f"not a regular file ({kind})")
     if st.st_size == 0:
         raise EmptyFileError(path, "the file is empty (0 bytes)")

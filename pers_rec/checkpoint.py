@@ -129,8 +129,8 @@ def check_members(path, members: list[zipfile.ZipInfo]) -> None:
             raise ModelFileError(f"{path}: refused: {m.filename} would inflate to {m.file_size / 2**20:.0f} MB "
                                  f"(at most {limit >> 20} MB)")
         if m.file_size > (1 << 20) and m.file_size > MAX_RATIO * max(m.compress_size, 1):
-            raise ModelFileError(f"{path}: refused: {m.filename} inflates {m.file_size // max(m.compress_size, 1)}-fold "
-                                 "(a zip bomb?)")
+            fold = m.file_size // max(m.compress_size, 1)
+            raise ModelFileError(f"{path}: refused: {m.filename} inflates {fold}-fold (a zip bomb?)")
         total += m.file_size
     if total > TOTAL_LIMIT:
         raise ModelFileError(f"{path}: refused: the archive would inflate to {total / 2**20:.0f} MB "
@@ -211,7 +211,8 @@ def load(path: str | os.PathLike, expect: FeatureConfig | None = None, runtime: 
         model = keras.saving.load_model(path, compile=False, safe_mode=True)
     except Exception as exc:  # Keras raises ValueError, TypeError, OSError, ... for hostile or broken archives
         first = " ".join(str(exc).split())[:300]
-        raise ModelFileError(f"{path}: refused or unreadable by Keras safe mode ({type(exc).__name__}: {first})") from None
+        raise ModelFileError(f"{path}: refused or unreadable by Keras safe mode "
+                             f"({type(exc).__name__}: {first})") from None
     if not members(model):
         raise ModelFileError(f"{path}: not a pers_rec network (no trunk/head members)")
     width = model.output_shape[-1] if not isinstance(model.output_shape, list) else None

@@ -94,27 +94,27 @@ class FeatureConfig:
         if self.fmax is not None and (not isinstance(self.fmax, (int, float)) or not math.isfinite(self.fmax)):
             raise ParameterError(f"fmax must be a finite number or None, got {self.fmax!r}")
         if self.sr <= 0 or self.hop_length <= 0 or self.n_fft <= 0:
-            raise ParameterError(f"sr, hop_length and n_fft must be positive, got {self.sr}, {self.hop_length}, {self.n_fft}")
+            raise ParameterError(f"sr, hop_length and n_fft must be positive, got {self.sr}, {self.hop_length}, "
+                                 f"{self.n_fft}")
         for name, lo, hi in LIMITS:  # what any real analysis uses, with room; a file that asks for more lies
             if not lo <= getattr(self, name) <= hi:
                 raise ParameterError(f"{name} must be in {lo}..{hi}, got {getattr(self, name)}")
         if self.sr % self.hop_length:
-            raise ParameterError(
-                f"sr / hop_length must be a whole number of frames per second, got {self.sr} / {self.hop_length}"
-            )
+            raise ParameterError(f"sr / hop_length must be a whole number, got {self.sr} / {self.hop_length}")
         if self.kind not in ("mfcc", "logmel"):
             raise ParameterError(f"kind must be 'mfcc' or 'logmel', got {self.kind!r}")
         if self.norm not in ("standardize", "none"):
             raise ParameterError(f"norm must be 'standardize' or 'none', got {self.norm!r}")
-        if not (isinstance(self.window_s, int) and isinstance(self.hop_s, int)) or self.window_s <= 0 or self.hop_s <= 0:
-            raise ParameterError(f"window_s and hop_s must be positive whole seconds, got {self.window_s}, {self.hop_s}")
+        whole = isinstance(self.window_s, int) and isinstance(self.hop_s, int)
+        if not whole or self.window_s <= 0 or self.hop_s <= 0:
+            raise ParameterError(f"window_s, hop_s must be positive whole seconds: {self.window_s}, {self.hop_s}")
         if self.kind == "mfcc" and not 0 < self.n_mfcc <= self.n_mels:
             raise ParameterError(f"n_mfcc must be in 1..n_mels={self.n_mels}, got {self.n_mfcc}")
         if not 0 < self.min_s <= self.window_s:
             raise ParameterError(f"min_s must be in (0, window_s], got {self.min_s}")
-
         if not 0 <= self.fmin < (self.fmax if self.fmax is not None else self.sr / 2) <= self.sr / 2:
-            raise ParameterError(f"need 0 <= fmin < fmax <= sr / 2, got fmin={self.fmin}, fmax={self.fmax}, sr={self.sr}")
+            raise ParameterError(f"need 0 <= fmin < fmax <= sr / 2, got fmin={self.fmin}, fmax={self.fmax}, "
+                                 f"sr={self.sr}")
 
     @property
     def fps(self) -> int:
@@ -344,6 +344,7 @@ class PretrainConfig:
             if getattr(self, name) < 1:
                 raise ParameterError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.batch_size < 2:
-            raise ParameterError(f"batch_size must be at least 2 (negatives come from the batch), got {self.batch_size}")
+            raise ParameterError("batch_size must be at least 2 (negatives come from the batch), got "
+                                 f"{self.batch_size}")
         if self.temperature <= 0:
             raise ParameterError(f"temperature must be > 0, got {self.temperature}")

@@ -139,7 +139,8 @@ def gather(likes, dislikes, library_dir, cfg: FeatureConfig, *, unlabelled_per_l
         for p in np.random.default_rng(seed).choice(pool, size=n, replace=False) if n else []:
             labelled[str(p)], sources[str(p)] = 0, "unlabelled"
     if not any(v == 0 for v in labelled.values()):
-        raise ParameterError("no negatives: give --dislikes, a CSV with 0 labels, or --library with tracks you have not liked")
+        raise ParameterError("no negatives: give --dislikes, a CSV with 0 labels, or --library with tracks you have "
+                             "not liked")
     tracks, failed = [], []
     with bar(len(labelled), "features", "track", progress) as b:
         for item in extract_many(sorted(labelled), cfg, cache=cache, jobs=jobs, on_done=b.update):

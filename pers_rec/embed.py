@@ -108,7 +108,8 @@ def _stored(paths, embedder: Embedder, key: str, compute, cache, jobs, progress)
     from .progress import bar
 
     paths = [str(p) for p in paths]
-    got = {p: v.astype(np.float32) for p, v in (cache.get_vectors_many(paths, key) if cache is not None else {}).items()}
+    stored = cache.get_vectors_many(paths, key) if cache is not None else {}
+    got = {p: v.astype(np.float32) for p, v in stored.items()}
     todo = [p for p in paths if p not in got]
     failed = []
     with bar(len(todo), "embeddings", "track", progress and bool(todo)) as b:
@@ -117,7 +118,8 @@ def _stored(paths, embedder: Embedder, key: str, compute, cache, jobs, progress)
             if not item.ok:
                 failed.append((p, item.error))
                 continue
-            got[p] = compute(item.features).astype(np.float16).astype(np.float32)  # as stored: same answer cached or not
+            # as stored: the same answer cached or not
+            got[p] = compute(item.features).astype(np.float16).astype(np.float32)
             if cache is not None:
                 cache.put_vectors(p, key, os.stat(p), got[p])
     return [p for p in paths if p in got], got, failed
@@ -194,7 +196,8 @@ class IdfReference:
     @classmethod
     def build(cls, Ws: list[np.ndarray], max_tracks: int = 400, per_track: int = 24, near_quantile: float = 0.98,
               seed: int = 0) -> IdfReference:
-        """From up to ``max_tracks`` tracks' window matrices (a seeded sample), ``per_track`` evenly spaced windows each."""
+        """From up to ``max_tracks`` tracks' window matrices (a seeded sample), ``per_track`` evenly spaced windows
+        each."""
         rng = np.random.default_rng(seed)
         pick = sorted(rng.choice(len(Ws), min(len(Ws), max_tracks), replace=False)) if Ws else []
         rows, owner = [], []
@@ -216,7 +219,8 @@ class IdfReference:
         Wn = normalise(W)
         tf = (Wn @ Wn.T >= self.threshold).mean(axis=1)
         near = Wn @ self.windows.T >= self.threshold  # (n_windows, n_reference_windows)
-        starts = np.flatnonzero(np.r_[True, self.track_of[1:] != self.track_of[:-1]])  # each track's windows are contiguous
+        # each track's windows are contiguous
+        starts = np.flatnonzero(np.r_[True, self.track_of[1:] != self.track_of[:-1]])
         df = np.logical_or.reduceat(near, starts, axis=1).sum(axis=1)  # reference tracks with any near window
         return tf * (np.log((1 + self.n_tracks) / (1 + df)) + 1)
 

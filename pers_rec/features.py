@@ -62,7 +62,8 @@ def mel_filterbank(cfg: FeatureConfig) -> np.ndarray:
     height ``2 / (upper edge - lower edge)``."""
     def hz_to_mel(f):  # linear below 1 kHz, logarithmic above (Slaney's Auditory Toolbox)
         f = np.asarray(f, np.float64)
-        return np.where(f >= 1000.0, 15.0 + np.log(np.maximum(f, 1e-10) / 1000.0) / (np.log(6.4) / 27.0), 3.0 * f / 200.0)
+        log_part = 15.0 + np.log(np.maximum(f, 1e-10) / 1000.0) / (np.log(6.4) / 27.0)
+        return np.where(f >= 1000.0, log_part, 3.0 * f / 200.0)
 
     def mel_to_hz(m):
         return np.where(m >= 15.0, 1000.0 * np.exp(np.log(6.4) / 27.0 * (m - 15.0)), 200.0 * m / 3.0)

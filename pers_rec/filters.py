@@ -175,9 +175,10 @@ def index_markdown(acts: list[TrackActivations], info: dict, labels: dict, cfg, 
     cells = {p: md_text(t) for p, t in labels.items()}
     n_filters = acts[0].max.shape[1]
     lines = [f"# Filter analysis of {md_text(library)}", "",
-             f"{len(acts)} tracks, {sum(len(a.max) for a in acts):,} windows of {cfg.window_s:g} s (hop {cfg.hop_s:g} s); "
-             f"the {n_filters} filters of the last conv block of {md_text(model_name) or 'the encoder'}. A track's value "
-             "is its best window's (max: the filter's peak activation in the window; mean: its average over the window). "
+             f"{len(acts)} tracks, {sum(len(a.max) for a in acts):,} windows of {cfg.window_s:g} s "
+             f"(hop {cfg.hop_s:g} s); the {n_filters} filters of the last conv block of "
+             f"{md_text(model_name) or 'the encoder'}. A track's value is its best window's (max: the filter's peak "
+             "activation in the window; mean: its average over the window). "
              "Each playlist starts every track at that window (`#EXTVLCOPT:start-time`, honoured by VLC and mpv).", "",
              "First-layer kernels: [kernels.png](kernels.png).", ""]
     genres = {p: t.get("genre") for p, t in info.items()}

@@ -124,8 +124,9 @@ class Accuracies:
     def of(cls, labels: np.ndarray, probs: np.ndarray, splits) -> Accuracies:
         pred = probs.argmax(axis=1)
         recall = [float(np.mean(pred[labels == c] == c)) for c in np.unique(labels)]
-        return cls(float(np.mean(pred == labels)), float(np.mean(recall)),
-                   [float(np.mean(pred[va] == labels[va])) for _, va in splits], confusion(labels, pred, probs.shape[1]))
+        per_fold = [float(np.mean(pred[va] == labels[va])) for _, va in splits]
+        return cls(float(np.mean(pred == labels)), float(np.mean(recall)), per_fold,
+                   confusion(labels, pred, probs.shape[1]))
 
 
 @dataclass
@@ -249,7 +250,8 @@ def train(tracks: list, classes: list[str], cfg, mcfg=None,
 
 
 def metrics(labels: np.ndarray, probs: np.ndarray) -> tuple[float, float, float]:
-    """Held-out accuracy, balanced accuracy (mean recall over the genres present) and log-loss of genre probabilities."""
+    """Held-out accuracy, balanced accuracy (mean recall over the genres present) and log-loss of genre
+    probabilities."""
     pred = probs.argmax(axis=1)
     recall = [np.mean(pred[labels == c] == c) for c in np.unique(labels)]
     loss = -np.mean(np.log(np.clip(probs[np.arange(len(labels)), labels], 1e-7, 1.0)))

@@ -94,10 +94,12 @@ def audio_url(path: str, page_dir: str) -> str:
 
 
 def html_text(points: list[Point], page_dir: str, title: str, subtitle: str) -> str:
-    """The map page. Every value is escaped (JSON in a script block, with ``<`` escaped; text through ``html.escape``)."""
+    """The map page. Every value is escaped (JSON in a script block, with ``<`` escaped; text through
+    ``html.escape``)."""
     cols, by_genre = point_colours(points)
-    data = [{"x": round(p.x, 5), "y": round(p.y, 5), "label": p.label, "file": p.path, "url": audio_url(p.path, page_dir),
-             "score": None if p.score is None else round(p.score, 4), "mark": p.mark, "genre": p.genre, "colour": c}
+    data = [{"x": round(p.x, 5), "y": round(p.y, 5), "label": p.label, "file": p.path,
+             "url": audio_url(p.path, page_dir), "score": None if p.score is None else round(p.score, 4),
+             "mark": p.mark, "genre": p.genre, "colour": c}
             for p, c in zip(points, cols)]
     blob = json.dumps(data, ensure_ascii=False).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     blob = blob.encode("utf-8", "backslashreplace").decode("utf-8")  # undecodable file names stay visible, never break

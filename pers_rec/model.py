@@ -132,7 +132,8 @@ def _trunk(cfg: FeatureConfig, mcfg: ModelConfig, name: str, stats) -> keras.Mod
         if stats is not None:
             standardize.set_stats(*stats)
     for i, n_filters in enumerate(mcfg.filters):
-        x = layers.Conv1D(n_filters, mcfg.kernel_size, padding="valid", use_bias=not mcfg.batchnorm, name=f"conv{i + 1}")(x)
+        x = layers.Conv1D(n_filters, mcfg.kernel_size, padding="valid", use_bias=not mcfg.batchnorm,
+                          name=f"conv{i + 1}")(x)
         if mcfg.batchnorm:
             x = layers.BatchNormalization(name=f"bn{i + 1}")(x)
         x = layers.ReLU(name=f"relu{i + 1}")(x)

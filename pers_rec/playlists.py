@@ -72,7 +72,8 @@ def read_labelled(source: str | os.PathLike, default_label: int, extras: dict | 
         raise PlaylistError(f"{source}: no such playlist, list, CSV or folder")
     size = source.stat().st_size
     if size > MAX_LIST_BYTES:
-        raise PlaylistError(f"{source}: {size / 2**20:.0f} MB is too large for a list of tracks (at most {MAX_LIST_BYTES >> 20} MB)")
+        raise PlaylistError(f"{source}: {size / 2**20:.0f} MB is too large for a list of tracks "
+                            f"(at most {MAX_LIST_BYTES >> 20} MB)")
     try:
         data = source.read_bytes()
     except OSError as exc:
@@ -190,7 +191,8 @@ def _read_csv(source: Path, text: str, extras: dict) -> list[tuple[str, int]]:
         return []
     header = [c.strip().lower() for c in rows[0]]
     if "path" not in header or not ({"label", "rating"} & set(header)):
-        raise PlaylistError(f"{source}:1: a likes CSV needs a 'path' column and a 'label' or 'rating' column, got {rows[0]}")
+        raise PlaylistError(f"{source}:1: a likes CSV needs a 'path' column and a 'label' or 'rating' column, "
+                            f"got {rows[0]}")
     col_path = header.index("path")
     col_value = header.index("label") if "label" in header else header.index("rating")
     col_w = header.index("weight") if "weight" in header else None

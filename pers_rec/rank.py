@@ -154,7 +154,8 @@ def track_row(item: Extracted, window_scores: np.ndarray, scorer: scoring.Scorer
         return error_row(item.path, InvalidScoreError(item.path, "the model's score is not a finite number"))
     duration = features.duration_s(item.features, cfg)
     window_scores, g = timeline(window_scores)
-    genre = {} if g is None else {"genre": scorer.mcfg.classes[g], "genre_probability": round(float(window_scores.mean()), 6)}
+    genre = {} if g is None else {"genre": scorer.mcfg.classes[g],
+                                  "genre_probability": round(float(window_scores.mean()), 6)}
     s = scoring.summarize(window_scores, cfg, duration)
     try:
         final = _final(scorer, window_scores, item, vectors)
@@ -165,7 +166,8 @@ def track_row(item: Extracted, window_scores: np.ndarray, scorer: scoring.Scorer
             "artist": t.get("artist", ""), "album": t.get("album", ""), "title": t.get("title", ""),
             "duration_s": round(duration, 3),
             "n_windows": s.n_windows, "best_start_s": s.best_start_s, "best_end_s": round(s.best_end_s, 3),
-            "best_score": round(s.best_score, 6), "short": duration < cfg.window_s, "status": "ok", "error": "", **genre}
+            "best_score": round(s.best_score, 6), "short": duration < cfg.window_s, "status": "ok", "error": "",
+            **genre}
 
 
 def timeline(window_scores: np.ndarray) -> tuple[np.ndarray, int | None]:

@@ -273,7 +273,8 @@ def draw_curves(report: TrainReport, a1, a2) -> None:
     a1.legend(loc="lower right", fontsize=8)
     a2.plot(epochs, np.array(pe.train_loss_mean, float), color="C1", label="fold training loss (mean)")
     if report.final_train_loss:
-        a2.plot(np.arange(1, len(report.final_train_loss) + 1), report.final_train_loss, color="C2", label="final model")
+        a2.plot(np.arange(1, len(report.final_train_loss) + 1), report.final_train_loss, color="C2",
+                label="final model")
     a2.set(xlabel="epoch", ylabel="weighted binary cross-entropy", title="training loss")
     a2.legend(fontsize=8)
 
@@ -301,7 +302,7 @@ def draw_explain(M: np.ndarray, score, cfg, title: str, a1, a2, blend: Blend | N
     """Draw :func:`plot_explain`'s two panels on ``a1`` (features, best segment) and ``a2`` (window scores)."""
     dur = max(len(M) - 1, 0) / cfg.fps
     shown = (M - M.mean(0)) / (M.std(0) + 1e-6)
-    shown = shown[:: max(1, len(shown) // 2000)]  # a figure is ~1,000 pixels wide: drawing 15,000 columns costs a second
+    shown = shown[:: max(1, len(shown) // 2000)]  # ~1,000 pixels wide: drawing 15,000 columns costs a second
     a1.imshow(shown.T, origin="lower", aspect="auto", cmap="viridis", vmin=-3, vmax=3,
               extent=(0, len(M) / cfg.fps, -0.5, M.shape[1] - 0.5))
     a1.set_ylabel(("MFCC" if cfg.kind == "mfcc" else "mel band") + " (standardised)")

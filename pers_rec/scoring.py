@@ -102,11 +102,13 @@ def summarize(window_scores: np.ndarray, cfg: FeatureConfig, duration_s: float) 
     s = np.asarray(window_scores, np.float64)
     starts = window_starts_s(len(s), cfg)
     best = int(np.argmax(s))
-    return TrackScore(s, starts, float(s.mean()), float(starts[best]), float(min(starts[best] + cfg.window_s, max(duration_s, 0.0))), float(s[best]))
+    end = min(starts[best] + cfg.window_s, max(duration_s, 0.0))
+    return TrackScore(s, starts, float(s.mean()), float(starts[best]), float(end), float(s[best]))
 
 
 def pow2(n: int, lo: int, hi: int | None = None) -> int:
-    """The power of two at or above ``n``, clamped to ``[lo, hi]``: padded sizes repeat, so compiled graphs are reused."""
+    """The power of two at or above ``n``, clamped to ``[lo, hi]``: padded sizes repeat, so compiled graphs are
+    reused."""
     size = max(lo, 1 << int(np.ceil(np.log2(max(n, 1)))))
     return size if hi is None else min(size, hi)
 

@@ -163,8 +163,8 @@ MAX_ARRAY = 256 << 20
 
 
 def read_listens(path: str | os.PathLike) -> tuple[list[tuple[str, str]], int]:
-    """``(listens, skipped)``: ``(artist, title)`` of every listen in a ListenBrainz export (JSON lines, or one JSON array) or a Last.fm
-    scrobble CSV (``artist,album,title,date`` as the common exporters write, or with a header naming
+    """``(listens, skipped)``: ``(artist, title)`` of every listen in a ListenBrainz export (JSON lines, or one JSON
+    array) or a Last.fm scrobble CSV (``artist,album,title,date`` as the common exporters write, or with a header naming
     ``artist`` and ``track``/``title``).
 
     Read line by line in linear time; a line longer than :data:`MAX_LINE` is refused (naming the line), and so is

@@ -18,9 +18,9 @@ Authentication
 What a server sends is not trusted
     Redirects are followed only within the same origin (scheme, host and port), never with the credentials to
     another host or from HTTPS to HTTP. Every call has an overall deadline (``deadline_s``, not only a timeout
-    per read) and a size cap on its answer (:data:`transport.MAX_ANSWER`, counted while streaming). Answers are checked by
-    type and range: a song that is not an object, has no id, or carries a duration, rating or play count of the
-    wrong type or out of range keeps what is valid (the rest None) or is skipped and counted (``skipped``).
+    per read) and a size cap on its answer (:data:`transport.MAX_ANSWER`, counted while streaming). Answers are
+    checked by type and range: a song that is not an object, has no id, or carries a duration, rating or play count
+    of the wrong type or out of range keeps what is valid (the rest None) or is skipped and counted (``skipped``).
 """
 
 from __future__ import annotations
@@ -125,8 +125,8 @@ def _password_file(path: Path) -> str:
         if not stat.S_ISREG(st.st_mode):
             raise ParameterError(f"{path}: the password file is not a regular file")
         if st.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
-            raise ParameterError(f"{path}: the password file is readable by others (mode {stat.S_IMODE(st.st_mode):o}): "
-                                 f"chmod 600 {path}")
+            mode = stat.S_IMODE(st.st_mode)
+            raise ParameterError(f"{path}: the password file is readable by others (mode {mode:o}): chmod 600 {path}")
         if st.st_size > MAX_PASSWORD_FILE:
             raise ParameterError(f"{path}: the password file is {st.st_size} bytes; a password file holds at most "
                                  f"{MAX_PASSWORD_FILE}")

@@ -15,8 +15,8 @@ power as float16, as the published model was fed). The network (per patch):
   each ReLU -> batch norm -> max over frequency; concatenated: 561 channels per frame;
 - mid end: three 7-frame convolutions of 64 filters (ReLU -> batch norm), the second and third with residual
   connections; the front end's and the three mid-end outputs concatenated (753 channels per frame);
-- back end: max and mean over time (1,506, each channel's pair side by side) -> batch norm -> dense 200 (ReLU) -> batch norm: the **200-d
-  penultimate vector**; -> dense 50 -> sigmoid: the **tag probabilities**.
+- back end: max and mean over time (1,506, each channel's pair side by side) -> batch norm -> dense 200 (ReLU)
+  -> batch norm: the **200-d penultimate vector**; -> dense 50 -> sigmoid: the **tag probabilities**.
 
 A track's vector is the mean of its patches' penultimate vectors. ``experiments/teacher.py`` checks the port
 against the original run in a separate environment (``results/teacher.md``).

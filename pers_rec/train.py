@@ -123,12 +123,13 @@ def train(tracks: list[Track], cfg: features.FeatureConfig, mcfg: ModelConfig | 
     cv = _cv_section(curves, labels, best_epoch, base, how)
     teacher_oof = None
     if teacher_vectors is not None:
-        teacher_cv, teacher_oof = baseline.cross_validate_vectors(np.asarray(teacher_vectors), labels, splits, tcfg.seed)
+        teacher_cv, teacher_oof = baseline.cross_validate_vectors(np.asarray(teacher_vectors), labels, splits,
+                                                                  tcfg.seed)
         cv = replace(cv, teacher=teacher_cv)
     elif tcfg.blend == "teacher":
         raise ParameterError("--blend teacher needs the teacher's vectors (the musicnn teacher installed)")
-    blend = baseline.choose_blend([t.features for t in tracks], labels, splits, curves.oof[best_epoch - 1], base_oof, tcfg.blend,
-                           tcfg.seed, teacher_vectors, teacher_oof)
+    blend = baseline.choose_blend([t.features for t in tracks], labels, splits, curves.oof[best_epoch - 1], base_oof,
+                                  tcfg.blend, tcfg.seed, teacher_vectors, teacher_oof)
     report = TrainReport(
         pers_rec_version=__version__, created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         elapsed_s=round(time.time() - t_start, 2), versions=_versions(), feature_config=cfg.to_dict(),
@@ -322,6 +323,6 @@ def _versions() -> dict:
 
     from .device import describe
 
-    return {"pers_rec": __version__, "keras": keras.__version__, "backend": keras.backend.backend(), "device": describe(),
-            "numpy": np.__version__, "librosa": librosa.__version__, "scikit-learn": sklearn.__version__,
-            "python": platform.python_version()}
+    return {"pers_rec": __version__, "keras": keras.__version__, "backend": keras.backend.backend(),
+            "device": describe(), "numpy": np.__version__, "librosa": librosa.__version__,
+            "scikit-learn": sklearn.__version__, "python": platform.python_version()}

@@ -10,7 +10,6 @@ from test_subsonic import library
 from pers_rec import mpd_player as M
 
 
-
 @pytest.fixture(scope="module")
 def player(tmp_path_factory):
     root = tmp_path_factory.mktemp("mpd")

@@ -14,7 +14,6 @@ from pers_rec import subsonic as Su
 from pers_rec.errors import ParameterError
 
 
-
 def library(root, n=8):
     """``n`` tagged 2 s FLAC songs in artist folders; returns their paths."""
     paths = []

@@ -35,8 +35,8 @@ COMMANDS = (likes, train, pretrain, serve, radio, similar, playlist, map, filter
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="pers-rec", formatter_class=Formatter, epilog=EXIT_CODES,
-                                description="Learn one listener's taste from the audio itself and rank their music library.")
+    about = "Learn one listener's taste from the audio itself and rank their music library."
+    p = argparse.ArgumentParser(prog="pers-rec", formatter_class=Formatter, epilog=EXIT_CODES, description=about)
     p.add_argument("--version", action="version", version=f"pers-rec {__version__}")
     p.add_argument("--cpu", action="store_true", help="never use a GPU (hides GPUs from the Keras backend)")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)

@@ -29,7 +29,8 @@ from ..errors import (
 
 EXIT_CODES = f"""exit codes:
   {EXIT_OK}    everything worked
-  {EXIT_SOME_FAILED}    some files failed or were left out (their rows or warnings say why); the outputs are complete for the rest
+  {EXIT_SOME_FAILED}    some files failed or were left out (their rows or warnings say why); the outputs are
+       complete for the rest
   {EXIT_USAGE}    bad arguments or bad input (a likes list, a model file, a path)
   {EXIT_NOTHING}    nothing to work on: no audio found, or none could be read
   {EXIT_INTERNAL}    internal error (a bug): run with PERS_REC_DEBUG=1 for the traceback
@@ -286,6 +287,7 @@ def bind(host: str, port: int, host_option: str = "--host", port_option: str = "
             raise ParameterError(f"{host_option} {host}: not an address of this machine") from None
         if exc.errno == errno.EACCES:
             raise ParameterError(f"{port_option} {port}: not allowed (ports below 1024 need root)") from None
-        raise ParameterError(f"{host_option} {host} {port_option} {port}: cannot listen there ({exc.strerror or exc})") from None
+        raise ParameterError(f"{host_option} {host} {port_option} {port}: cannot listen there "
+                             f"({exc.strerror or exc})") from None
     sock.setblocking(False)
     return sock

@@ -50,7 +50,8 @@ def make_library(out: Path, n_tracks: int, duration_s: float, seed: int) -> list
         if not path.exists():
             write(path, y * gain, synth.stages.SR)
         artist = ARTISTS[i % len(ARTISTS)]
-        want = {"artist": artist, "album": f"{artist}: demo tapes", "title": f"Song {i} in {meta['key']}", "genre": lead}
+        want = {"artist": artist, "album": f"{artist}: demo tapes", "title": f"Song {i} in {meta['key']}",
+                "genre": lead}
         if read_tags(path) != want:  # only when needed: rewriting would change the file and void its cached features
             tag(path, **want)
         songs.append({"path": str(path.resolve()), "lead": lead, "key": meta["key"], "tempo": round(meta["tempo"]),
@@ -133,11 +134,12 @@ def run(out: str = "demo_out", *, n_tracks: int = 48, duration_s: float = 12.0, 
         "heldout_roc_auc": auc, f"precision_at_{k}": precision,
         "cv_roc_auc": cv.model.roc_auc_mean, "baseline_cv_roc_auc": cv.baseline.roc_auc_mean,
         "epochs": cv.model.epochs, "elapsed_s": round(time.time() - t0, 1),
-        "outputs": {n: str(out / n) for n in ("model.keras", "model.json", "model.png", "ranking.csv", "top.m3u8", "explain_top.png")},
+        "outputs": {n: str(out / n) for n in ("model.keras", "model.json", "model.png", "ranking.csv", "top.m3u8",
+                                              "explain_top.png")},
     }
     write_text(out / "demo_summary.json", json.dumps(summary, indent=2))
     say("")
     say(f"Held-out: the {k} hidden flute songs vs the rest: ROC-AUC {_fmt(auc)}, precision at {k} {_fmt(precision, 2)}")
-    say(f"Done in {summary['elapsed_s']:.0f} s. Outputs in {out}/: model.keras (+ model.json report, model.png curves), "
-        "ranking.csv, top.m3u8, explain_top.png")
+    say(f"Done in {summary['elapsed_s']:.0f} s. Outputs in {out}/: model.keras (+ model.json report, model.png "
+        "curves), ranking.csv, top.m3u8, explain_top.png")
     return summary

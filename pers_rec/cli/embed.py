@@ -20,7 +20,8 @@ def add_parser(sub) -> None:
     e.add_argument("library", help="music folder (scanned recursively)")
     e.add_argument("--model", help="use this taste model's encoder (default: the library's pre-trained weights)")
     e.add_argument("--out", default="embeddings.npz",
-                   help=".npz (numpy: arrays path, artist, title, vector) or .parquet (one row per track; needs pyarrow)")
+                   help=".npz (numpy: arrays path, artist, title, vector) or .parquet (one row per track; needs "
+                        "pyarrow)")
     add_pooling(e)
     e.add_argument("--engine", choices=["local", "ray"], default="local",
                    help="ray: features and vectors computed on a Ray cluster (--ray-address; mean pooling; no "

@@ -57,7 +57,8 @@ def given_and_library(given, library_dir, embedder, cache, jobs, progress, pooli
     given = [os.path.abspath(g) for g in given]  # printed beside the library's paths, which the scan makes absolute
     paths, V, failed, ref = library_vectors(library_dir, embedder, cache, jobs, progress, pooling)
     # the named tracks are decoded in this process (jobs=0): starting a worker for one or two files costs seconds
-    given_paths, given_vecs, bad, _ = embed.vectors(given, embedder, pooling=pooling, reference=ref, cache=cache, jobs=0)
+    given_paths, given_vecs, bad, _ = embed.vectors(given, embedder, pooling=pooling, reference=ref, cache=cache,
+                                                    jobs=0)
     if bad:
         raise ParameterError(f"{bad[0][0]}: {describe(bad[0][1])}")
     return given_paths, given_vecs, paths, V, failed

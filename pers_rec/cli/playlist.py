@@ -12,7 +12,8 @@ from .embedding import add_pooling, embedder_and_cache, given_and_library
 
 
 def add_parser(sub) -> None:
-    pl = subcommand(sub, "playlist", "make a playlist that continues from a track, or travels from one track to another",
+    pl = subcommand(sub, "playlist",
+                    "make a playlist that continues from a track, or travels from one track to another",
                     "pers-rec playlist --library ~/Music --from a.flac --to b.flac --n 12 --m3u trip.m3u8",
                     cache=True, jobs=True, runtime=True)
     pl.add_argument("--library", required=True, help="music folder to draw from (scanned recursively)")

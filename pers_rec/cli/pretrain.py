@@ -53,8 +53,8 @@ def run(args) -> int:
         with feature_cache(args) as cache:
             return distill(paths, args.library, cache_dir(args), FeatureConfig(), ModelConfig(arch=args.arch), dcfg,
                            weights, cache=cache, jobs=args.jobs, progress=not args.quiet, engine=engine)
-    pcfg = PretrainConfig(epochs=args.epochs or PretrainConfig.epochs, pairs_per_track=args.pairs_per_track, batch_size=args.batch_size,
-                          seed=args.seed)
+    pcfg = PretrainConfig(epochs=args.epochs or PretrainConfig.epochs, pairs_per_track=args.pairs_per_track,
+                          batch_size=args.batch_size, seed=args.seed)
     with feature_cache(args) as cache:
         return pretrain(paths, args.library, cache_dir(args), FeatureConfig(), ModelConfig(arch=args.arch), pcfg,
                         cache=cache, jobs=args.jobs, progress=not args.quiet, engine=engine)
@@ -86,7 +86,8 @@ def pretrain(paths, library_dir, out_dir, cfg, mcfg, pcfg, *, cache=None, jobs=N
     pre = pretraining.pretrain(matrices, cfg, mcfg, pcfg, progress=progress)
     pretraining.save(target, pre)
     info = pre.info
-    say(f"pre-trained {mcfg.arch} on {info['tracks']} tracks in {info.get('elapsed_s', info.get('seconds', 0)):.0f} s: contrastive loss "
+    took = info.get("elapsed_s", info.get("seconds", 0))
+    say(f"pre-trained {mcfg.arch} on {info['tracks']} tracks in {took:.0f} s: contrastive loss "
         f"{info['losses'][0]:.3f} -> {info['losses'][-1]:.3f} (chance {info['chance_loss']:.3f})")
     say(f"wrote {target}; pers-rec train --library {library_dir} starts from it")
     return EXIT_SOME_FAILED if failed else EXIT_OK
@@ -167,7 +168,8 @@ def distill(paths, library_dir, out_dir, cfg, mcfg, dcfg, weights, *, cache=None
     pretraining.save(target, pre)
     info = pre.info
     say(f"distilled musicnn into {mcfg.arch} on {info['tracks']} tracks ({info['windows']} windows) in "
-        f"{info['elapsed_s']:.0f} s, teacher {teacher_s:.0f} s: loss {info['losses'][0]:.3f} -> {info['losses'][-1]:.3f}"
+        f"{info['elapsed_s']:.0f} s, teacher {teacher_s:.0f} s: loss {info['losses'][0]:.3f} -> "
+        f"{info['losses'][-1]:.3f}"
         + (f"; held-out cosine to the teacher {info['heldout_cosine']:.3f} (its mean vector: "
            f"{info['heldout_cosine_of_the_mean_target']:.3f})" if "heldout_cosine" in info else ""))
     say(f"wrote {target}; pers-rec train --library {library_dir} starts from it")

@@ -20,7 +20,8 @@ from .common import (
 
 def add_parser(sub) -> None:
     r = subcommand(sub, "rank", "score every track of a folder and write the ranking",
-                   "pers-rec rank ~/Music --model taste.keras --out ranking.csv --m3u top50.m3u8", cache=True, jobs=True, runtime=True)
+                   "pers-rec rank ~/Music --model taste.keras --out ranking.csv --m3u top50.m3u8", cache=True,
+                   jobs=True, runtime=True)
     r.add_argument("library", help="music folder (scanned recursively)")
     r.add_argument("--model", required=True, help="a model written by pers-rec train (.keras)")
     r.add_argument("--out", default="ranking.csv", help="ranking CSV")
@@ -30,7 +31,8 @@ def add_parser(sub) -> None:
                    help="leave tracks shorter than this out of the M3U8 (jingles, effects); 0 keeps them")
     r.add_argument("--max-per-artist", type=int_at_least(1), default=None,
                    help="at most this many tracks of one artist in the M3U8 (by the artist tag)")
-    r.add_argument("--include-liked", action="store_true", help="also rank the tracks the model was trained on as likes")
+    r.add_argument("--include-liked", action="store_true",
+                   help="also rank the tracks the model was trained on as likes")
     r.add_argument("--engine", choices=["local", "ray"], default="local",
                    help="local: this machine's worker processes and the feature cache; ray: a Ray cluster (Ray Data "
                         "tasks decode, an actor pool scores; pip install 'pers_rec[ray]'), no feature cache")

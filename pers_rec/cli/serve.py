@@ -15,7 +15,8 @@ from .common import bind, cache_dir, check_backend, int_at_least, library_files,
 
 def add_parser(sub) -> None:
     s = subcommand(sub, "serve", "a local web app: listen, judge with thumbs up/down, retrain, explore",
-                   "pers-rec serve ~/Music --model taste.keras   # then open the address it prints", cache=True, runtime=True)
+                   "pers-rec serve ~/Music --model taste.keras   # then open the address it prints", cache=True,
+                   runtime=True)
     s.add_argument("library", help="music folder (scanned recursively)")
     s.add_argument("--model", help="a taste model to rank with until you retrain one here (never overwritten)")
     s.add_argument("--likes", help="a likes list (as train --likes) that counts as thumbs up from the start")
@@ -30,7 +31,8 @@ def add_parser(sub) -> None:
     s.add_argument("--mpd", metavar="HOST[:PORT]",
                    help="also play the radio in this MPD (as pers-rec radio --mpd): the page and the player teach "
                         "one taste")
-    s.add_argument("--mpd-music-dir", metavar="DIR", help="MPD's music_directory on this machine (default: the library)")
+    s.add_argument("--mpd-music-dir", metavar="DIR",
+                   help="MPD's music_directory on this machine (default: the library)")
     s.set_defaults(run=run)
 
 

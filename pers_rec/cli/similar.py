@@ -12,7 +12,8 @@ from .embedding import add_pooling, embedder_and_cache, given_and_library, model
 
 def add_parser(sub) -> None:
     si = subcommand(sub, "similar", "list the library's tracks that sound most like one or more tracks",
-                    "pers-rec similar ~/Music/a.flac --library ~/Music --n 20 --m3u like_a.m3u8", cache=True, jobs=True, runtime=True)
+                    "pers-rec similar ~/Music/a.flac --library ~/Music --n 20 --m3u like_a.m3u8", cache=True,
+                    jobs=True, runtime=True)
     si.add_argument("tracks", nargs="+", metavar="TRACK", help="seed track(s); several: near their mean")
     si.add_argument("--library", required=True, help="music folder to search (scanned recursively)")
     si.add_argument("--model", help="use this taste model's encoder (default: the library's pre-trained weights)")

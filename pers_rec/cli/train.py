@@ -35,7 +35,8 @@ def add_parser(sub) -> None:
                                    "(required for --target like)")
     t.add_argument("--dislikes", help="disliked tracks, same formats")
     t.add_argument("--library", help="folder of the whole library: tracks not liked serve as unlabelled negatives")
-    t.add_argument("--model", required=True, help="output model file (.keras); the report (.json) and curves (.png) go beside it")
+    t.add_argument("--model", required=True,
+                   help="output model file (.keras); the report (.json) and curves (.png) go beside it")
     t.add_argument("--arch", choices=ARCHS, default="cnn_lstm", help="network architecture")
     t.add_argument("--epochs", type=int_at_least(1), default=20, help="maximum epochs per cross-validation fold")
     t.add_argument("--folds", type=int_at_least(2), default=5, help="cross-validation folds over tracks")
@@ -48,7 +49,8 @@ def add_parser(sub) -> None:
                         "musicnn teacher's vectors + logistic regression (auto reports it but does not choose it: "
                         "on real music it did not help on average; auto+teacher lets it compete; ranking then needs "
                         "the teacher)")
-    t.add_argument("--windows-per-track", type=int_at_least(1), default=8, help="random 8 s windows per track per epoch")
+    t.add_argument("--windows-per-track", type=int_at_least(1), default=8,
+                   help="random 8 s windows per track per epoch")
     t.add_argument("--augment", action="store_true",
                    help="also mask a random time span and band of coefficients and tilt the spectrum of every "
                         "training window (measured on real music: within the seeds' spread, see docs/evaluation.md)")
@@ -139,7 +141,8 @@ def train(likes, dislikes, library_dir, out: TrainOutputs, cfg, mcfg, tcfg, *, c
     tracks, failed = dataset.gather(likes, dislikes, library_dir, cfg, unlabelled_per_like=tcfg.unlabelled_per_like,
                                     seed=tcfg.seed, cache=cache, jobs=jobs, progress=progress)
     vectors = teacher_vectors([t.path for t in tracks], cache, progress) if teacher else None
-    saved = training.train(tracks, cfg, mcfg, tcfg, progress=progress, failed=failed, pretrained=pre, teacher_vectors=vectors)
+    saved = training.train(tracks, cfg, mcfg, tcfg, progress=progress, failed=failed, pretrained=pre,
+                           teacher_vectors=vectors)
     checkpoint.save(out.model, saved)
     write_text(out.report, saved.report.to_json())
     plot_curves(saved.report, out.curves)
@@ -239,7 +242,8 @@ def train_genre(library_dir, out: TrainOutputs, cfg, mcfg, tcfg, *, genres_csv=N
     write_text(out.report, report.to_json())
     genre.plot(report, out.curves)
     n, b = report.network, report.baseline
-    say(f"trained a {len(classes)}-genre {result.saved.mcfg.arch} model on {len(tracks)} tracks in {report.elapsed_s:.0f} s")
+    say(f"trained a {len(classes)}-genre {result.saved.mcfg.arch} model on {len(tracks)} tracks in "
+        f"{report.elapsed_s:.0f} s")
     say(f"{report.folds}-fold cross-validated accuracy {n.accuracy:.3f} (balanced {n.balanced_accuracy:.3f}) at "
         f"{report.best_epoch} epochs; baseline (MFCC statistics + logistic regression): {b.accuracy:.3f} "
         f"(balanced {b.balanced_accuracy:.3f}); chance {max(report.counts.values()) / len(tracks):.3f}")

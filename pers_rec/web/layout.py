@@ -33,7 +33,8 @@ class MapDrawer:
             return "ready", self._map[1]
         with lib.lock:
             if self._thread is None or not self._thread.is_alive():
-                lib.status["map"] = {"tracks": min(len(lib.paths) - len(lib.failed), MAX_POINTS), "started": time.time()}
+                shown = min(len(lib.paths) - len(lib.failed), MAX_POINTS)
+                lib.status["map"] = {"tracks": shown, "started": time.time()}
                 self._thread = threading.Thread(target=self._draw, args=(V,), daemon=True, name="pers_rec map")
                 self._thread.start()
         started = lib.status["map"] or {"tracks": 0, "started": time.time()}

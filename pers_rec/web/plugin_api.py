@@ -82,7 +82,8 @@ def create_api(relay) -> Starlette:
             e = json.loads(body)
         except (ValueError, RecursionError, UnicodeDecodeError):
             raise Refused(400, "the body is not JSON") from None
-        if not isinstance(e, dict) or not isinstance(e.get("item_id"), (str, int)) or isinstance(e.get("item_id"), bool):
+        item = e.get("item_id") if isinstance(e, dict) else None
+        if not isinstance(item, (str, int)) or isinstance(item, bool):
             raise Refused(400, 'give {"item_id": ..., "event": ...}')
         if e.get("event") not in EVENTS:
             raise Refused(400, f"event is one of {', '.join(EVENTS)}")
