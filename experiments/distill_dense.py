@@ -98,7 +98,10 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--ship", action="store_true", help="write the student as pers_rec/data/encoder.npz")
     ap.add_argument("--name", default="distill_dense")
+    ap.add_argument("--ship-from", metavar="NAME", help="ship the student of an earlier run (results/NAME.json)")
     args = ap.parse_args(argv)
+    if args.ship_from:
+        return ship_from(args.ship_from)
     import keras
 
     from pers_rec import distill, runtime
@@ -158,7 +161,8 @@ def main(argv=None) -> int:
     trunk, head = Mo.members(taste)[0]
     pre = Pretrained(trunk.get_weights(), {n: head.get_layer(n).get_weights() for n in Mo.encoder_layers(mcfg)},
                      {"method": "distilled from musicnn MSD_musicnn (200-d penultimate), dense 1 s targets",
-                      "losses": [float(v) for v in hist.history["loss"]]})
+                      "losses": [float(v) for v in hist.history["loss"]], "feature_config": cfg.to_dict(),
+                      "model_config": mcfg.to_dict()})
 
     # ---- measured on the held-out sources ----
     def windows_of(d):
@@ -218,33 +222,47 @@ def main(argv=None) -> int:
                               "losses": pre.info["losses"], "student": str(saved), "wall_s": wall}, lines)
     print("\n".join(lines))
     if args.ship:
-        ship(pre, mcfg, rows, data, held, hours, res, wall, dcfg)
+        ship_from(args.name)
     return 0
 
 
-def ship(pre, mcfg, rows, data, held, hours, res, wall, dcfg) -> None:
-    """``pers_rec/data/encoder.npz`` and its provenance (what went in, how it was measured)."""
+def ship_from(name: str) -> int:
+    """``pers_rec/data/encoder.npz`` from the student of run ``name`` (``results/NAME.json``), and its provenance
+    in ``encoder.json``: what went in, how it was measured."""
+    from experiments.common import RESULTS
     from pers_rec import pretrain as P
+    from pers_rec.config import FeatureConfig, ModelConfig
 
+    run = json.loads((RESULTS / f"{name}.json").read_text())
+    pre = P.load(run["student"])
+    a = run["args"]
+    mcfg = ModelConfig(filters=(a["filters"],) * 4, lstm_units=a["lstm"])
+    pre.info.update(feature_config=FeatureConfig().to_dict(), model_config=mcfg.to_dict())
     out = ROOT / "pers_rec" / "data"
     npz = P.save(out / "encoder.npz", pre)
-    (out / "encoder.json").unlink(missing_ok=True)
+    (out / "encoder.json").unlink(missing_ok=True)  # P.save writes its info beside it: replaced by the provenance
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout.strip()
-    used = [d for d in data if d[0] not in held]
+    rows = [r for f in ("recordings.csv", "rendered.csv") if (HERE / f).is_file() for r in read_csv(HERE / f)]
+    used = [r for r in rows if teacher_file(r).is_file() and (r.get("package") or r["kind"]) not in run["held_out"]]
     provenance = {
         "what": "the trunk and LSTM of pers_rec's cnn_lstm network, distilled from musicnn's MSD_musicnn on dense "
-                "(every 1 s window) targets with production augmentation",
+                "(every 1 s window) targets, the student's input augmented (gain, tilt, low-pass, tempo)",
         "teacher": "musicnn 0.1.0, MSD_musicnn, 200-d penultimate layer (Pons & Serra 2019; ISC licence)",
-        "data": {"sources": {s: sum(d[0] == s for d in used) for s in sorted({d[0] for d in used})},
-                 "tracks": len(used), "hours": round(hours["train"], 2), "held_out_sources": sorted(held)},
-        "made_by": "python -m experiments.distill_dense --ship", "commit": commit,
-        "heldout": res, "losses": pre.info["losses"], "model_config": mcfg.to_dict(),
+        "data": {"sources": {s: sum((r.get("package") or r["kind"]) == s for r in used)
+                             for s in sorted({r.get("package") or r["kind"] for r in used})},
+                 "tracks": run["tracks"]["train"], "hours": round(run["hours"]["train"], 2),
+                 "held_out_sources": run["held_out"], "held_out_hours": round(run["hours"]["test"], 2)},
+        "made_by": f"python -m experiments.distill_dense (run {name}), shipped with --ship-from", "commit": commit,
+        "heldout": run["results"], "losses": run["losses"], "model_config": mcfg.to_dict(),
         "distill_config": {"targets": "mean of the 3 s teacher patches inside each 8 s window, every 1 s",
-                           "loss": dcfg.loss, "epochs": dcfg.epochs},
+                           "loss": "mse on standardised targets", "epochs": a["epochs"],
+                           "windows_per_epoch": a["windows_per_epoch"], "augment": not a["no_augment"]},
         "sha256": hashlib.sha256(npz.read_bytes()).hexdigest(), "bytes": npz.stat().st_size,
-        "wall_s": round(wall, 1),
+        "wall_s": round(run["wall_s"], 1),
     }
     (out / "encoder.json").write_text(json.dumps(provenance, indent=1) + "\n")
+    print(json.dumps(provenance, indent=1))
+    return 0
 
 
 if __name__ == "__main__":
