@@ -32,7 +32,7 @@ import numpy as np
 
 from experiments.common import ROOT, environment, write_results
 from experiments.distill_data import HERE, cache_dir, read_csv, teacher_file
-from experiments.distill_probe import scores, window_targets
+from experiments.distill_probe import scores, tracks
 
 HOLDOUT_SHARE = 0.25
 
@@ -67,23 +67,7 @@ def augment_batch(M_list, starts, cfg, curves, rng) -> np.ndarray:
 
 def load(rows, cfg, jobs):
     """Per track: (source, feature matrix float16, window targets [n_windows, 200] with NaN rows)."""
-    from pers_rec import features as F
-    from pers_rec.cache import open_cache
-    from pers_rec.extract import extract_many
-
-    by_audio = {r["audio"]: r for r in rows}
-    cache = open_cache(cache_dir() / "pers_rec_cache")
-    out = []
-    for item in extract_many(list(by_audio), cfg, cache=cache, jobs=jobs):
-        if item.features is None:
-            continue
-        row = by_audio[str(item.path)]
-        with np.load(teacher_file(row)) as z:
-            patches = z["msd"]
-        M = F.fit_to_window(item.features, cfg)
-        out.append((row.get("package") or row["kind"], M.astype(np.float16), window_targets(patches, F.n_windows(len(M), cfg))))
-    cache.close()
-    return out
+    return [(source, M.astype(np.float16), T) for source, M, T in tracks(rows, cfg, jobs)]
 
 
 def main(argv=None) -> int:

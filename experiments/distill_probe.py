@@ -38,35 +38,45 @@ def window_targets(patches: np.ndarray, n_windows: int) -> np.ndarray:
     return out
 
 
+def tracks(rows, cfg, jobs: int):
+    """Per catalogued track whose features exist: (source, feature matrix fitted to a window, the window targets
+    [shape=(n_windows, 200)], NaN rows where no patch lies inside)."""
+    from pers_rec import features as F
+    from pers_rec.cache import open_cache
+    from pers_rec.extract import extract_many
+
+    by_audio = {r["audio"]: r for r in rows}
+    cache = open_cache(cache_dir() / "pers_rec_cache")
+    try:
+        for item in extract_many(list(by_audio), cfg, cache=cache, jobs=jobs):
+            if item.features is None:
+                continue
+            row = by_audio[str(item.path)]
+            with np.load(teacher_file(row)) as z:
+                patches = z["msd"]
+            M = F.fit_to_window(item.features, cfg)
+            yield row.get("package") or row["kind"], M, window_targets(patches, F.n_windows(len(M), cfg))
+    finally:
+        cache.close()
+
+
 def collect(rows, jobs: int):
     """Per track: (source, encoder window vectors, MFCC window statistics, teacher window targets)."""
     from pers_rec import features as F
     from pers_rec import pretrain, runtime
-    from pers_rec.cache import open_cache
     from pers_rec.checkpoint import SavedModel
     from pers_rec.config import FeatureConfig, ModelConfig
     from pers_rec.embed import Embedder
-    from pers_rec.extract import extract_many
 
     cfg, mcfg = FeatureConfig(), ModelConfig()
     embedder = Embedder(SavedModel(runtime.from_pretrained(cfg, mcfg, pretrain.shipped(cfg, mcfg)), cfg, mcfg))
-    by_audio = {r["audio"]: r for r in rows}
-    cache = open_cache(cache_dir() / "pers_rec_cache")
     out = []
-    for item in extract_many(list(by_audio), cfg, cache=cache, jobs=jobs):
-        if item.features is None:
-            continue
-        row = by_audio[str(item.path)]
-        with np.load(teacher_file(row)) as z:
-            patches = z["msd"]
-        M = F.fit_to_window(item.features, cfg)
+    for source, M, T in tracks(rows, cfg, jobs):
         W = F.windows(M, cfg)
         stats = np.concatenate([W.mean(axis=1), W.std(axis=1)], axis=1)
-        T = window_targets(patches, len(W))
         ok = np.isfinite(T).all(axis=1)
         if ok.any():
-            out.append((row.get("package") or row["kind"], embedder.window_vectors(M)[ok], stats[ok], T[ok]))
-    cache.close()
+            out.append((source, embedder.window_vectors(M)[ok], stats[ok], T[ok]))
     return out
 
 
