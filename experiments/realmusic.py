@@ -76,6 +76,7 @@ VARIANTS = {
     "cnn_lstm+distilled-cosine": ("cnn_lstm", {}, "distilled-cosine"),
     "cnn_lstm+shipped": ("cnn_lstm", {}, "shipped"),
     "cnn_lstm+shipped+teacher": ("cnn_lstm", {"blend": "auto+teacher"}, "shipped"),
+    "cnn_lstm+candidate": ("cnn_lstm", {}, "candidate"),
 }
 LABELS = {
     "cnn": "architecture `cnn` (defaults otherwise)",
@@ -87,6 +88,8 @@ LABELS = {
     "cnn_lstm+shipped": "default + the shipped encoder (what `pers-rec train` starts from without library "
                         "pre-training; distilled on the soundtracks' full tracks + synth songs, so it has heard the "
                         "test audio, unlabelled)",
+    "cnn_lstm+candidate": "default + a candidate encoder ($PERS_REC_CANDIDATE_ENCODER: a student of "
+                          "`experiments.distill_dense`, not shipped; it has heard some of these soundtracks, unlabelled)",
     "cnn_lstm+shipped+teacher": "the shipped encoder with `--blend auto+teacher`: the teacher's vectors + logistic "
                                 "regression also a stacking partner when cross-validation favours it (plain `auto` "
                                 "only reports that stack, after this row)",
@@ -161,6 +164,19 @@ def shipped() -> tuple:
     return pre, pre.info.get("elapsed_s")
 
 
+def candidate() -> tuple:
+    """A candidate encoder (``$PERS_REC_CANDIDATE_ENCODER``: weights as ``pretrain.save`` writes them, e.g. a student
+    of ``experiments.distill_dense``), measured as the shipped one is before it may replace it."""
+    import os
+
+    from pers_rec import pretrain as P
+
+    path = os.environ.get("PERS_REC_CANDIDATE_ENCODER")
+    if not path:
+        raise SystemExit("realmusic: the candidate variant needs $PERS_REC_CANDIDATE_ENCODER (an .npz of weights)")
+    return P.load(path), None
+
+
 def teacher_tracks(paths: dict) -> dict:
     """Each excerpt's teacher vector (mean over its 3 s patches), computed once and kept in the cache."""
     from pers_rec import audio
@@ -210,7 +226,8 @@ def run_one(task: D.Task, variant: str, seed: int, feats: dict, paths: dict, cac
     arch, changes, start = VARIANTS[variant]
     pre, pretrain_s = (pretrained_for(seed, feats) if start == "contrastive" else
                        distilled_for(seed, feats, paths, "cosine" if start.endswith("cosine") else "mse")
-                       if start and start.startswith("distilled") else shipped() if start == "shipped" else (None, None))
+                       if start and start.startswith("distilled") else shipped() if start == "shipped"
+                       else candidate() if start == "candidate" else (None, None))
     vectors = None
     if variant.endswith("+teacher"):  # as `pers-rec train` does with the teacher installed (a patch every 10 s)
         from pers_rec import teacher as Te
