@@ -73,8 +73,7 @@ def run(out: str = "demo_out", *, n_tracks: int = 48, duration_s: float = 12.0, 
     from ..config import FeatureConfig, ModelConfig, TrainConfig
     from ..report import describe_blend
     from ..scan import scan
-    from .rank import rank
-    from .train import TrainOutputs, train
+    from ..workflows import TrainOutputs, rank_to_files, train_to_files
 
     say = (lambda *a: None) if quiet else print
     t0 = time.time()
@@ -95,7 +94,7 @@ def run(out: str = "demo_out", *, n_tracks: int = 48, duration_s: float = 12.0, 
     cfg, mcfg = FeatureConfig(), ModelConfig()
     tcfg = TrainConfig(max_epochs=max_epochs, folds=folds, seed=seed)
     outputs = TrainOutputs.beside(out / "model.keras")
-    saved = train(likes, None, lib_dir, outputs, cfg, mcfg, tcfg, cache=cache, jobs=jobs, progress=not quiet)
+    saved = train_to_files(likes, None, lib_dir, outputs, cfg, mcfg, tcfg, cache=cache, jobs=jobs, progress=not quiet)
     cv = saved.report.cross_validation
     say(f"   cross-validated track ROC-AUC {cv.model.roc_auc_mean:.3f} +- {cv.model.roc_auc_std:.3f} "
         f"at {cv.model.epochs} epochs; baseline (MFCC statistics + logistic regression) "
@@ -104,7 +103,7 @@ def run(out: str = "demo_out", *, n_tracks: int = 48, duration_s: float = 12.0, 
 
     say("3/4 ranking the library (liked tracks left out)")
     saved = checkpoint.load(outputs.model, expect=cfg)
-    df = rank(saved, scan(lib_dir), out_csv=out / "ranking.csv", m3u=out / "top.m3u8", top=10,
+    df = rank_to_files(scan(lib_dir), saved, out_csv=out / "ranking.csv", m3u=out / "top.m3u8", top=10,
                        min_track_s=0, cache=cache, jobs=jobs)
     hidden = {s["path"] for s in flute} - told
     y = df["path"].isin(hidden).to_numpy()

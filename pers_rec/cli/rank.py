@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..errors import EXIT_NOTHING, EXIT_OK, EXIT_SOME_FAILED, ParameterError
+from ..workflows import rank_to_files
 from .common import (
     add_server_options,
     feature_cache,
@@ -79,12 +80,13 @@ def run(args) -> int:
         df = rank_on_ray(args, saved, paths)
     else:
         with feature_cache(args) as cache:
-            df = rank(saved, paths, out_csv=args.out, m3u=args.m3u, top=args.top, min_track_s=args.min_track_s,
-                      include_liked=args.include_liked, max_per_artist=args.max_per_artist, cache=cache,
-                      jobs=args.jobs, progress=not args.quiet)
+            df = rank_to_files(paths, saved, out_csv=args.out, m3u=args.m3u, top=args.top,
+                               min_track_s=args.min_track_s, include_liked=args.include_liked,
+                               max_per_artist=args.max_per_artist, cache=cache, jobs=args.jobs, progress=not args.quiet)
     code = print_summary(df, len(paths), args.out, args.m3u, args.top)
     if (args.to_subsonic or args.to_mpd) and code != EXIT_NOTHING:
         from .. import rank as ranking
+
         entries = [e[0] for e in ranking.playlist_entries(df, top=args.top, min_track_s=args.min_track_s,
                                                      max_per_artist=args.max_per_artist)]
         if not entries:
@@ -122,28 +124,6 @@ def to_mpd(args, name: str, entries: list[str]) -> None:
         + (f" ({outside} outside {music})" if outside else "")
         + (f" ({unsafe} left out: a newline or NUL in the file name, which MPD's protocol cannot carry)"
            if unsafe else ""))
-
-
-def rank(saved, paths, *, out_csv, m3u=None, top: int = 50, min_track_s: float = 30.0, include_liked: bool = False,
-         max_per_artist: int | None = None, cache=None, jobs=None, progress: bool = False):
-    """Rank ``paths`` with ``saved``, write the CSV (and the top of it as an M3U8).
-
-    Returns
-    -------
-    pd.DataFrame
-        The ranking (see ``rank.COLUMNS``).
-    """
-    from .. import playlists
-    from .. import rank as ranking
-    from ..fileio import write_text
-
-    exclude = set() if include_liked else ranking.liked_paths(saved)
-    df = ranking.rank(paths, saved, cache=cache, jobs=jobs, exclude=exclude, progress=progress)
-    write_text(out_csv, ranking.csv_text(df), errors="surrogateescape")
-    if m3u:
-        playlists.write_m3u(m3u, ranking.playlist_entries(df, top=top, min_track_s=min_track_s,
-                                                    max_per_artist=max_per_artist))
-    return df
 
 
 def rank_on_ray(args, saved, paths):

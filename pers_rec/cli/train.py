@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from pathlib import Path
 
 from ..config import ARCHS, BLENDS, TARGETS
 from ..encoders import start_weights
 from ..errors import EXIT_OK, EXIT_SOME_FAILED, ParameterError, describe
+from ..workflows import TrainOutputs, train_to_files
 from .common import cache_dir as stored_in
 from .common import (
     check_backend,
@@ -66,20 +65,6 @@ def add_parser(sub) -> None:
     t.set_defaults(run=run)
 
 
-@dataclass(frozen=True)
-class TrainOutputs:
-    """Where ``train`` writes: the model, its JSON report and its training-curve PNG."""
-
-    model: Path
-    report: Path
-    curves: Path
-
-    @classmethod
-    def beside(cls, model_path) -> TrainOutputs:
-        model_path = Path(model_path)
-        return cls(model_path, model_path.with_suffix(".json"), model_path.with_suffix(".png"))
-
-
 def run(args) -> int:
     from ..config import FeatureConfig, ModelConfig, TrainConfig
     from ..fileio import check_not_inputs, check_output
@@ -114,62 +99,11 @@ def run(args) -> int:
                                progress=not args.quiet, pretrained_dir=pretrained_dir)
         from ..teacher import checkpoint_dir
 
-        saved = train(args.likes, args.dislikes, args.library, out, FeatureConfig(), ModelConfig(arch=args.arch),
-                      tcfg, cache=cache, jobs=args.jobs, progress=not args.quiet, pretrained_dir=pretrained_dir,
-                      teacher=not args.no_teacher and checkpoint_dir() is not None)
+        teacher = not args.no_teacher and checkpoint_dir() is not None
+        saved = train_to_files(args.likes, args.dislikes, args.library, out, FeatureConfig(),
+                               ModelConfig(arch=args.arch), tcfg, cache=cache, jobs=args.jobs, progress=not args.quiet,
+                               pretrained_dir=pretrained_dir, teacher=teacher, log=say, warn=warn)
     return print_summary(saved, out)
-
-
-def train(likes, dislikes, library_dir, out: TrainOutputs, cfg, mcfg, tcfg, *, cache=None, jobs=None,
-          progress: bool = False, pretrained_dir=None, teacher: bool = False):
-    """Gather tracks, cross-validate and train, write the model, report and curves. With ``teacher``, the teacher's
-    reference (its track vectors + logistic regression, same folds) is measured too.
-
-    Returns
-    -------
-    SavedModel
-        With its :class:`TrainReport`.
-    """
-    from .. import checkpoint, dataset
-    from .. import train as training
-    from ..fileio import write_text
-    from ..report import plot_curves
-    from ..scan import scan
-
-    paths = scan(library_dir) if library_dir is not None and pretrained_dir is not None else None
-    pre, tcfg = start_weights(paths, pretrained_dir, cfg, mcfg, tcfg, log=say if progress else None)
-    tracks, failed = dataset.gather(likes, dislikes, library_dir, cfg, unlabelled_per_like=tcfg.unlabelled_per_like,
-                                    seed=tcfg.seed, cache=cache, jobs=jobs, progress=progress)
-    vectors = teacher_vectors([t.path for t in tracks], cache, progress) if teacher else None
-    saved = training.train(tracks, cfg, mcfg, tcfg, progress=progress, failed=failed, pretrained=pre,
-                           teacher_vectors=vectors)
-    checkpoint.save(out.model, saved)
-    write_text(out.report, saved.report.to_json())
-    plot_curves(saved.report, out.curves)
-    return saved
-
-
-def teacher_vectors(paths: list[str], cache, progress: bool):
-    """Each track's teacher vector [shape=(n, 200)], from the cache or computed (and stored); None when one
-    cannot be decoded at 16 kHz (then the reference is left out, with a warning)."""
-    import numpy as np
-
-    from ..errors import AudioError
-    from ..progress import bar
-    from ..teacher import TrackVectors
-
-    vectors = TrackVectors(cache)
-    got = vectors.prefetch(paths)
-    with bar(len(paths), "teacher", "track", progress) as b:
-        for p in paths:
-            if p not in got:
-                try:
-                    got[p] = vectors(p)
-                except AudioError as exc:
-                    warn(f"pers-rec: warning: no teacher reference ({describe(exc)})")
-                    return None
-            b.update(1)
-    return np.stack([got[p] for p in paths])
 
 
 def print_summary(saved, out: TrainOutputs) -> int:
@@ -256,4 +190,4 @@ def train_genre(library_dir, out: TrainOutputs, cfg, mcfg, tcfg, *, genres_csv=N
     return EXIT_SOME_FAILED if failed else EXIT_OK
 
 
-__all__ = ["TrainOutputs", "add_parser", "print_summary", "run", "train", "train_genre"]
+__all__ = ["add_parser", "print_summary", "run", "train_genre"]
