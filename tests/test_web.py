@@ -210,6 +210,31 @@ def test_a_retrain_keeps_the_models_own_likes_unless_told_otherwise(tmp_path):
 
 
 @pytest.mark.slow
+def test_judge_then_retrain_files_a_model_that_learnt_the_judgements(tmp_path):
+    """Thumbs on the page, then Retrain, in one process without a browser: the new model starts from the start
+    model's settings, learnt the judgements with their weights, and ranks or waits as its score says."""
+    from helpers import TINY, saved_model
+
+    from pers_rec import checkpoint
+
+    music, cache = library(tmp_path, n=8), tmp_path / "cache"
+    start = tmp_path / "start.keras"
+    checkpoint.save(start, saved_model(TINY))
+    lib = Library(music, cache, model=start, train_options={"max_epochs": 1, "folds": 2})
+    lib.analyse()
+    for i, label in ((0, 1), (2, 1), (5, 0)):
+        lib.judge(i, label)
+    lib.retrain(keep_model_likes=False)
+    role = "current" if lib.status["model"] == "retrained" else "candidate"
+    path = lib.versions.path(role)
+    assert path is not None and path.is_file()
+    trained = checkpoint.load(path, runtime="light")
+    assert trained.cfg == TINY  # the start model's settings, not the defaults
+    learnt = {t.path: (t.label, t.source) for t in trained.report.tracks if t.source in ("like", "dislike")}
+    assert learnt == {lib.paths[0]: (1, "like"), lib.paths[2]: (1, "like"), lib.paths[5]: (0, "dislike")}
+
+
+@pytest.mark.slow
 def test_a_restart_ranks_with_the_model_retrained_there(tmp_path):
     from helpers import TINY, saved_model
 
