@@ -43,6 +43,9 @@ _API = {
     "Embedder": ("embed", "Embedder"),
     "embed_files": ("embed", "vectors"),
     "nearest": ("embed", "nearest"),
+    "TrainOutputs": ("workflows", "TrainOutputs"),
+    "train_to_files": ("workflows", "train_to_files"),
+    "rank_to_files": ("workflows", "rank_to_files"),
 }
 
 __all__ = ["__version__", *_API]

@@ -18,6 +18,9 @@ def test_every_public_name_resolves_to_what_its_docs_promise():
     assert pers_rec.scan_folder is scan.scan and pers_rec.extract_features is features.extract
     assert pers_rec.load_model is checkpoint.load and pers_rec.Scorer is scoring.Scorer
     assert pers_rec.rank_files is rank.rank and pers_rec.explain_track is rank.explain
+    from pers_rec import workflows
+
+    assert pers_rec.train_to_files is workflows.train_to_files and pers_rec.rank_to_files is workflows.rank_to_files
     assert pers_rec.embed_files is embed.vectors and pers_rec.FeatureConfig is config.FeatureConfig
     assert set(pers_rec.__all__) <= set(dir(pers_rec))
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
