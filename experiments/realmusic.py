@@ -85,11 +85,13 @@ LABELS = {
     "cnn_lstm+augment": "default + time/coefficient masking and tilt while training",
     "cnn_lstm+distilled": "default + distilled from musicnn on the library (`pers-rec pretrain --teacher musicnn`, MSE)",
     "cnn_lstm+distilled-cosine": "default + distilled from musicnn on the library, cosine loss",
-    "cnn_lstm+shipped": "default + the shipped encoder (what `pers-rec train` starts from without library "
-                        "pre-training; distilled on the soundtracks' full tracks + synth songs, so it has heard the "
-                        "test audio, unlabelled)",
-    "cnn_lstm+candidate": "default + a candidate encoder ($PERS_REC_CANDIDATE_ENCODER: a student of "
-                          "`experiments.distill_dense`, not shipped; it has heard some of these soundtracks, unlabelled)",
+    "cnn_lstm+shipped": "default + the encoder shipped until 2026-12-03 (these runs were made with it: 7.7 h of the "
+                        "soundtracks' full tracks + synth songs, a target every 10 s; it has heard the test audio, "
+                        "unlabelled)",
+    "cnn_lstm+candidate": "default + the encoder shipped since 2026-12-03, measured as a candidate "
+                          "($PERS_REC_CANDIDATE_ENCODER): `experiments.distill_dense`, dense targets on 25 h, "
+                          "augmented; it has heard some of these soundtracks (not SuperTux's nor FreedroidRPG's), "
+                          "unlabelled",
     "cnn_lstm+shipped+teacher": "the shipped encoder with `--blend auto+teacher`: the teacher's vectors + logistic "
                                 "regression also a stacking partner when cross-validation favours it (plain `auto` "
                                 "only reports that stack, after this row)",
