@@ -94,18 +94,18 @@ def filtered_stderr(noise) -> Iterator[None]:
     reached = threading.Event()
 
     def forward():
-        try:
-            with os.fdopen(r, "rb") as pipe:
+        with os.fdopen(r, "rb") as pipe:
+            try:
                 for line in pipe:
                     if line == marker:
                         reached.set()
                     elif not noise.match(line.decode("utf-8", "replace")):
                         os.write(saved, line)
-        except OSError:
-            pass  # the real stderr closed: nothing more to say
-        finally:
-            reached.set()
-            os.close(saved)
+            except OSError:  # the real stderr closed: nothing more can be said
+                return
+            finally:
+                reached.set()
+                os.close(saved)
 
     thread = threading.Thread(target=forward, daemon=True, name="pers_rec stderr filter")
     thread.start()

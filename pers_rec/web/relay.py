@@ -197,12 +197,11 @@ def ours(relay: Relay, endpoint: str, params: list, request: Request, body: byte
 
 def extensions(relay: Relay, auth: dict, fmt: str, callback) -> Response:
     mine = {"name": "sonicSimilarity", "versions": [1]}
-    found = []
     try:
         body = relay.client(auth).call("getOpenSubsonicExtensions")
         found = [e for e in body.get("openSubsonicExtensions", []) if isinstance(e, dict)]
-    except subsonic.SubsonicError:
-        pass  # a server without extensions, or without OpenSubsonic: pers_rec's alone
+    except subsonic.SubsonicError:  # a server without extensions, or without OpenSubsonic: pers_rec's alone
+        found = []
     found = [e for e in found if e.get("name") != "sonicSimilarity"] + [mine]
     return render(relay, fmt, {"status": "ok", "openSubsonicExtensions": found}, callback)
 
