@@ -72,6 +72,7 @@ class Catalog:
         self.row_of_path = {p: i for i, p in enumerate(self.paths)}
         self.row: dict[str, int] = {}  #: server song id -> library row
         self.entry: dict[str, dict] = {}  #: server song id -> the server's song object
+        self.duration: dict[str, float | None] = {}  #: server song id -> its length, as the client checked it
         self.id_of: dict[int, str] = {}  #: library row -> server song id
         self.unmatched: list[str] = []
         self.walked_at: float | None = None
@@ -85,6 +86,7 @@ class Catalog:
         with self.lock:
             self.row, self.unmatched, self.walked_at = row, unmatched, time.monotonic()
             self.entry = {s.id: s.raw for s in songs if s.id in row}
+            self.duration = {s.id: s.duration or None for s in songs if s.id in row}
             self.id_of = {r: i for i, r in reversed(list(row.items()))}  # the first id of a file wins
 
     def knows(self, song_id: str, client_for: Callable[[], object | None]) -> bool:
@@ -208,7 +210,7 @@ class SonicRadio:
         row = self.catalog.row.get(song_id)
         if row is None:
             return None
-        duration = _seconds(self.catalog.entry.get(song_id, {}).get("duration"))
+        duration = self.catalog.duration.get(song_id)
         with self.lock:
             if played_s is None and duration is None:  # a submission of a song of unknown length: played through
                 kind = "repeat" if row in self.radio.played else "complete"
@@ -225,9 +227,3 @@ class SonicRadio:
         what = "submitted" if played_s is None else f"{played_s:.0f} of {duration or 0:.0f} s"
         self.log(f"pers-rec radio: {kind} ({what}): {self.catalog.paths[row]}")
         return kind
-
-
-def _seconds(value) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 7 * 86400:
-        return None
-    return float(value)

@@ -104,10 +104,10 @@ def test_scrobbles_become_skips_and_completions_stored_and_learnt(tmp_path):
 def test_a_paused_or_half_played_track_says_nothing_and_an_unknown_length_completes(tmp_path):
     sonic, _, _ = setup(tmp_path, store=False)
     me = ("ann", "x")
-    sonic.catalog.entry["s5"] = {"id": "s5", "duration": 200}
+    sonic.catalog.duration["s5"] = 200.0
     sonic.scrobble(me, ["s5"], submission=False, now=0.0)
     assert sonic.scrobble(me, ["s6"], submission=False, now=100.0) == []  # half played: neither skip nor completion
-    sonic.catalog.entry["s7"] = {"id": "s7"}  # the server gave no duration
+    sonic.catalog.duration["s7"] = None  # the server gave no duration
     assert sonic.scrobble(me, ["s7"], submission=True) == ["complete"]
 
 
@@ -115,7 +115,7 @@ def test_the_catalog_matches_by_path_and_walks_again_only_for_a_new_id(tmp_path)
     sonic, server, _ = setup(tmp_path)
     cat = sonic.catalog
     assert cat.row["s3"] == 3 and "gone" not in cat.row and cat.unmatched == ["Nobody - Nothing (elsewhere/x.flac)"]
-    assert cat.entry["s3"] == {"id": "s3", "title": "Song 3", "duration": 13}
+    assert cat.entry["s3"] == {"id": "s3", "title": "Song 3", "duration": 13} and cat.duration["s3"] == 13.0
     assert cat.knows("s3", lambda: server) and server.walks == 1
     assert not cat.knows("new", lambda: server) and server.walks == 1  # walked less than REWALK_S ago
     cat.walked_at -= SR.REWALK_S + 1

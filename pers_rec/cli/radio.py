@@ -189,10 +189,11 @@ def background_retrain(args, paths, store, versions, picker, lock):
 
     state = {"model": args.model, "saved": checkpoint.load(args.model, runtime="light") if args.model else None}
     options = {k: v for k, v in (("max_epochs", args.epochs), ("folds", args.folds)) if v is not None}
+    in_library = set(paths)
 
     def job() -> dict:
-        listed = {paths[r]: (lab, w, "radio") for r, (lab, w) in start_labels(args, paths, store, quiet=True).items()}
-        judged = {p: v for p, v in store.weighted().items() if p in set(paths)}
+        listed = {paths[r]: (lab, w, "list") for r, (lab, w) in start_labels(args, paths, store, quiet=True).items()}
+        judged = {p: v for p, v in store.weighted().items() if p in in_library}  # with their own signals
         report = getattr(state["saved"], "report", None)
         old = report.cross_validation.model.roc_auc_mean if report is not None else None
         return {"paths": paths, "root": os.path.abspath(args.library), "cache_dir": str(cache_dir(args)),

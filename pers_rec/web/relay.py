@@ -25,7 +25,7 @@ import re
 import threading
 import time
 from urllib.parse import parse_qsl
-from xml.sax.saxutils import quoteattr
+from xml.sax.saxutils import escape, quoteattr
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -279,8 +279,6 @@ def _xml(name: str, value) -> str:
     if isinstance(value, list):
         return "".join(_xml(name, v) for v in value)
     if not isinstance(value, dict):
-        from xml.sax.saxutils import escape
-
         return f"<{name}>{escape(_scalar(value))}</{name}>"
     attrs = {k: v for k, v in value.items() if not isinstance(v, (dict, list))}
     inner = "".join(_xml(k, v) for k, v in value.items() if isinstance(v, (dict, list)))
