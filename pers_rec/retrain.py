@@ -228,7 +228,9 @@ class Background:
         self.last, self.runs = count, self.runs + 1
         self.running.set()
         job = self.job()
-        spec = Path(tempfile.mkstemp(prefix="pers_rec_retrain_", suffix=".json")[1])
+        fd, name = tempfile.mkstemp(prefix="pers_rec_retrain_", suffix=".json")
+        os.close(fd)  # written below by name; an open descriptor per retrain would leak
+        spec = Path(name)
         spec.write_text(json.dumps({**job, "rows": [[p, *v] for p, v in job["rows"].items()]}), encoding="utf-8")
         proc = subprocess.Popen([sys.executable, "-m", "pers_rec.retrain", str(spec)], stdout=subprocess.PIPE,
                                 stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, text=True)
