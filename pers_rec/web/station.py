@@ -48,5 +48,11 @@ def start(lib, connect, music_dir, log, rules: Rules | None = None, wait_s: floa
         log(f"pers-rec serve: the radio plays in MPD ({len(lib.paths)} tracks)")
         station.run()
 
-    threading.Thread(target=run, daemon=True, name="serve-radio").start()
+    def guarded():
+        try:
+            run()
+        except Exception as exc:  # noqa: BLE001 (a thread's end is said in one line; the page goes on serving)
+            log(f"pers-rec serve: the radio stopped ({type(exc).__name__}: {exc}); the page goes on")
+
+    threading.Thread(target=guarded, daemon=True, name="serve-radio").start()
     return stop, holder
