@@ -46,6 +46,7 @@ _API = {
     "TrainOutputs": ("workflows", "TrainOutputs"),
     "train_to_files": ("workflows", "train_to_files"),
     "rank_to_files": ("workflows", "rank_to_files"),
+    "vectors_and_scores": ("workflows", "vectors_and_scores"),
 }
 
 __all__ = ["__version__", *_API]

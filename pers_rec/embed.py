@@ -74,7 +74,11 @@ class Embedder:
 
     def window_vectors(self, M: np.ndarray) -> np.ndarray:
         """Every window's vector [shape=(n_windows, dim), float32] of one track [shape=(n_frames, n_features)]."""
-        T, idx = self.window_steps(M)
+        return self.vectors_of_steps(*self.window_steps(M))
+
+    def vectors_of_steps(self, T: np.ndarray, idx: np.ndarray) -> np.ndarray:
+        """The window vectors [shape=(len(idx), dim), float32] from the trunk's output ``T`` and each window's rows
+        ``idx`` in it (:meth:`window_steps`, or the scorer's own pass: ``Scorer.score_and_embed``)."""
         encoder = self.encoder
         if isinstance(encoder, runtime.Encoder):  # light: the LSTM's input projected once per track
             T, encoder = self.scorer.head_input(encoder.head, T, encoder_only=True)
@@ -85,6 +89,12 @@ class Embedder:
     def track_vector(self, M: np.ndarray) -> np.ndarray:
         """The track's vector [shape=(dim,), float32]: the mean of its window vectors, L2-normalised."""
         return normalise(self.window_vectors(M).mean(axis=0))
+
+
+def as_stored(W: np.ndarray) -> np.ndarray:
+    """A track's vector [shape=(dim,), float32] from its window vectors: their mean, L2-normalised, rounded to
+    float16 as the cache keeps it (the same answer cached or not)."""
+    return normalise(W.mean(axis=0)).astype(np.float16).astype(np.float32)
 
 
 def normalise(v: np.ndarray) -> np.ndarray:

@@ -23,6 +23,7 @@ import numpy as np
 from . import features, scoring, tags, teacher
 from .cache import FeatureCache
 from .checkpoint import SavedModel
+from .embed import Embedder, as_stored, cache_key
 from .errors import AudioError, InvalidScoreError, ParameterError, describe
 from .extract import Extracted, extract_many
 from .progress import bar
@@ -50,7 +51,8 @@ def not_excluded(paths: Iterable[str | os.PathLike], exclude: set[str]) -> list:
 
 
 def rank(paths: Iterable[str | os.PathLike], saved: SavedModel, *, cache: FeatureCache | None = None,
-         jobs: int | None = None, exclude: set[str] = frozenset(), progress: bool = False) -> pd.DataFrame:
+         jobs: int | None = None, exclude: set[str] = frozenset(), progress: bool = False,
+         embedder: Embedder | None = None, vectors: dict | None = None) -> pd.DataFrame:
     """Score every file and return the ranking, best first.
 
     Parameters
@@ -65,6 +67,10 @@ def rank(paths: Iterable[str | os.PathLike], saved: SavedModel, *, cache: Featur
         also left out when its real path (symlinks resolved) is in the set.
     progress : bool
         Show a progress bar on stderr.
+    embedder, vectors : Embedder of ``saved``, dict
+        Also each ranked track's vector (``embed.vectors``' mean pooling), from the same trunk pass as its scores
+        (:meth:`scoring.Scorer.score_and_embed`): put in ``vectors`` (path -> float32 vector, as the cache stores
+        it) and in the cache, where ``embed.vectors`` then finds it.
 
     Returns
     -------
@@ -74,19 +80,32 @@ def rank(paths: Iterable[str | os.PathLike], saved: SavedModel, *, cache: Featur
     """
     cfg = saved.cfg
     scorer = scoring.Scorer(saved)
-    vectors = teacher_vectors(scorer, cache)
+    teachers = teacher_vectors(scorer, cache)
     todo = [Path(p) for p in not_excluded(paths, exclude)]
-    if vectors is not None:
-        vectors.prefetch([str(p) for p in todo])  # the cached teacher vectors in one query
+    if teachers is not None:
+        teachers.prefetch([str(p) for p in todo])  # the cached teacher vectors in one query
     rows: list[dict] = []
     batch: list[Extracted] = []
     frames = 0
     key = f"scores:{scorer.identity()}" if cache is not None else None
     known = cache.get_vectors_many([str(p) for p in todo], key, np.float64) if key else {}  # a re-rank: one query
+    vectors = {} if vectors is None else vectors
+    if embedder is not None and cache is not None:
+        stored = cache.get_vectors_many([str(p) for p in todo], cache_key(embedder))
+        vectors.update({p: v[0].astype(np.float32) for p, v in stored.items()})
 
     def flush():
         need = [b for b in batch if str(b.path) not in known]
-        fresh = dict(zip((str(b.path) for b in need), scorer.score_many([b.features for b in need])))
+        if embedder is None:
+            fresh = dict(zip((str(b.path) for b in need), scorer.score_many([b.features for b in need])))
+        else:
+            fresh = {}
+            for b, (s, W) in zip(need, scorer.score_and_embed([b.features for b in need], embedder)):
+                fresh[str(b.path)] = s
+                keep_vector(b, W)
+            for b in batch:
+                if str(b.path) not in vectors:  # scores kept from an earlier rank, the vector not
+                    keep_vector(b, embedder.window_vectors(b.features))
         for item in batch:
             s = fresh.get(str(item.path))
             if s is None:
@@ -94,8 +113,15 @@ def rank(paths: Iterable[str | os.PathLike], saved: SavedModel, *, cache: Featur
                 s = s[:, 0] if s.shape[1] == 1 else s
             elif key is not None:
                 store_scores(cache, item.path, key, s)
-            rows.append(track_row(item, s, scorer, vectors))
+            rows.append(track_row(item, s, scorer, teachers))
         batch.clear()
+
+    def keep_vector(item: Extracted, W: np.ndarray) -> None:
+        if str(item.path) in vectors:
+            return
+        v = vectors[str(item.path)] = as_stored(W)
+        if cache is not None:
+            keep(cache, item.path, cache_key(embedder), v[None], np.float16)
 
     with bar(len(todo), "ranking", "track", progress) as b:
         for item in extract_many(todo, cfg, cache=cache, jobs=jobs, on_done=b.update):
@@ -115,12 +141,17 @@ def store_scores(cache: FeatureCache, path, key: str, window_scores: np.ndarray)
     """Keep a track's window scores under the model's identity (:meth:`scoring.Scorer.identity`), so that ranking
     the same files with the same model again reads them instead of running the network; a changed file (size or
     mtime) or another model is a miss."""
+    S = np.asarray(window_scores, np.float64)
+    keep(cache, path, key, S[:, None] if S.ndim == 1 else S, np.float64)
+
+
+def keep(cache: FeatureCache, path, key: str, rows: np.ndarray, dtype) -> None:
+    """``cache.put_vectors`` for a file as it is now (one gone since it was read is not kept)."""
     try:
         st = os.stat(path)
     except OSError:
         return
-    S = np.asarray(window_scores, np.float64)
-    cache.put_vectors(path, key, st, S[:, None] if S.ndim == 1 else S, dtype=np.float64)
+    cache.put_vectors(path, key, st, rows, dtype=dtype)
 
 
 def teacher_vectors(scorer: scoring.Scorer, cache: FeatureCache | None) -> teacher.TrackVectors | None:

@@ -213,23 +213,43 @@ class Scorer:
             Like-probability of each window, in window order (a genre model:
             shape ``(n_windows_i, n_genres)``, each window's genre probabilities).
         """
+        for scores, _ in self._groups(tracks, None):
+            yield scores
+
+    def score_and_embed(self, tracks: Iterable[np.ndarray], embedder) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """:meth:`score_many` and each track's window vectors from one trunk pass: ``embedder`` (an
+        :class:`embed.Embedder` of this very model, whose encoder is its first member's) reads the first member's
+        trunk output that the scores are computed from, instead of running the trunk again.
+
+        Yields
+        ------
+        (np.ndarray, np.ndarray)
+            A track's window scores (as :meth:`score_many`) and its window vectors [shape=(n_windows_i, dim),
+            float32] (as ``embedder.window_vectors``).
+        """
+        if embedder.saved.model is not self.model:
+            raise ValueError("the embedder must be of the model that scores (Embedder(saved) of the same saved)")
+        yield from self._groups(tracks, embedder)
+
+    def _groups(self, tracks, embedder):
         if not self.fast:
             for M in tracks:
-                yield self.window_scores_naive(M)
+                yield self.window_scores_naive(M), None if embedder is None else embedder.window_vectors(M)
             return
         group, frames = [], 0
         for M in tracks:
             M = fit_to_window(M, self.cfg)
             if group and frames + len(M) > TRUNK_FRAMES:
-                yield from self._score_group(group)
+                yield from self._score_group(group, embedder)
                 group, frames = [], 0
             group.append(M)
             frames += len(M) + (-len(M)) % self.mcfg.stride
         if group:
-            yield from self._score_group(group)
+            yield from self._score_group(group, embedder)
 
-    def _score_group(self, group: list[np.ndarray]) -> list[np.ndarray]:
-        """Trunk once over the concatenated tracks, then the head over all their windows, batch by batch."""
+    def _score_group(self, group: list[np.ndarray], embedder=None) -> list[tuple[np.ndarray, np.ndarray | None]]:
+        """Trunk once over the concatenated tracks, then the head over all their windows, batch by batch (and,
+        with ``embedder``, its encoder over the first member's trunk output)."""
         S, H = self.mcfg.stride, self.cfg.hop_frames // self.mcfg.stride
         offsets, pieces, at = [], [], 0
         for M in group:
@@ -240,14 +260,20 @@ class Scorer:
         X = np.concatenate(pieces)
         counts = [n_windows(len(M), self.cfg) for M in group]
         starts = np.concatenate([off + H * np.arange(c) for off, c in zip(offsets, counts)])
-        total = np.zeros((len(starts), self.width))
-        for trunk, head in self.members:
-            T, head = self.head_input(head, self.trunk_steps(trunk, X))
+        total, vectors = np.zeros((len(starts), self.width)), [None] * len(group)
+        for m, (trunk, head) in enumerate(self.members):
+            steps = self.trunk_steps(trunk, X)
+            if m == 0 and embedder is not None:
+                bounds = np.cumsum(counts)[:-1]
+                vectors = [embedder.vectors_of_steps(steps[s[0] : s[-1] + self.steps],
+                                                     (s - s[0])[:, None] + np.arange(self.steps)[None, :])
+                           for s in np.split(starts, bounds)]  # each track's own rows of the trunk's output
+            T, head = self.head_input(head, steps)
             for i in range(0, len(starts), self.head_batch):  # cut out each window's steps one batch at a time
                 idx = starts[i : i + self.head_batch, None] + np.arange(self.steps)[None, :]
                 total[i : i + len(idx)] += self.predict_rows(head, T[idx])
         total /= len(self.members)
-        return np.split(self._shape(total), np.cumsum(counts)[:-1])
+        return list(zip(np.split(self._shape(total), np.cumsum(counts)[:-1]), vectors))
 
     @staticmethod
     def head_input(head, T: np.ndarray, encoder_only: bool = False):

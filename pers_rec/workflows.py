@@ -102,3 +102,33 @@ def rank_to_files(paths, saved, *, out_csv, m3u=None, top: int = 50, min_track_s
         playlists.write_m3u(m3u, rank.playlist_entries(df, top=top, min_track_s=min_track_s,
                                                        max_per_artist=max_per_artist))
     return df
+
+
+def vectors_and_scores(paths, saved, embedder, *, cache=None, jobs=None, progress: bool = False):
+    """Every track's vector (``embed.vectors``, mean pooling) and its ranking row with ``saved``, in one pass when
+    ``embedder`` is ``saved``'s own (``Embedder(saved)``: its first member's trunk runs once per track for both),
+    else in two (another encoder, e.g. the library's pre-trained one, embeds).
+
+    Returns
+    -------
+    ok : list of str
+        The files that have a vector, in the order given.
+    V : np.ndarray [shape=(len(ok), dim), float32]
+    failed : list of (path, AudioError)
+        The files that could not be analysed.
+    ranking : pd.DataFrame
+        ``rank.rank``'s table of every file (error rows included).
+    """
+    from . import embed, rank
+    from .errors import from_description
+
+    paths = [str(p) for p in paths]
+    if embedder.saved is saved:
+        got: dict = {}
+        df = rank.rank(paths, saved, cache=cache, jobs=jobs, progress=progress, embedder=embedder, vectors=got)
+        ok = [p for p in paths if p in got]
+        V = np.stack([got[p] for p in ok]) if ok else np.zeros((0, embedder.dim), np.float32)
+        failed = [(r.path, from_description(r.path, r.error)) for r in df[df["status"] == "error"].itertuples()]
+        return ok, V, failed, df
+    ok, V, failed, _ = embed.vectors(paths, embedder, cache=cache, jobs=jobs, progress=progress)
+    return ok, V, failed, rank.rank(paths, saved, cache=cache, jobs=jobs, progress=progress)

@@ -23,13 +23,13 @@ def features(n_frames, cfg, seed=0):
     return (np.cumsum(rng.normal(size=(n_frames, cfg.n_features)), axis=0) * 0.5).astype(np.float32)
 
 
-def saved_model(cfg=TINY, seed=0, **mcfg):
-    """An untrained SavedModel with random statistics."""
+def saved_model(cfg=TINY, seed=0, members=1, **mcfg):
+    """An untrained SavedModel with random statistics (``members`` averaged networks)."""
     import keras
 
     from pers_rec.checkpoint import SavedModel
 
     mcfg = Mo.ModelConfig(**{**TINY_M, **mcfg}) if cfg is TINY else Mo.ModelConfig(**mcfg)
     keras.utils.set_random_seed(seed)
-    return SavedModel(Mo.build(cfg, mcfg, stats=random_stats(cfg, seed)), cfg, mcfg)
+    return SavedModel(Mo.build(cfg, mcfg, members=members, stats=random_stats(cfg, seed)), cfg, mcfg)
 

@@ -21,6 +21,7 @@ def test_every_public_name_resolves_to_what_its_docs_promise():
     from pers_rec import workflows
 
     assert pers_rec.train_to_files is workflows.train_to_files and pers_rec.rank_to_files is workflows.rank_to_files
+    assert pers_rec.vectors_and_scores is workflows.vectors_and_scores
     assert pers_rec.embed_files is embed.vectors and pers_rec.FeatureConfig is config.FeatureConfig
     assert set(pers_rec.__all__) <= set(dir(pers_rec))
     with pytest.raises(AttributeError, match="no attribute 'nope'"):

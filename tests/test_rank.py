@@ -145,3 +145,48 @@ def test_ranking_again_with_the_same_model_reads_the_window_scores_and_gives_the
     R.rank(paths, other, cache=cache, jobs=0)
     assert calls[-1] == 0
     cache.close()
+
+
+def test_ranking_with_an_embedder_gives_embed_vectors_from_the_same_pass(tmp_path, monkeypatch):
+    """``rank(..., embedder=, vectors=)``: every ranked track's vector equals ``embed.vectors``' (as cached, float16)
+    and the table is unchanged, with a cache or without; the vectors land in the cache, where ``embed.vectors``
+    then runs no network."""
+    import soundfile as sf
+    from conftest import tone
+    from helpers import TINY, saved_model
+
+    from pers_rec import embed
+    from pers_rec.cache import open_cache
+
+    music = tmp_path / "music"
+    music.mkdir()
+    paths = []
+    for i in range(4):
+        paths.append(music / f"t{i}.wav")
+        sf.write(paths[-1], tone(200 + 90 * i, 5.0 + 4 * i, 8000), 8000)
+    (music / "bad.wav").write_bytes(b"not audio")
+    saved = saved_model(TINY, members=2)
+    embedder = embed.Embedder(saved)
+    for name in ("none", "cached"):  # the cache keeps features compactly: the references see what the run sees
+        def cache(who, name=name):
+            return None if name == "none" else open_cache(tmp_path / f"{name}-{who}")
+
+        _, want, _, _ = embed.vectors(paths, embedder, cache=cache("vectors"), jobs=0)
+        plain = R.rank(paths + [music / "bad.wav"], saved, cache=cache("plain"), jobs=0)
+        got = {}
+        one_pass = cache("one-pass")
+        df = R.rank(paths + [music / "bad.wav"], saved, cache=one_pass, jobs=0, embedder=embedder, vectors=got)
+        assert df.equals(plain) and sorted(got) == sorted(map(str, paths))
+        np.testing.assert_allclose(np.stack([got[str(p)] for p in paths]), want, atol=2e-3, rtol=0)
+    kept = open_cache(tmp_path / "scores-kept")
+    R.rank(paths, saved, cache=kept, jobs=0)
+    again = {}  # the window scores kept from that rank, the vectors not: they are computed on their own
+    assert R.rank(paths, saved, cache=kept, jobs=0, embedder=embedder, vectors=again).equals(R.rank(paths, saved,
+                                                                                                  cache=kept, jobs=0))
+    np.testing.assert_allclose(np.stack([again[str(p)] for p in paths]), np.stack([got[str(p)] for p in paths]), atol=2e-3)
+    kept.close()
+    monkeypatch.setattr(embed.Embedder, "window_vectors", lambda *a: 1 / 0)
+    ok, V, failed, _ = embed.vectors(paths + [music / "bad.wav"], embedder, cache=one_pass, jobs=0)
+    assert ok == list(map(str, paths)) and np.array_equal(V, np.stack([got[str(p)] for p in paths]))
+    assert [p for p, _ in failed] == [str(music / "bad.wav")]
+    one_pass.close()

@@ -96,3 +96,33 @@ def test_window_starts_are_whole_hops_and_the_best_window_ends_at_the_track():
     assert (s.best_start_s, s.best_end_s, s.best_score) == (2.0, 10.0, 0.9)
     assert S.summarize(np.array([0.5]), cfg, 3.0).best_end_s == 3.0  # a short track: clipped to its duration
     assert s.score == s.network_score == np.mean([0.1, 0.2, 0.9, 0.3])
+
+
+@pytest.mark.parametrize("light", [False, True])
+def test_one_trunk_pass_gives_the_scores_and_the_vectors(arch_model, light, monkeypatch):
+    """``score_and_embed``: each track's window scores equal ``score_many``'s and its window vectors the
+    embedder's own (its trunk run alone on the track), for a 2-member model, both runtimes and several groups;
+    the first member's trunk runs once per group, not once more per track."""
+    from pers_rec import runtime
+    from pers_rec.embed import Embedder
+
+    mcfg = arch_model.mcfg
+    keras.utils.set_random_seed(2)
+    model = Mo.build(cfg, mcfg, members=2, stats=random_stats(cfg))
+    saved = SavedModel(runtime.from_keras(model, cfg, mcfg) if light else model, cfg, mcfg)
+    monkeypatch.setattr(S, "TRUNK_FRAMES", 3000)  # several groups
+    scorer, embedder = S.Scorer(saved), Embedder(saved)
+    tracks = [features(n, cfg, seed=n) for n in (700, 100, 2500, 513, 1800)]
+    want_scores = list(scorer.score_many(tracks))
+    want_vectors = [embedder.window_vectors(M) for M in tracks]
+    calls = []
+    trunk_steps = S.Scorer.trunk_steps
+    monkeypatch.setattr(S.Scorer, "trunk_steps", lambda self, trunk, X: calls.append(1) or trunk_steps(self, trunk, X))
+    got = list(scorer.score_and_embed(tracks, embedder))
+    assert len(calls) == 2 * 3  # two members x three groups (700+100, 2500, 513+1800)
+    for (s, W), s0, W0 in zip(got, want_scores, want_vectors, strict=True):
+        np.testing.assert_allclose(s, s0, atol=1e-6, rtol=0)
+        assert W.shape == W0.shape and W.dtype == np.float32
+        np.testing.assert_allclose(W, W0, atol=1e-4 * max(1.0, np.abs(W0).max()), rtol=0)
+    with pytest.raises(ValueError, match="embedder must be of the model"):
+        next(scorer.score_and_embed(tracks, Embedder(arch_model)))

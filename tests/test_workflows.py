@@ -41,3 +41,33 @@ def test_train_then_rank_to_files(tmp_path):
     assert (tmp_path / "top.m3u8").read_text().count(".flac") == 3
     everything = rank_to_files(paths, saved, out_csv=tmp_path / "all.csv", include_liked=True, jobs=0)
     assert len(everything) == 8
+
+
+def test_vectors_and_scores_in_one_pass_equal_the_two_passes(tmp_path, monkeypatch):
+    """The model's own encoder: the vectors and the ranking come from one trunk pass (the embedder never runs its
+    trunk) and equal ``embed.vectors`` and ``rank.rank`` run apart; another encoder takes two passes."""
+    import numpy as np
+    from helpers import saved_model
+
+    from pers_rec import embed, rank
+    from pers_rec.workflows import vectors_and_scores
+
+    paths = []
+    for i in range(3):
+        paths.append(str(tmp_path / f"t{i}.wav"))
+        sf.write(paths[-1], tone(250 + 70 * i, 6.0 + 5 * i, 8000), 8000)
+    (tmp_path / "bad.wav").write_text("no")
+    paths.append(str(tmp_path / "bad.wav"))
+    saved = saved_model(TINY, members=2)
+    own, other = embed.Embedder(saved), embed.Embedder(saved_model(TINY, seed=3))
+    ok0, V0, _, _ = embed.vectors(paths, own, jobs=0)
+    df0 = rank.rank(paths, saved, jobs=0)
+    window_steps = embed.Embedder.window_steps
+    calls = []
+    monkeypatch.setattr(embed.Embedder, "window_steps", lambda self, M: calls.append(1) or window_steps(self, M))
+    ok, V, failed, df = vectors_and_scores(paths, saved, own, jobs=0)
+    assert calls == [] and ok == ok0 == paths[:3] and df.equals(df0)
+    np.testing.assert_allclose(V, V0, atol=2e-3, rtol=0)
+    assert [(p, type(e).__name__) for p, e in failed] == [(paths[3], "DecodeError")] and failed[0][1].reason
+    ok, V, failed, df = vectors_and_scores(paths, saved, other, jobs=0)
+    assert len(calls) == 3 and ok == paths[:3] and df.equals(df0) and len(failed) == 1

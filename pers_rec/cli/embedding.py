@@ -44,31 +44,61 @@ def library_vectors(library_dir, embedder, cache, jobs, progress, pooling: str =
 
     paths, V, failed, ref = embed.vectors(library_files(library_dir, "--library"), embedder, pooling=pooling,
                                           cache=cache, jobs=jobs, progress=progress)
-    for path, err in failed:
-        warn(f"skipped {path}: {describe(err)}")
+    warn_failed(failed)
     return paths, V, failed, ref
 
 
-def given_and_library(given, library_dir, embedder, cache, jobs, progress, pooling: str = "mean"):
-    """Vectors of the tracks named on the command line (each must work) and of the library (failures warned).
-    With ``distinctive`` pooling the library's windows are the reference of the given tracks' weights too."""
+def warn_failed(failed) -> None:
+    for path, err in failed:
+        warn(f"skipped {path}: {describe(err)}")
+
+
+def scored_library(library_dir, embedder, taste, cache, jobs, progress, pooling: str = "mean"):
+    """The library's track vectors and ``taste``'s scores of them: ``(paths, V, failed, reference, scores,
+    genres)`` (see :func:`model_scores`); one pass over the library when ``taste`` embeds it (mean pooling), so each
+    track's trunk runs once for both."""
+    from ..workflows import vectors_and_scores
+    from .common import library_files
+
+    if pooling != "mean" or embedder.saved is not taste:
+        paths, V, failed, ref = library_vectors(library_dir, embedder, cache, jobs, progress, pooling)
+        return (paths, V, failed, ref, *model_scores(taste, paths, cache, jobs, progress))
+    paths, V, failed, df = vectors_and_scores(library_files(library_dir, "--library"), taste, embedder, cache=cache,
+                                              jobs=jobs, progress=progress)
+    warn_failed(failed)
+    return (paths, V, failed, None, *table_scores(df, paths))
+
+
+def given_and_library(given, library_dir, embedder, cache, jobs, progress, pooling: str = "mean", taste=None):
+    """Vectors of the tracks named on the command line (each must work) and of the library (failures warned), and
+    with a ``taste`` model its scores of the library (else None). With ``distinctive`` pooling the library's
+    windows are the reference of the given tracks' weights too."""
     from .. import embed
 
     given = [os.path.abspath(g) for g in given]  # printed beside the library's paths, which the scan makes absolute
-    paths, V, failed, ref = library_vectors(library_dir, embedder, cache, jobs, progress, pooling)
+    if taste is None:
+        paths, V, failed, ref = library_vectors(library_dir, embedder, cache, jobs, progress, pooling)
+        scores = None
+    else:
+        paths, V, failed, ref, scores, _ = scored_library(library_dir, embedder, taste, cache, jobs, progress, pooling)
     # the named tracks are decoded in this process (jobs=0): starting a worker for one or two files costs seconds
     given_paths, given_vecs, bad, _ = embed.vectors(given, embedder, pooling=pooling, reference=ref, cache=cache,
                                                     jobs=0)
     if bad:
         raise ParameterError(f"{bad[0][0]}: {describe(bad[0][1])}")
-    return given_paths, given_vecs, paths, V, failed
+    return given_paths, given_vecs, paths, V, failed, scores
 
 
 def model_scores(saved, paths, cache, jobs, progress) -> tuple[np.ndarray, list[str]]:
     """The model's final track ``score`` of each path (the ranking's; NaN where it failed: such a track is never
     ranked first), and a genre model's predicted genre of each ("" otherwise)."""
     from .. import rank
-    df = rank.rank(paths, saved, cache=cache, jobs=jobs, progress=progress).set_index("path")
+    return table_scores(rank.rank(paths, saved, cache=cache, jobs=jobs, progress=progress), paths)
+
+
+def table_scores(df, paths) -> tuple[np.ndarray, list[str]]:
+    """:func:`model_scores` read from a ranking table."""
+    df = df.set_index("path")
     scores = np.array([df["score"].get(str(p), np.nan) for p in paths], np.float64)
     return scores, [df["genre"].get(str(p), "") or "" for p in paths]
 

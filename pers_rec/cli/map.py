@@ -9,7 +9,7 @@ import numpy as np
 
 from ..errors import EXIT_NOTHING
 from .common import exit_code, say, subcommand, warn
-from .embedding import add_pooling, embedder_and_cache, library_vectors, model_scores
+from .embedding import add_pooling, embedder_and_cache, library_vectors, scored_library
 
 
 def add_parser(sub) -> None:
@@ -43,13 +43,17 @@ def map_library(library_dir, embedder, out_html, *, taste=None, pooling: str = "
     from .. import maps, tags
     from ..fileio import write_text
 
-    paths, V, failed, _ = library_vectors(library_dir, embedder, cache, jobs, progress, pooling)
+    if taste is None:
+        paths, V, failed, _ = library_vectors(library_dir, embedder, cache, jobs, progress, pooling)
+    else:
+        paths, V, failed, _, got, genres = scored_library(library_dir, embedder, taste, cache, jobs, progress, pooling)
     if not paths:
         warn(f"no track of {library_dir} could be read")
         return EXIT_NOTHING
-    scores, marks, genres = [None] * len(paths), [""] * len(paths), [""] * len(paths)
-    if taste is not None:
-        got, genres = model_scores(taste, paths, cache, jobs, progress)
+    scores, marks = [None] * len(paths), [""] * len(paths)
+    if taste is None:
+        genres = [""] * len(paths)
+    else:
         scores = [None if not np.isfinite(x) else float(x) for x in got]
         if taste.report is not None:
             source = {os.path.realpath(t.path): t.source for t in taste.report.tracks}

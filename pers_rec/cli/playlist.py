@@ -62,7 +62,7 @@ def playlist(library_dir, embedder, *, seed=None, start=None, end=None, n: int =
     from ..rank import csv_text
 
     ends = [seed] if seed is not None else [start, end]
-    end_paths, end_vecs, paths, V, failed = given_and_library(ends, library_dir, embedder, cache, jobs, progress,
+    end_paths, end_vecs, paths, V, failed, _ = given_and_library(ends, library_dir, embedder, cache, jobs, progress,
                                                               pooling)
     real = [os.path.realpath(p) for p in paths]
     keep = [i for i, r in enumerate(real) if r not in {os.path.realpath(p) for p in end_paths}]

@@ -239,21 +239,25 @@ def library_vectors(args, paths):
     from .. import embed
     from ..config import FeatureConfig
     from ..encoders import encoder_for
+    from ..workflows import vectors_and_scores
 
     embedder = encoder_for(args.library, args.model, cache_dir(args), FeatureConfig(), runtime=args.runtime)
     with feature_cache(args) as cache:
-        ok, got, failed, _ = embed.vectors(paths, embedder, cache=cache, jobs=args.jobs, progress=not args.quiet)
-        for path, err in failed:
-            warn(f"left out of the radio: {path}: {err}")
-        V = np.zeros((len(paths), embedder.dim), np.float32)
-        row = {p: i for i, p in enumerate(paths)}
-        for p, v in zip(ok, got):
-            V[row[str(p)]] = v
-        if not args.model:
-            return V, None
-        from .. import rank
-        df = rank.rank(paths, embedder.saved, cache=cache, jobs=args.jobs, progress=not args.quiet).set_index("path")
-        return V, np.array([df["score"].get(p, np.nan) for p in paths], float)
+        if args.model:  # one pass: the taste model's own encoder gives the vectors its scores come from
+            ok, got, failed, df = vectors_and_scores(paths, embedder.saved, embedder, cache=cache, jobs=args.jobs,
+                                                     progress=not args.quiet)
+        else:
+            ok, got, failed, _ = embed.vectors(paths, embedder, cache=cache, jobs=args.jobs, progress=not args.quiet)
+    for path, err in failed:
+        warn(f"left out of the radio: {path}: {err}")
+    V = np.zeros((len(paths), embedder.dim), np.float32)
+    row = {p: i for i, p in enumerate(paths)}
+    for p, v in zip(ok, got):
+        V[row[str(p)]] = v
+    if not args.model:
+        return V, None
+    df = df.set_index("path")
+    return V, np.array([df["score"].get(p, np.nan) for p in paths], float)
 
 
 def start_labels(args, paths, store, quiet: bool = False) -> dict[int, tuple[int, float]]:

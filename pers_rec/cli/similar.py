@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ..errors import ParameterError
 from .common import exit_code, fraction, int_at_least, say, subcommand
-from .embedding import add_pooling, embedder_and_cache, given_and_library, model_scores
+from .embedding import add_pooling, embedder_and_cache, given_and_library
 
 
 def add_parser(sub) -> None:
@@ -53,11 +53,11 @@ def similar(seeds, library_dir, embedder, *, n: int = 20, m3u=None, taste=None, 
 
     if taste is not None and taste_weight > 0 and taste.mcfg.classes:
         raise ParameterError("--taste-weight needs a taste model; this is a genre model")
-    seed_paths, seed_vecs, paths, V, failed = given_and_library(seeds, library_dir, embedder, cache, jobs, progress,
-                                                                pooling)
+    scored = taste if taste is not None and taste_weight > 0 else None
+    seed_paths, seed_vecs, paths, V, failed, scores = given_and_library(seeds, library_dir, embedder, cache, jobs,
+                                                                        progress, pooling, taste=scored)
     exclude = set(seed_paths) | {os.path.realpath(p) for p in seed_paths}
-    if taste is not None and taste_weight > 0:
-        scores, _ = model_scores(taste, paths, cache, jobs, progress)
+    if scored is not None:
         found = embed.nearest(seed_vecs, paths, V, n, exclude=exclude, bonus=taste_weight * scores,
                               weight=1 - taste_weight)
     else:

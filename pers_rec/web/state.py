@@ -184,6 +184,7 @@ class Library:
         from ..embed import Embedder, vectors
         from ..encoders import encoder_for
         from ..progress import bar
+        from ..workflows import vectors_and_scores
 
         with bar(len(self.paths), "tags", "track", True) as b:
             for i, p in enumerate(self.paths):
@@ -195,9 +196,13 @@ class Library:
         cache = open_cache(self.cache_dir)
         try:
             saved, origin = self._start_model()
-            embedder = (Embedder(saved) if saved is not None   # the ranking model's own trunk, loaded once
-                        else encoder_for(self.root, None, self.cache_dir, FeatureConfig(), runtime=self.runtime))
-            ok, V, failed, _ = vectors(self.paths, embedder, cache=cache, jobs=None, progress=True)
+            if saved is not None:  # one pass: the ranking model's first member gives the vectors its scores use
+                embedder = Embedder(saved)
+                ok, V, failed, df = vectors_and_scores(self.paths, saved, embedder, cache=cache, progress=True)
+                self._ranked(saved, df)
+            else:
+                embedder = encoder_for(self.root, None, self.cache_dir, FeatureConfig(), runtime=self.runtime)
+                ok, V, failed, _ = vectors(self.paths, embedder, cache=cache, jobs=None, progress=True)
             full = np.zeros((len(self.paths), V.shape[1] if len(V) else embedder.dim), np.float32)
             for p, v in zip(ok, V):
                 full[self.id_of[p]] = v
@@ -208,7 +213,6 @@ class Library:
             self._say_failed()
             self.status["version"] += 1  # the page reloads its list: tags and the quick learner's order are in
             if saved is not None:
-                self._rank(saved, cache)
                 self.status["model"] = origin.name if origin == self.model_path else "retrained"
         finally:
             if cache is not None:
@@ -244,7 +248,10 @@ class Library:
 
     def _rank(self, saved, cache) -> None:
         from .. import rank
-        df = rank.rank(self.paths, saved, cache=cache, progress=True)
+        self._ranked(saved, rank.rank(self.paths, saved, cache=cache, progress=True))
+
+    def _ranked(self, saved, df) -> None:
+        """The page's scores from ``saved``'s ranking table ``df``."""
         scores = {}
         for r in df[df["status"] == "ok"].itertuples():
             scores[self.id_of[r.path]] = {"score": float(r.score), "rank": int(r.rank),
