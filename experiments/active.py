@@ -3,9 +3,9 @@
 A simulated listener on the real-music tasks (``experiments/realmusic``): the
 task's training tracks are the library, its labels answer the questions. The
 listener starts with 2 likes (drawn with the seed); then each answer labels
-one more track, chosen by the queue (:func:`pers_rec.active.ask`: uncertainty
+one more track, chosen by the queue (:func:`pers_rec.library.active.ask`: uncertainty
 and diversity, refitted after every answer, albums spread) or at random. After
-10, 20 and 40 answers the quick learner (:func:`pers_rec.active.learner`,
+10, 20 and 40 answers the quick learner (:func:`pers_rec.library.active.learner`,
 logistic regression on the shipped encoder's track embeddings) is fitted on
 the answers and scored on the task's test tracks (ROC-AUC). 3 seeds.
 
@@ -25,12 +25,12 @@ CHECKPOINTS = (10, 20, 40)
 
 
 def embeddings(rows) -> dict:
-    from pers_rec import embed
-    from pers_rec import model as Mo
-    from pers_rec import pretrain as P
-    from pers_rec.cache import open_cache
-    from pers_rec.checkpoint import SavedModel
-    from pers_rec.features import FeatureConfig
+    from pers_rec.audio.cache import open_cache
+    from pers_rec.audio.features import FeatureConfig
+    from pers_rec.learn import pretrain as P
+    from pers_rec.library import embed
+    from pers_rec.model import networks as Mo
+    from pers_rec.model.checkpoint import SavedModel
 
     cfg, mcfg = FeatureConfig(), Mo.ModelConfig()
     model = Mo.build(cfg, mcfg)
@@ -47,7 +47,7 @@ def embeddings(rows) -> dict:
 def simulate(task, vec: dict, album: dict, strategy: str, seed: int) -> dict:
     from sklearn.metrics import roc_auc_score
 
-    from pers_rec import active
+    from pers_rec.library import active
 
     pool = task.train_pos + task.train_neg
     V = np.stack([vec[i] for i in pool])

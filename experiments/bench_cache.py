@@ -28,12 +28,12 @@ def main(argv=None) -> int:
     p.add_argument("--task", default="orchestral-within")
     p.add_argument("--out", default=str(RESULTS))
     args = p.parse_args(argv)
-    from pers_rec import rank as R
-    from pers_rec import train as T
-    from pers_rec.cache import FeatureCache, open_cache
-    from pers_rec.dataset import Track
-    from pers_rec.extract import extract_many
-    from pers_rec.features import FeatureConfig
+    from pers_rec.audio.cache import FeatureCache, open_cache
+    from pers_rec.audio.extract import extract_many
+    from pers_rec.audio.features import FeatureConfig
+    from pers_rec.learn import train as T
+    from pers_rec.learn.dataset import Track
+    from pers_rec.library import rank as R
 
     rows = D.read_catalog()
     paths = {r["id"]: str(D.excerpt_path(r)) for r in rows}

@@ -43,13 +43,14 @@ def main(argv=None) -> int:
     p.add_argument("--out", default=str(RESULTS))
     args = p.parse_args(argv)
 
-    from pers_rec import audio
-    from pers_rec import distill as Di
-    from pers_rec import model as Mo
-    from pers_rec import teacher as Te
-    from pers_rec.cache import open_cache
-    from pers_rec.extract import extract_many
-    from pers_rec.features import FeatureConfig, n_windows
+    from pers_rec.audio import decode as audio
+    from pers_rec.audio.cache import open_cache
+    from pers_rec.audio.extract import extract_many
+    from pers_rec.audio.features import FeatureConfig, n_windows
+    from pers_rec.config import DistillConfig
+    from pers_rec.learn import distill as Di
+    from pers_rec.model import networks as Mo
+    from pers_rec.model import teacher as Te
 
     if Te.checkpoint_dir() is None:
         raise SystemExit(f"bench_distill: the teacher is not installed ({Te.HOW})")
@@ -58,7 +59,7 @@ def main(argv=None) -> int:
     if not rows:
         raise SystemExit("bench_distill: no catalog track is installed (python -m experiments.realmusic_data)")
     paths = [r["path"] for r in rows]
-    cfg, mcfg, dcfg = FeatureConfig(), Mo.ModelConfig(), Di.DistillConfig()
+    cfg, mcfg, dcfg = FeatureConfig(), Mo.ModelConfig(), DistillConfig()
     t = {}
 
     t0 = time.perf_counter()

@@ -25,8 +25,8 @@ import numpy as np
 
 import synth
 from experiments.common import CACHE, RESULTS, best_of, environment, write_results
-from pers_rec import audio
-from pers_rec import features as F
+from pers_rec.audio import decode as audio
+from pers_rec.audio import features as F
 from synth.io import cached
 
 SR_FILE = 44100
@@ -44,7 +44,7 @@ def make_song(seconds: float, seed: int = 0) -> np.ndarray:
 _MEMORY_PROBE = """
 import sys, time
 import numpy as np
-from pers_rec import features as F
+from pers_rec.audio import features as F
 
 
 def hwm_mb():  # this address space's peak RSS (ru_maxrss would include the parent's, kept across exec)

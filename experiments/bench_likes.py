@@ -29,8 +29,9 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=1_000_000)
     ap.add_argument("--baseline-rows", type=int, default=20_000, help="rows for the quadratic baseline")
     args = ap.parse_args()
-    from pers_rec import dataset, signals
-    from pers_rec.playlists import read_labelled
+    from pers_rec.learn import dataset
+    from pers_rec.players import signals
+    from pers_rec.players.playlists import read_labelled
 
     with tempfile.TemporaryDirectory() as tmp:
         likes = Path(tmp) / "likes.csv"

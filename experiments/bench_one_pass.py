@@ -51,13 +51,14 @@ def main(argv=None) -> int:
 
     import keras
 
-    from pers_rec import embed, rank, runtime
-    from pers_rec.cache import open_cache
-    from pers_rec.checkpoint import SavedModel
+    from pers_rec.audio.cache import open_cache
+    from pers_rec.audio.extract import extract_many
     from pers_rec.config import FeatureConfig, ModelConfig
-    from pers_rec.extract import extract_many
-    from pers_rec.model import build
-    from pers_rec.workflows import vectors_and_scores
+    from pers_rec.library import embed, rank
+    from pers_rec.library.workflows import vectors_and_scores
+    from pers_rec.model import runtime
+    from pers_rec.model.checkpoint import SavedModel
+    from pers_rec.model.networks import build
 
     work = Path(tempfile.mkdtemp(prefix="bench_one_pass_"))
     try:

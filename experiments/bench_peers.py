@@ -85,9 +85,10 @@ def taste_model() -> Path:
     """A taste model of the default architecture (the shipped encoder's weights, a fresh output layer)."""
     path = WORK / "taste.keras"
     if not path.exists():
-        from pers_rec import checkpoint, pretrain
         from pers_rec.config import FeatureConfig, ModelConfig
-        from pers_rec.model import build
+        from pers_rec.learn import pretrain
+        from pers_rec.model import checkpoint
+        from pers_rec.model.networks import build
 
         cfg, mcfg = FeatureConfig(), ModelConfig()
         network = build(cfg, mcfg)
@@ -100,7 +101,7 @@ def many_cached(n: int, cache: Path, source_cache: Path, source_lib: Path) -> Pa
     """``n`` tiny WAV files whose cache entries hold the real tracks' four-minute feature matrices, cycled."""
     import soundfile as sf
 
-    from pers_rec.cache import FeatureCache
+    from pers_rec.audio.cache import FeatureCache
     from pers_rec.config import FeatureConfig
 
     cfg = FeatureConfig()

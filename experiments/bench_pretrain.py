@@ -41,10 +41,11 @@ def main(argv=None) -> int:
     p.add_argument("--out", default=str(RESULTS))
     args = p.parse_args(argv)
 
-    from pers_rec import dataset, features
-    from pers_rec import model as Mo
-    from pers_rec import pretrain as P
-    from pers_rec.features import FeatureConfig
+    from pers_rec.audio import features
+    from pers_rec.audio.features import FeatureConfig
+    from pers_rec.learn import dataset
+    from pers_rec.learn import pretrain as P
+    from pers_rec.model import networks as Mo
 
     cfg, mcfg = FeatureConfig(), Mo.ModelConfig()
     pcfg = P.PretrainConfig(**({"epochs": args.epochs} if args.epochs else {}))

@@ -68,7 +68,7 @@ def _decode_only(path: str) -> int:
 
 
 def _decode_resample(path: str) -> int:
-    from pers_rec import audio
+    from pers_rec.audio import decode as audio
 
     return sum(len(b) for b in audio.stream(path, 24000))
 
@@ -110,9 +110,9 @@ def profile_one(path: str, saved) -> dict:
     import soundfile as sf
     import soxr
 
-    from pers_rec import features as F
-    from pers_rec import scoring
-    from pers_rec.cache import FeatureCache
+    from pers_rec.audio import features as F
+    from pers_rec.audio.cache import FeatureCache
+    from pers_rec.model import scoring
 
     cfg = saved.cfg
     t_dec, blocks = best_of(lambda: [b for b in sf.SoundFile(path).blocks(1 << 16, dtype="float32", always_2d=True)])
@@ -161,8 +161,8 @@ def cold_path_steps(path: str, cfg) -> list[dict]:
     import soundfile as sf
     import soxr
 
-    from pers_rec import compact
-    from pers_rec import features as F
+    from pers_rec.audio import compact
+    from pers_rec.audio import features as F
 
     blocks = [b for b in sf.SoundFile(path).blocks(1 << 16, dtype="float32", always_2d=True)]
     w = np.full(2, 0.5, np.float32)
@@ -225,8 +225,8 @@ import sys, time
 if __name__ == "__main__":
     import numpy as np
     import soundfile as sf
-    from pers_rec import extract, features
-    from pers_rec.features import FeatureConfig
+    from pers_rec.audio import extract, features
+    from pers_rec.audio.features import FeatureConfig
     cfg = FeatureConfig()
     what, path = sys.argv[1], sys.argv[2]
     if what == "arrays-librosa":
@@ -272,8 +272,8 @@ def _fresh_process_steps() -> list[dict]:
 
 def chunk_sweep(path: str, cfg) -> dict[int, float]:
     """Seconds for one track's MFCC from its resampled signal, by chunk size (the machine's cache decides)."""
-    from pers_rec import audio
-    from pers_rec import features as F
+    from pers_rec.audio import decode as audio
+    from pers_rec.audio import features as F
 
     y = audio.load(path, cfg.sr)
     chunk, out = F._CHUNK_SAMPLES, {}
@@ -288,7 +288,8 @@ def chunk_sweep(path: str, cfg) -> dict[int, float]:
 
 _RANK_PROBE = """
 import sys, time
-from pers_rec import checkpoint, rank
+from pers_rec.model import checkpoint
+from pers_rec.library import rank
 
 
 def hwm_mb():
@@ -341,14 +342,15 @@ def main(argv=None) -> int:
     t_make = time.perf_counter() - t0
     print(f"library: {len(paths)} files ready in {t_make:.0f} s", flush=True)
 
-    from pers_rec import extract
+    from pers_rec.audio import extract
 
     extract.start_early()  # one forkserver (with the workers' preloaded modules) for every row's pool
     t0 = time.perf_counter()
-    from pers_rec import checkpoint, rank
-    from pers_rec import model as Mo
-    from pers_rec.cache import open_cache
-    from pers_rec.features import FeatureConfig
+    from pers_rec.audio.cache import open_cache
+    from pers_rec.audio.features import FeatureConfig
+    from pers_rec.library import rank
+    from pers_rec.model import checkpoint
+    from pers_rec.model import networks as Mo
 
     cfg, mcfg = FeatureConfig(), Mo.ModelConfig()
     rounds = []
@@ -421,7 +423,7 @@ def main(argv=None) -> int:
         f"| `pers-rec rank`, cold cache, end to end (Python start, model load in the light runtime, scan, rank, CSV) | "
         f"{cli:.2f} | {n / cli:.1f} | {cli / floor:.2f}x |",
         "",
-        f"Scoring runs in the light runtime (numpy; `pers_rec/runtime.py`), as every scoring command does by default. "
+        f"Scoring runs in the light runtime (numpy; `pers_rec/model/runtime.py`), as every scoring command does by default. "
         f"Not in the rows above `pers-rec rank`: building the model in Keras, saving and loading it took {t_load:.1f} s once per run. "
         f"Peak memory: main process {main_hwm:.0f} MB (VmHWM; this benchmark's own process imports TensorFlow to build the model); largest child process of the run {child_mb:.0f} MB (any pool here, the library generator included, so an upper bound for a decoding worker). "
         f"Feature cache: {cache_mb:.1f} MB for {n} tracks ({cache_mb / n:.2f} MB per 4-minute track).",

@@ -6,7 +6,7 @@ random partials and noise, 22.05 kHz mono) is made once into
 fresh process on the same 2 cores, so its own peak memory (VmHWM) is read at
 its end; the largest worker's comes from ``RUSAGE_CHILDREN``:
 
-- scan only (``pers_rec.scan``);
+- scan only (``pers_rec.audio.scan``);
 - cold rank, local engine (an empty feature cache), on the first 1,000 and on all tracks: is the main process's
   peak independent of the library's size?
 - cold rank, ``--engine ray`` (a local Ray cluster started by the command, no feature cache): the engine's
@@ -97,10 +97,10 @@ def main(argv=None) -> int:
             dst = small / os.path.relpath(src, LIB)
             dst.parent.mkdir(parents=True, exist_ok=True)
             os.symlink(src, dst)
-    from pers_rec import model as Mo
-    from pers_rec.checkpoint import SavedModel, save
-    from pers_rec.features import FeatureConfig
-    from pers_rec.scan import scan
+    from pers_rec.audio.features import FeatureConfig
+    from pers_rec.audio.scan import scan
+    from pers_rec.model import networks as Mo
+    from pers_rec.model.checkpoint import SavedModel, save
 
     model = CACHE / "scale_model.keras"
     if not model.exists():

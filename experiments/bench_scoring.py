@@ -21,10 +21,10 @@ import sys
 import numpy as np
 
 from experiments.common import RESULTS, best_of, environment, write_results
-from pers_rec import features as F
-from pers_rec import model as Mo
-from pers_rec import scoring as S
-from pers_rec.checkpoint import SavedModel
+from pers_rec.audio import features as F
+from pers_rec.model import networks as Mo
+from pers_rec.model import scoring as S
+from pers_rec.model.checkpoint import SavedModel
 
 
 def bench(arch: str, n_tracks: int, repeats: int, seconds: float = 240.0) -> dict:

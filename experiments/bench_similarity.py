@@ -45,8 +45,8 @@ def main(argv=None) -> int:
     p.add_argument("--out", default=str(RESULTS))
     args = p.parse_args(argv)
 
-    from pers_rec import embed as E
-    from pers_rec.cache import FeatureCache
+    from pers_rec.audio.cache import FeatureCache
+    from pers_rec.library import embed as E
 
     rng = np.random.default_rng(0)
     V = E.normalise(rng.normal(size=(args.tracks, args.dim))).astype(np.float16).astype(np.float32)

@@ -50,8 +50,8 @@ def main(argv=None) -> int:
         raise SystemExit(f"bench_subsonic: {why}")
     import os
 
-    from pers_rec import players
-    from pers_rec import subsonic as Su
+    from pers_rec.players import subsonic as Su
+    from pers_rec.players import sync as players
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
@@ -77,8 +77,8 @@ def main(argv=None) -> int:
                     waited[0] += time.perf_counter() - t
 
             Su.Client._call = timed
-            from pers_rec import signals as S
-            from pers_rec.scan import scan
+            from pers_rec.audio.scan import scan
+            from pers_rec.players import signals as S
 
             t0 = time.perf_counter()
             paths = scan(tmp / "music")

@@ -4,7 +4,7 @@
 
 Data: every full track of the catalog's game-soundtrack packages (`experiments/realmusic/catalog.csv`, the free
 recordings the project may use) and synthetic songs made here by `synth`. Targets: the teacher's vector of a
-window every 10 s (`pers_rec.distill`), MSE on standardised targets. Writes `pers_rec/data/encoder.npz` (the
+window every 10 s (`pers_rec.learn.distill`), MSE on standardised targets. Writes `pers_rec/data/encoder.npz` (the
 trunk's and the LSTM's weights, as `pers-rec pretrain` stores them) and `pers_rec/data/encoder.json`: its
 provenance (data, teacher, commit, loss, the file's SHA-256). `train`, `similar`, `playlist`, `map`,
 `filters` and `embed` start from it when the library has no pre-training of its own.
@@ -37,13 +37,14 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     import synth
     from experiments import realmusic_data as D
-    from pers_rec import audio, distill
-    from pers_rec import model as Mo
-    from pers_rec import pretrain as P
-    from pers_rec import teacher as T
-    from pers_rec.cache import open_cache
-    from pers_rec.extract import extract_many
-    from pers_rec.features import FeatureConfig, n_windows
+    from pers_rec.audio import decode as audio
+    from pers_rec.audio.cache import open_cache
+    from pers_rec.audio.extract import extract_many
+    from pers_rec.audio.features import FeatureConfig, n_windows
+    from pers_rec.learn import distill
+    from pers_rec.learn import pretrain as P
+    from pers_rec.model import networks as Mo
+    from pers_rec.model import teacher as T
     from synth.io import write
 
     t0 = time.perf_counter()
@@ -60,7 +61,9 @@ def main(argv=None) -> int:
         songs.append(str(path))
     paths = [r["path"] for r in rows] + songs
     cfg, mcfg = FeatureConfig(), Mo.ModelConfig()
-    dcfg = distill.DistillConfig(epochs=args.epochs, seed=args.seed)
+    from pers_rec.config import DistillConfig
+
+    dcfg = DistillConfig(epochs=args.epochs, seed=args.seed)
     cache = open_cache(D.cache_dir() / "pers_rec_cache")
     feats = {str(e.path): e.features for e in extract_many(paths, cfg, cache=cache) if e.ok}
     teacher, t1 = T.Teacher(), time.perf_counter()

@@ -215,9 +215,9 @@ def teacher_file(row: dict) -> Path:
 def teacher_patches(rows: list[dict], names=("msd", "mtt")) -> None:
     """For every track without one, ``teacher/<id>.npz``: ``msd`` and (when its weights are there) ``mtt``, the
     penultimate vectors [shape=(n, 200), float16] of the back-to-back 3 s patches, and ``duration_s``."""
-    from pers_rec import teacher as Te
-    from pers_rec.audio import load
+    from pers_rec.audio.decode import load
     from pers_rec.errors import AudioError
+    from pers_rec.model import teacher as Te
 
     (cache_dir() / "teacher").mkdir(parents=True, exist_ok=True)
     teachers = {"msd": Te.Teacher()}

@@ -40,7 +40,7 @@ HOLDOUT_SHARE = 0.25
 def spectral_curves(cfg) -> tuple[np.ndarray, np.ndarray]:
     """``(log2(f / 1 kHz) per mel band, DCT matrix)``: a curve ``H`` in dB over the bands adds ``H @ dct`` to
     a window's MFCC (the log-mel is in dB and the DCT is linear)."""
-    from pers_rec import features as F
+    from pers_rec.audio import features as F
 
     mel, _, dct = F.analysis_arrays(cfg)
     freqs = np.linspace(0, cfg.sr / 2, mel.shape[1])
@@ -88,14 +88,15 @@ def main(argv=None) -> int:
         return ship_from(args.ship_from)
     import keras
 
-    from pers_rec import distill, runtime
-    from pers_rec import model as Mo
-    from pers_rec import pretrain as P
-    from pers_rec.checkpoint import SavedModel
+    from pers_rec.audio.features import feature_stats, windows
     from pers_rec.config import FeatureConfig, ModelConfig
-    from pers_rec.embed import Embedder
-    from pers_rec.features import feature_stats, windows
-    from pers_rec.pretrain import Pretrained
+    from pers_rec.learn import distill
+    from pers_rec.learn import pretrain as P
+    from pers_rec.learn.pretrain import Pretrained
+    from pers_rec.library.embed import Embedder
+    from pers_rec.model import networks as Mo
+    from pers_rec.model import runtime
+    from pers_rec.model.checkpoint import SavedModel
 
     t0 = time.perf_counter()
     cfg = FeatureConfig()
@@ -138,7 +139,9 @@ def main(argv=None) -> int:
             return X, (Y - mean) / std
 
     keras.utils.set_random_seed(args.seed)
-    dcfg = distill.DistillConfig(epochs=args.epochs, seed=args.seed, every_s=1)
+    from pers_rec.config import DistillConfig
+
+    dcfg = DistillConfig(epochs=args.epochs, seed=args.seed, every_s=1)
     stats = feature_stats([d[1].astype(np.float32) for d in train[:200]])
     taste, student = distill.student(cfg, mcfg, dcfg, stats, Y_all.shape[1])
     hist = student.fit(Batches(), epochs=args.epochs, verbose=2)
@@ -214,8 +217,8 @@ def ship_from(name: str) -> int:
     """``pers_rec/data/encoder.npz`` from the student of run ``name`` (``results/NAME.json``), and its provenance
     in ``encoder.json``: what went in, how it was measured."""
     from experiments.common import RESULTS
-    from pers_rec import pretrain as P
     from pers_rec.config import FeatureConfig, ModelConfig
+    from pers_rec.learn import pretrain as P
 
     run = json.loads((RESULTS / f"{name}.json").read_text())
     pre = P.load(run["student"])

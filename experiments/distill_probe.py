@@ -41,9 +41,9 @@ def window_targets(patches: np.ndarray, n_windows: int) -> np.ndarray:
 def tracks(rows, cfg, jobs: int):
     """Per catalogued track whose features exist: (source, feature matrix fitted to a window, the window targets
     [shape=(n_windows, 200)], NaN rows where no patch lies inside)."""
-    from pers_rec import features as F
-    from pers_rec.cache import open_cache
-    from pers_rec.extract import extract_many
+    from pers_rec.audio import features as F
+    from pers_rec.audio.cache import open_cache
+    from pers_rec.audio.extract import extract_many
 
     by_audio = {r["audio"]: r for r in rows}
     cache = open_cache(cache_dir() / "pers_rec_cache")
@@ -62,11 +62,12 @@ def tracks(rows, cfg, jobs: int):
 
 def collect(rows, jobs: int):
     """Per track: (source, encoder window vectors, MFCC window statistics, teacher window targets)."""
-    from pers_rec import features as F
-    from pers_rec import pretrain, runtime
-    from pers_rec.checkpoint import SavedModel
+    from pers_rec.audio import features as F
     from pers_rec.config import FeatureConfig, ModelConfig
-    from pers_rec.embed import Embedder
+    from pers_rec.learn import pretrain
+    from pers_rec.library.embed import Embedder
+    from pers_rec.model import runtime
+    from pers_rec.model.checkpoint import SavedModel
 
     cfg, mcfg = FeatureConfig(), ModelConfig()
     embedder = Embedder(SavedModel(runtime.from_pretrained(cfg, mcfg, pretrain.shipped(cfg, mcfg)), cfg, mcfg))

@@ -27,9 +27,9 @@ from experiments.similarity import LEADS, arguments
 
 
 def run(tracks, classes, seeds: int, label: str) -> dict:
-    from pers_rec import genre as G
+    from pers_rec.audio.features import FeatureConfig
     from pers_rec.config import TrainConfig
-    from pers_rec.features import FeatureConfig
+    from pers_rec.learn import genre as G
 
     out = {"classes": classes, "tracks": len(tracks), "runs": []}
     labels = np.array([t.label for t in tracks])
@@ -47,8 +47,8 @@ def run(tracks, classes, seeds: int, label: str) -> dict:
 
 def synthetic(n_songs: int, duration_s: float) -> tuple[list, list[str]]:
     import synth
-    from pers_rec import features as F
-    from pers_rec.dataset import Track
+    from pers_rec.audio import features as F
+    from pers_rec.learn.dataset import Track
 
     cfg = F.FeatureConfig()
     rng = np.random.default_rng(1)
@@ -64,8 +64,8 @@ def synthetic(n_songs: int, duration_s: float) -> tuple[list, list[str]]:
 def real() -> tuple[list, list[str]] | None:
     from experiments import realmusic as RM
     from experiments import realmusic_data as D
-    from pers_rec.cache import open_cache
-    from pers_rec.dataset import Track
+    from pers_rec.audio.cache import open_cache
+    from pers_rec.learn.dataset import Track
 
     rows = D.read_catalog()
     if not all(D.excerpt_path(r).exists() for r in rows):

@@ -10,7 +10,7 @@ import numpy as np  # noqa: E402
 
 import synth  # noqa: E402
 from experiments.common import RESULTS  # noqa: E402
-from pers_rec import features as F  # noqa: E402
+from pers_rec.audio import features as F  # noqa: E402
 from pers_rec.fileio import atomic_path  # noqa: E402
 
 

@@ -6,7 +6,7 @@ played to its end. The listener starts with 2 likes (drawn with the seed, from t
 radio then plays 100 tracks. Radios, all under the same variety rules (no track twice in a session, no album
 twice within 2 tracks):
 
-- **learn**: ``pers_rec.radio.Radio``: taste (the quick learner on the shipped encoder's track vectors,
+- **learn**: ``pers_rec.radio.picker.Radio``: taste (the quick learner on the shipped encoder's track vectors,
   refitted after every skip and completion with their weights) x similarity to the track playing;
 - **static**: the same taste fitted once on the 2 starting likes and never again (a static ranking), x similarity;
 - **similar**: similarity to the track playing only (what a bliss or AudioMuse radio does);
@@ -33,8 +33,8 @@ SKIP_AFTER_S = 5.0
 
 def session(task, vec: dict, album: dict, mode: str, seed: int, length: int = 100) -> list[int]:
     """The labels (1 liked, 0 not) of the ``length`` tracks one radio played, in order."""
-    from pers_rec import active
-    from pers_rec.radio import Radio, Rules
+    from pers_rec.library import active
+    from pers_rec.radio.picker import Radio, Rules
 
     pool = task.train_pos + task.train_neg + task.test_pos + task.test_neg
     truth = dict.fromkeys(task.train_pos + task.test_pos, 1) | dict.fromkeys(task.train_neg + task.test_neg, 0)

@@ -25,7 +25,7 @@ from experiments.servers import PASSWORD, USER, free_port, mpd, supysonic
 
 def listener(where: str, stop: threading.Event, log: list) -> None:
     """Skip (``next``) every song whose file name is not a flute song after 2 s of it; let the others play."""
-    from pers_rec import players
+    from pers_rec.players import sync as players
 
     seen = None
     while not stop.is_set():

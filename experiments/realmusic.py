@@ -43,7 +43,7 @@ def metadata_control(task: D.Task, rows: dict) -> dict:
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from pers_rec import baseline as B
+    from pers_rec.model import baseline as B
 
     formats = sorted({r["format"] for r in rows.values()})
     rates = sorted({r["orig_sr"] for r in rows.values()})
@@ -104,9 +104,9 @@ def variant_of(run: dict) -> str:
 
 def pretrained_for(seed: int, feats: dict) -> tuple:
     """The library's pre-trained weights for ``seed`` (all excerpts, no labels), made once and kept in the cache."""
-    from pers_rec import model as Mo
-    from pers_rec import pretrain as P
-    from pers_rec.features import FeatureConfig
+    from pers_rec.audio.features import FeatureConfig
+    from pers_rec.learn import pretrain as P
+    from pers_rec.model import networks as Mo
 
     path = D.cache_dir() / f"pretrained_seed{seed}.npz"
     if not path.exists():
@@ -117,10 +117,11 @@ def pretrained_for(seed: int, feats: dict) -> tuple:
 
 
 def teacher_targets(feats: dict, paths: dict, dcfg) -> dict:
-    """Each excerpt's distillation targets (``pers_rec.distill.targets``), computed once and kept in the cache."""
-    from pers_rec import audio, distill
-    from pers_rec import teacher as T
-    from pers_rec.features import FeatureConfig, n_windows
+    """Each excerpt's distillation targets (``pers_rec.learn.distill.targets``), computed once and kept in the cache."""
+    from pers_rec.audio import decode as audio
+    from pers_rec.audio.features import FeatureConfig, n_windows
+    from pers_rec.learn import distill
+    from pers_rec.model import teacher as T
 
     path = D.cache_dir() / f"teacher_targets_every{dcfg.every_s}.npz"
     if path.exists():
@@ -136,13 +137,15 @@ def teacher_targets(feats: dict, paths: dict, dcfg) -> dict:
 
 def distilled_for(seed: int, feats: dict, paths: dict, loss: str = "mse") -> tuple:
     """The encoder distilled from the teacher on all excerpts for ``seed`` and ``loss`` (no labels), made once, kept."""
-    from pers_rec import distill
-    from pers_rec import model as Mo
-    from pers_rec import pretrain as P
-    from pers_rec.features import FeatureConfig
+    from pers_rec.audio.features import FeatureConfig
+    from pers_rec.learn import distill
+    from pers_rec.learn import pretrain as P
+    from pers_rec.model import networks as Mo
 
     path = D.cache_dir() / f"distilled_{loss}_seed{seed}.npz"
-    dcfg = distill.DistillConfig(every_s=5, seed=seed, loss=loss)
+    from pers_rec.config import DistillConfig
+
+    dcfg = DistillConfig(every_s=5, seed=seed, loss=loss)
     if not path.exists():
         goals = teacher_targets(feats, paths, dcfg)
         ids = sorted(feats)
@@ -156,9 +159,9 @@ def distilled_for(seed: int, feats: dict, paths: dict, loss: str = "mse") -> tup
 
 def shipped() -> tuple:
     """The encoder shipped in ``pers_rec/data`` (``experiments.distill``)."""
-    from pers_rec import model as Mo
-    from pers_rec import pretrain as P
-    from pers_rec.features import FeatureConfig
+    from pers_rec.audio.features import FeatureConfig
+    from pers_rec.learn import pretrain as P
+    from pers_rec.model import networks as Mo
 
     pre = P.shipped(FeatureConfig(), Mo.ModelConfig())
     if pre is None:
@@ -171,7 +174,7 @@ def candidate() -> tuple:
     of ``experiments.distill_dense``), measured as the shipped one is before it may replace it."""
     import os
 
-    from pers_rec import pretrain as P
+    from pers_rec.learn import pretrain as P
 
     path = os.environ.get("PERS_REC_CANDIDATE_ENCODER")
     if not path:
@@ -181,8 +184,8 @@ def candidate() -> tuple:
 
 def teacher_tracks(paths: dict) -> dict:
     """Each excerpt's teacher vector (mean over its 3 s patches), computed once and kept in the cache."""
-    from pers_rec import audio
-    from pers_rec import teacher as T
+    from pers_rec.audio import decode as audio
+    from pers_rec.model import teacher as T
 
     path = D.cache_dir() / "teacher_tracks.npz"
     if path.exists():
@@ -202,7 +205,7 @@ def teacher_control(task: D.Task, vectors: dict) -> dict:
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    from pers_rec import baseline as B
+    from pers_rec.model import baseline as B
 
     Xtr = np.array([vectors[i] for i in task.train_pos + task.train_neg])
     ytr = np.r_[np.ones(len(task.train_pos)), np.zeros(len(task.train_neg))]
@@ -214,13 +217,13 @@ def teacher_control(task: D.Task, vectors: dict) -> dict:
 
 def run_one(task: D.Task, variant: str, seed: int, feats: dict, paths: dict, cache) -> dict:
     """Train ``variant`` with ``seed``, rank the test library, and score every ablation."""
-    from pers_rec import baseline as B
-    from pers_rec import model as Mo
-    from pers_rec import rank as R
-    from pers_rec import train as T
-    from pers_rec.dataset import Track
-    from pers_rec.features import FeatureConfig
-    from pers_rec.scoring import Scorer
+    from pers_rec.audio.features import FeatureConfig
+    from pers_rec.learn import train as T
+    from pers_rec.learn.dataset import Track
+    from pers_rec.library import rank as R
+    from pers_rec.model import baseline as B
+    from pers_rec.model import networks as Mo
+    from pers_rec.model.scoring import Scorer
 
     cfg = FeatureConfig()
     tracks = ([Track(paths[i], 1, "like", feats[i]) for i in task.train_pos]
@@ -232,7 +235,7 @@ def run_one(task: D.Task, variant: str, seed: int, feats: dict, paths: dict, cac
                        else candidate() if start == "candidate" else (None, None))
     vectors = None
     if variant.endswith("+teacher"):  # as `pers-rec train` does with the teacher installed (a patch every 10 s)
-        from pers_rec import teacher as Te
+        from pers_rec.model import teacher as Te
 
         tv = Te.TrackVectors(cache)
         tv.prefetch([t.path for t in tracks])
@@ -275,8 +278,8 @@ def run_one(task: D.Task, variant: str, seed: int, feats: dict, paths: dict, cac
 
 
 def load_features(rows: list[dict], cache) -> tuple[dict, dict]:
-    from pers_rec import extract
-    from pers_rec.features import FeatureConfig
+    from pers_rec.audio import extract
+    from pers_rec.audio.features import FeatureConfig
 
     paths = {r["id"]: str(D.excerpt_path(r)) for r in rows}
     feats = {}
@@ -365,7 +368,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     t_start = time.perf_counter()
     D.main(["--jobs", str(os.cpu_count())])
-    from pers_rec.cache import open_cache
+    from pers_rec.audio.cache import open_cache
 
     rows = D.read_catalog()
     by_id = {r["id"]: r for r in rows}
@@ -374,7 +377,7 @@ def main(argv=None) -> int:
     feats, paths = load_features(rows, cache)
     print(f"features of {len(feats)} excerpts ready ({time.perf_counter() - t_start:.0f} s)", flush=True)
 
-    from pers_rec import baseline as B
+    from pers_rec.model import baseline as B
 
     controls = {t.name: metadata_control(t, by_id) for t in tasks}
     baselines = {}
@@ -385,7 +388,7 @@ def main(argv=None) -> int:
         baselines[t.name] = {"roc_auc": m.roc_auc, "ap": m.ap}
 
     teacher = None
-    from pers_rec import teacher as T
+    from pers_rec.model import teacher as T
 
     if T.checkpoint_dir() is not None:
         vectors = teacher_tracks(paths)

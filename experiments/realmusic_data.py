@@ -150,7 +150,7 @@ def excerpt(y: np.ndarray, sr: int) -> np.ndarray:
 def _make(row: dict) -> str:
     import soundfile as sf
 
-    from pers_rec import audio
+    from pers_rec.audio import decode as audio
 
     out = excerpt_path(row)
     if out.exists():

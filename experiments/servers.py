@@ -91,7 +91,7 @@ def mpd(home, music, port=None):
                             stderr=subprocess.STDOUT)
     try:
         _wait(port, proc, log)
-        from pers_rec.mpd_player import Player
+        from pers_rec.players.mpd_player import Player
 
         with Player("127.0.0.1", port) as p:
             p.update()

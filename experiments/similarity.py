@@ -48,7 +48,7 @@ def knn_agreement(V: np.ndarray, labels: np.ndarray, k: int = 10, groups: np.nda
 
 def mfcc_stats(mats: list[np.ndarray]) -> np.ndarray:
     """The baseline's track features, z-scored over the library (so cosine weighs every statistic alike)."""
-    from pers_rec import baseline as B
+    from pers_rec.model import baseline as B
 
     X = np.stack([B.track_features(M) for M in mats])
     return (X - X.mean(0)) / np.maximum(X.std(0), 1e-9)
@@ -58,12 +58,12 @@ def embeddings(mats: list[np.ndarray], seed: int, pretrained=None) -> dict[str, 
     """Track vectors (mean and distinctive pooling) from pre-trained weights, or from random weights if None."""
     import keras
 
-    from pers_rec import embed as E
-    from pers_rec import features
-    from pers_rec import model as Mo
-    from pers_rec import pretrain as P
-    from pers_rec.checkpoint import SavedModel
-    from pers_rec.features import FeatureConfig
+    from pers_rec.audio import features
+    from pers_rec.audio.features import FeatureConfig
+    from pers_rec.learn import pretrain as P
+    from pers_rec.library import embed as E
+    from pers_rec.model import networks as Mo
+    from pers_rec.model.checkpoint import SavedModel
 
     cfg, mcfg = FeatureConfig(), Mo.ModelConfig()
     keras.utils.set_random_seed(seed)
@@ -78,9 +78,9 @@ def embeddings(mats: list[np.ndarray], seed: int, pretrained=None) -> dict[str, 
 
 def synthetic(n_songs: int, seeds: int, duration_s: float) -> dict:
     import synth
-    from pers_rec import features as F
-    from pers_rec import model as Mo
-    from pers_rec import pretrain as P
+    from pers_rec.audio import features as F
+    from pers_rec.learn import pretrain as P
+    from pers_rec.model import networks as Mo
 
     cfg = F.FeatureConfig()
     rng = np.random.default_rng(0)
@@ -107,7 +107,7 @@ def styled_excerpts(rows: list[dict]) -> tuple:
     with a confident style (the ones neighbours are judged on)."""
     from experiments import realmusic as RM
     from experiments import realmusic_data as D
-    from pers_rec.cache import open_cache
+    from pers_rec.audio.cache import open_cache
 
     feats, paths = RM.load_features(rows, open_cache(D.cache_dir() / "pers_rec_cache"))
     ids = sorted(feats)
@@ -237,9 +237,9 @@ def teacher_main(argv=None) -> int:
     tv = RM.teacher_tracks(paths)
     out = {"excerpts": len(keep), "mfcc_stats": score(mfcc_stats(mats)),
            "teacher": score(np.stack([tv[x] for x in ids])), "teacher_z": score(mfcc_z(np.stack([tv[x] for x in ids])))}
-    from pers_rec import model as Mo
-    from pers_rec import pretrain as P
-    from pers_rec.features import FeatureConfig
+    from pers_rec.audio.features import FeatureConfig
+    from pers_rec.learn import pretrain as P
+    from pers_rec.model import networks as Mo
 
     ship = P.shipped(FeatureConfig(), Mo.ModelConfig())
     if ship is not None:

@@ -21,14 +21,14 @@ import numpy as np
 
 import synth
 from experiments.common import RESULTS
-from pers_rec import features as F
-from pers_rec import model as Mo
-from pers_rec.checkpoint import SavedModel
-from pers_rec.features import feature_stats
+from pers_rec.audio import features as F
+from pers_rec.audio.features import feature_stats
 from pers_rec.fileio import write_text
-from pers_rec.filters import draw_kernel
-from pers_rec.scoring import Scorer
-from pers_rec.train import TrainConfig
+from pers_rec.learn.train import TrainConfig
+from pers_rec.library.filters import draw_kernel
+from pers_rec.model import networks as Mo
+from pers_rec.model.checkpoint import SavedModel
+from pers_rec.model.scoring import Scorer
 
 #: The seed's experiment 2 table (mean outputs), rows as in ``synth.stages.EXP2_TEST_ROWS``.
 SEED_EXP2 = {

@@ -1,4 +1,4 @@
-"""Prove the teacher's port: the original musicnn (TF1 code, in a throwaway environment) and ``pers_rec.teacher``
+"""Prove the teacher's port: the original musicnn (TF1 code, in a throwaway environment) and ``pers_rec.model.teacher``
 on the same audio; the largest differences of the 200-d penultimate vectors and of the 50 tag probabilities.
 
     python -m experiments.teacher            # builds the environment once (a few minutes), then compares
@@ -95,7 +95,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     import librosa
 
-    from pers_rec import teacher as T
+    from pers_rec.model import teacher as T
 
     t0 = time.time()
     py = build_venv()
@@ -131,7 +131,7 @@ def main(argv=None) -> int:
     (out / "teacher.json").write_text(json.dumps(res, indent=2) + "\n")
     lines = ["# The teacher's port against the original musicnn", "",
              "Written by `python -m experiments.teacher`: the original `musicnn` 0.1.0 network (`MSD_musicnn`, its own "
-             "TF1 graph and checkpoint, in a separate environment with TensorFlow + tf-keras) and `pers_rec.teacher` "
+             "TF1 graph and checkpoint, in a separate environment with TensorFlow + tf-keras) and `pers_rec.model.teacher` "
              "on the same input patches (non-overlapping 3 s log-mel patches of each clip); and the original "
              "extractor's own input patches against the port's. Differences are the largest absolute difference "
              f"over every patch and every dimension. Target: at most {res['target']:g}.", "",

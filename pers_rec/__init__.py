@@ -9,11 +9,15 @@ redirects no stream and switches no backend. The names below are imported on fir
     saved = pers_rec.load_model("taste.keras")
     ranking = pers_rec.rank_files(paths, saved)          # a pandas DataFrame, best first
 
-See ``docs/python.md``. Data flows one way::
+See ``docs/python.md``. The package is a ground floor (``config``, ``errors``, ``fileio``, ``progress``,
+``device``, ``plots``) under six wings, and data flows one way through them::
 
-    audio (decode, mono, resample) -> features (MFCC once, 8 s / 1 s window views)
-    -> model (time-only CNN + LSTM) -> scoring (window scores -> track score)
-    -> rank / train / embed -> the apps (filters, maps, genre, sequence) -> cli
+    audio (scan, decode, features, extract, cache) -> model (networks, scoring, checkpoint, teacher)
+    -> learn (dataset, train, pretrain, distill) -> library (rank, embed, sequence, maps, workflows)
+    -> radio (picker, mpd_radio, subsonic_radio); players (playlists, signals, subsonic, mpd) beside them
+    -> the faces: cli (the command line) and web (``serve``)
+
+Each wing's ``__init__`` is a docstring and a lazy face: ``import pers_rec.audio`` loads none of its modules.
 """
 
 from __future__ import annotations
@@ -28,25 +32,26 @@ _API = {
     "ModelConfig": ("config", "ModelConfig"),
     "TrainConfig": ("config", "TrainConfig"),
     "PretrainConfig": ("config", "PretrainConfig"),
-    "scan_folder": ("scan", "scan"),
-    "extract_features": ("features", "extract"),
-    "extract_many": ("extract", "extract_many"),
-    "load_model": ("checkpoint", "load"),
-    "save_model": ("checkpoint", "save"),
-    "SavedModel": ("checkpoint", "SavedModel"),
-    "build_model": ("model", "build"),
-    "Scorer": ("scoring", "Scorer"),
-    "rank_files": ("rank", "rank"),
-    "explain_track": ("rank", "explain"),
-    "gather_tracks": ("dataset", "gather"),
-    "train_taste": ("train", "train"),
-    "Embedder": ("embed", "Embedder"),
-    "embed_files": ("embed", "vectors"),
-    "nearest": ("embed", "nearest"),
-    "TrainOutputs": ("workflows", "TrainOutputs"),
-    "train_to_files": ("workflows", "train_to_files"),
-    "rank_to_files": ("workflows", "rank_to_files"),
-    "vectors_and_scores": ("workflows", "vectors_and_scores"),
+    "DistillConfig": ("config", "DistillConfig"),
+    "scan_folder": ("audio.scan", "scan"),
+    "extract_features": ("audio.features", "extract"),
+    "extract_many": ("audio.extract", "extract_many"),
+    "load_model": ("model.checkpoint", "load"),
+    "save_model": ("model.checkpoint", "save"),
+    "SavedModel": ("model.checkpoint", "SavedModel"),
+    "build_model": ("model.networks", "build"),
+    "Scorer": ("model.scoring", "Scorer"),
+    "rank_files": ("library.rank", "rank"),
+    "explain_track": ("library.rank", "explain"),
+    "gather_tracks": ("learn.dataset", "gather"),
+    "train_taste": ("learn.train", "train"),
+    "Embedder": ("library.embed", "Embedder"),
+    "embed_files": ("library.embed", "vectors"),
+    "nearest": ("library.embed", "nearest"),
+    "TrainOutputs": ("library.workflows", "TrainOutputs"),
+    "train_to_files": ("library.workflows", "train_to_files"),
+    "rank_to_files": ("library.workflows", "rank_to_files"),
+    "vectors_and_scores": ("library.workflows", "vectors_and_scores"),
 }
 
 __all__ = ["__version__", *_API]

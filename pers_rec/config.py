@@ -4,7 +4,8 @@ and the choice lists the command line offers.
 - :class:`FeatureConfig`: how audio becomes MFCC windows (saved with every model, checked when it is loaded);
 - :class:`ModelConfig`: the network's architecture (saved with every model);
 - :class:`TrainConfig`: how a taste or genre model is trained (recorded in its report);
-- :class:`PretrainConfig`: contrastive pre-training (part of the stored weights' key).
+- :class:`PretrainConfig`: contrastive pre-training (part of the stored weights' key);
+- :class:`DistillConfig`: distilling the teacher into the encoder (recorded with the weights).
 
 Nothing here imports Keras or numpy: reading (and checking) a configuration is cheap.
 """
@@ -37,53 +38,26 @@ LIMITS = (("sr", 1000, 384000), ("hop_length", 1, 65536), ("n_fft", 16, 65536), 
 
 @dataclass(frozen=True)
 class FeatureConfig:
-    """Everything that determines the features; saved with every model.
+    """Everything that determines the features; saved with every model (why 24 kHz, 64 fps and ``n_fft`` 1024:
+    docs/design.md)."""
 
-    Parameters
-    ----------
-    sr : int
-        Sample rate in Hz the audio is resampled to (24 kHz: content up to 12 kHz).
-    hop_length : int
-        Samples between frames; ``sr / hop_length`` must be a whole number (``fps``; 64 by default, a multiple of
-        the trunk's stride, which makes shared-trunk scoring exact: why 24 kHz and 64 fps, docs/design.md).
-    n_fft : int
-        FFT size in samples (1024 = 42.7 ms at 24 kHz; why not 2048: docs/design.md).
-    n_mels : int
-        Mel bands (64 fill 0-12 kHz with no empty filter at ``n_fft=1024``).
-    n_mfcc : int
-        Cepstral coefficients kept (``kind="mfcc"``).
-    fmin, fmax : float
-        Mel filterbank range in Hz; ``fmax=None`` means ``sr / 2``.
-    kind : {"mfcc", "logmel"}
-        ``"mfcc"``: the seed's features. ``"logmel"``: the log-mel bands
-        themselves (Dieleman's features), ``n_mels`` channels.
-    window_s : int
-        Window length in seconds (8 in the seed).
-    hop_s : int
-        Seconds between window starts at ranking time (1 in the seed).
-    norm : {"standardize", "none"}
-        ``"standardize"``: the network's first layer standardises each coefficient with the training windows'
-        mean and variance (stored in the model). ``"none"``: raw coefficients.
-    min_s : float
-        Shortest accepted track in seconds (shorter: :class:`TooShortError`); a track shorter than ``window_s``
-        is looped to fill one window.
-    amin : float
-        Power floor before the log (1e-10 = -100 dB).
-    """
-
-    sr: int = 24000
+    sr: int = 24000  #: Hz the audio is resampled to (content up to 12 kHz)
+    #: Samples between frames; ``sr / hop_length`` is a whole number (``fps``; 64, a multiple of the trunk's
+    #: stride, which makes shared-trunk scoring exact)
     hop_length: int = 375
-    n_fft: int = 1024
-    n_mels: int = 64
-    n_mfcc: int = 20
-    fmin: float = 0.0
+    n_fft: int = 1024  #: FFT size in samples (42.7 ms at 24 kHz)
+    n_mels: int = 64  #: mel bands (64 fill 0-12 kHz with no empty filter at ``n_fft=1024``)
+    n_mfcc: int = 20  #: cepstral coefficients kept (``kind="mfcc"``)
+    fmin: float = 0.0  #: the mel filterbank's range in Hz (``fmax=None``: ``sr / 2``)
     fmax: float | None = None
-    kind: str = "mfcc"
-    window_s: int = 8
-    hop_s: int = 1
+    kind: str = "mfcc"  #: ``"mfcc"`` (the seed's) or ``"logmel"`` (Dieleman's: the ``n_mels`` bands themselves)
+    window_s: int = 8  #: window length in seconds (8 in the seed)
+    hop_s: int = 1  #: seconds between window starts at ranking time (1 in the seed)
+    #: ``"standardize"``: the network's first layer standardises each coefficient with the training windows' mean
+    #: and variance (stored in the model); ``"none"``: raw coefficients
     norm: str = "standardize"
-    min_s: float = 1.0
-    amin: float = 1e-10
+    min_s: float = 1.0  #: shortest accepted track (:class:`TooShortError`); one shorter than a window is looped
+    amin: float = 1e-10  #: power floor before the log (-100 dB)
 
     def __post_init__(self):
         for name, kind in (("sr", int), ("hop_length", int), ("n_fft", int), ("n_mels", int), ("n_mfcc", int),
@@ -245,50 +219,25 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Training settings (all recorded in the report).
+    """Training settings (all recorded in the report)."""
 
-    Parameters
-    ----------
-    max_epochs : int
-        Epochs each cross-validation fold trains for; the chosen count is <= this.
-    folds : int
-        Cross-validation folds (capped by the number of tracks in the smaller class).
-    ensemble : int or None
-        None: average the ``folds`` fold models at the chosen epoch (seeds agree far better than with one
-        model); K >= 2: the same with K folds; 0: one model retrained on all tracks instead.
-    windows_per_track : int
-        Random windows drawn from each training track per epoch.
-    batch_size : int
-    learning_rate : float
-        Adam's learning rate.
-    gain_db : float
-        Random gain augmentation range in dB (0 disables).
-    unlabelled_weight : float
-        Weight of an unlabelled library track used as a negative, relative to a dislike (it may be a hidden like).
-    unlabelled_per_like : float
-        Unlabelled library tracks drawn at random per liked track as negatives.
-    blend : str
-        ``"auto"``: stack the network's score with the baseline's when that cross-validates at least as well as
-        the network alone; ``"stacked"``, ``"network"``, ``"teacher"`` (the teacher's regression) force one.
-    augment : bool
-        Mask a time span and a band and tilt every training window (``augment.augment``; ``train --augment``).
-    pretrained : str or None
-        Where the pre-trained weights every model starts from came from (recorded in the report).
-    seed : int
-    """
-
-    max_epochs: int = 20
-    folds: int = 5
+    max_epochs: int = 20  #: epochs each cross-validation fold trains for; the chosen count is <= this
+    folds: int = 5  #: cross-validation folds (capped by the number of tracks in the smaller class)
+    #: None: average the ``folds`` fold models at the chosen epoch (seeds agree far better than with one model);
+    #: K >= 2: the same with K folds; 0: one model retrained on all tracks instead
     ensemble: int | None = None
-    windows_per_track: int = 8
+    windows_per_track: int = 8  #: random windows drawn from each training track per epoch
     batch_size: int = 32
-    learning_rate: float = 1e-3
-    gain_db: float = 6.0
+    learning_rate: float = 1e-3  #: Adam's
+    gain_db: float = 6.0  #: random gain augmentation range in dB (0 disables)
+    #: weight of an unlabelled library track used as a negative, relative to a dislike (it may be a hidden like)
     unlabelled_weight: float = 0.5
-    unlabelled_per_like: float = 3.0
+    unlabelled_per_like: float = 3.0  #: unlabelled library tracks drawn at random per liked track as negatives
+    #: ``"auto"``: stack the network's score with the baseline's when that cross-validates at least as well as the
+    #: network alone; ``"stacked"``, ``"network"``, ``"teacher"`` (the teacher's regression) force one
     blend: str = "auto"
-    augment: bool = False
-    pretrained: str | None = None
+    augment: bool = False  #: mask a time span and a band and tilt every training window (``train --augment``)
+    pretrained: str | None = None  #: where the pre-trained weights every model starts from came from
     seed: int = 0
 
     def __post_init__(self):
@@ -311,28 +260,16 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class PretrainConfig:
-    """Pre-training settings (part of the stored weights' key).
-
-    Parameters
-    ----------
-    epochs, pairs_per_track : int
-        Epochs, and positive pairs drawn from every track per epoch.
-    batch_size : int
-        Pairs per batch: each window has ``2 * batch_size - 1`` others to be told from.
-    temperature, projection, learning_rate : float, int, float
-        Of the cosine similarities; width of the projection head (pre-training only); Adam's rate.
-    gain_db, tilt, time_mask, coef_mask : float, float, float, int
-        Augmentation ranges: gain in dB; c1 offset (in c1's standard deviations over the library); longest
-        masked span (fraction of the window); widest masked band of coefficients.
-    seed : int
-    """
+    """Contrastive pre-training settings (part of the stored weights' key)."""
 
     epochs: int = 15
-    pairs_per_track: int = 4
-    batch_size: int = 64
-    temperature: float = 0.1
-    projection: int = 64
-    learning_rate: float = 1e-3
+    pairs_per_track: int = 4  #: positive pairs drawn from every track per epoch
+    batch_size: int = 64  #: pairs per batch: each window has ``2 * batch_size - 1`` others to be told from
+    temperature: float = 0.1  #: of the cosine similarities
+    projection: int = 64  #: width of the projection head (pre-training only)
+    learning_rate: float = 1e-3  #: Adam's
+    #: augmentation ranges: gain in dB; c1 offset (in c1's standard deviations over the library); longest masked
+    #: span (fraction of the window); widest masked band of coefficients
     gain_db: float = 6.0
     tilt: float = 0.5
     time_mask: float = 0.15
@@ -348,3 +285,23 @@ class PretrainConfig:
                                  f"{self.batch_size}")
         if self.temperature <= 0:
             raise ParameterError(f"temperature must be > 0, got {self.temperature}")
+
+
+@dataclass(frozen=True)
+class DistillConfig:
+    """Distillation settings (recorded with the weights): the student predicts the teacher's vector of windows."""
+
+    epochs: int = 30
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    every_s: int = 10  #: a target window every this many seconds of each track (10: 24 of a 4-minute track)
+    patch_offsets_s: tuple = (0.0, 5.0)  #: where the teacher's 3 s patches start in a window (first and last 3 s)
+    loss: str = "mse"  #: one of :data:`DISTILL_LOSSES`
+    holdout: float = 0.1  #: share of the tracks held out to report how well the student predicts unseen ones
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.loss not in DISTILL_LOSSES:
+            raise ParameterError(f"loss must be one of {DISTILL_LOSSES}, got {self.loss!r}")
+        if self.epochs < 1 or self.batch_size < 2 or self.every_s < 1 or not 0 <= self.holdout < 1:
+            raise ParameterError(f"invalid distillation settings: {self}")

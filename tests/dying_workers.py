@@ -23,7 +23,7 @@ def die_while_starting(*initargs):
     import os
     import signal
 
-    from pers_rec import extract
+    from pers_rec.audio import extract
 
     if _first_time("start", initargs[-1]):  # the last argument is the main process's id
         os.kill(os.getpid(), signal.SIGKILL)
@@ -36,7 +36,7 @@ def die_on_first_file(path, cfg_dict):
     import os
     import signal
 
-    from pers_rec import extract
+    from pers_rec.audio import extract
 
     if os.path.basename(path).startswith("x"):
         try:
@@ -52,7 +52,7 @@ def die_on_kill_me(path, cfg_dict):
     import os
     import signal
 
-    from pers_rec import extract
+    from pers_rec.audio import extract
 
     if "kill" in os.path.basename(path):
         os.kill(os.getpid(), signal.SIGKILL)

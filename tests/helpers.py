@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from pers_rec import features as F
-from pers_rec import model as Mo
+from pers_rec.audio import features as F
+from pers_rec.model import networks as Mo
 
 #: A tiny feature config keeps tests fast; its fps (16) still makes 1 s a multiple of the stride 8.
 TINY = F.FeatureConfig(sr=8000, hop_length=500, n_fft=512, n_mels=32, n_mfcc=12, window_s=8)
@@ -27,7 +27,7 @@ def saved_model(cfg=TINY, seed=0, members=1, **mcfg):
     """An untrained SavedModel with random statistics (``members`` averaged networks)."""
     import keras
 
-    from pers_rec.checkpoint import SavedModel
+    from pers_rec.model.checkpoint import SavedModel
 
     mcfg = Mo.ModelConfig(**{**TINY_M, **mcfg}) if cfg is TINY else Mo.ModelConfig(**mcfg)
     keras.utils.set_random_seed(seed)

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from pers_rec import active
+from pers_rec.library import active
 
 
 def _vectors(n=60, seed=0):

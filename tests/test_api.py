@@ -13,12 +13,15 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_every_public_name_resolves_to_what_its_docs_promise():
-    from pers_rec import checkpoint, config, embed, features, rank, scan, scoring
+    from pers_rec import config
+    from pers_rec.audio import features, scan
+    from pers_rec.library import embed, rank
+    from pers_rec.model import checkpoint, scoring
 
     assert pers_rec.scan_folder is scan.scan and pers_rec.extract_features is features.extract
     assert pers_rec.load_model is checkpoint.load and pers_rec.Scorer is scoring.Scorer
     assert pers_rec.rank_files is rank.rank and pers_rec.explain_track is rank.explain
-    from pers_rec import workflows
+    from pers_rec.library import workflows
 
     assert pers_rec.train_to_files is workflows.train_to_files and pers_rec.rank_to_files is workflows.rank_to_files
     assert pers_rec.vectors_and_scores is workflows.vectors_and_scores
@@ -40,8 +43,8 @@ assert dict(os.environ) == env and sys.stderr is stderr and sys.stdout is stdout
 # drawing a figure through pers_rec switches no backend and opens no pyplot figure
 import numpy as np
 from pers_rec.config import FeatureConfig
-from pers_rec.report import plot_explain
-from pers_rec.scoring import summarize
+from pers_rec.model.report import plot_explain
+from pers_rec.model.scoring import summarize
 cfg = FeatureConfig()
 s = summarize(np.linspace(0, 1, 5), cfg, 12.0)
 plot_explain(np.zeros((12 * cfg.fps, cfg.n_features), np.float32), s, cfg, "t", sys.argv[1])

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from test_runtime import CFG, keras_model
 
-from pers_rec import checkpoint as C
 from pers_rec.config import ModelConfig
 from pers_rec.errors import ModelFileError
+from pers_rec.model import checkpoint as C
 
 
 def _rewrite(src, dst, edit_config=None, edit_weights=None):

@@ -3,8 +3,8 @@
 import numpy as np
 from helpers import TINY, features
 
-from pers_rec import features as F
-from pers_rec.augment import augment
+from pers_rec.audio import features as F
+from pers_rec.audio.augment import augment
 from pers_rec.config import PretrainConfig
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-from pers_rec import baseline as B
+from pers_rec.model import baseline as B
 
 
 def test_track_features_are_mean_and_std_of_coefficients_and_deltas():
@@ -79,7 +79,7 @@ def test_stacker_is_cross_validated_on_the_other_folds_only():
 
 
 def test_ndcg_at_10_rewards_likes_at_the_top():
-    from pers_rec.baseline import metrics
+    from pers_rec.model.baseline import metrics
 
     labels = np.array([0] * 20 + [1, 1])
     best = metrics(labels, np.r_[np.zeros(20), 1.0, 0.9])

@@ -5,8 +5,8 @@ import os
 import numpy as np
 import pytest
 
-from pers_rec import features as F
-from pers_rec.cache import FeatureCache, open_cache
+from pers_rec.audio import features as F
+from pers_rec.audio.cache import FeatureCache, open_cache
 from pers_rec.errors import DecodeError, ReadFailedError, WorkerCrashedError
 
 cfg = F.FeatureConfig()

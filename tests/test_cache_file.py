@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pers_rec import compact
-from pers_rec.cache import FeatureCache
-from pers_rec.cache_file import CacheReadOnlyError
-from pers_rec.features import FeatureConfig
+from pers_rec.audio import compact
+from pers_rec.audio.cache import FeatureCache
+from pers_rec.audio.cache_file import CacheReadOnlyError
+from pers_rec.audio.features import FeatureConfig
 
 CFG = FeatureConfig()
 

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from helpers import TINY, TINY_M, features, random_stats
 
-from pers_rec import checkpoint as C
-from pers_rec import features as F
-from pers_rec import model as Mo
-from pers_rec import scoring as S
+from pers_rec.audio import features as F
 from pers_rec.errors import ConfigMismatchError, ModelFileError, ParameterError
+from pers_rec.model import checkpoint as C
+from pers_rec.model import networks as Mo
+from pers_rec.model import scoring as S
 
 
 def _save(tmp_path, name="m.keras", cfg=TINY, report=None, **mcfg):
@@ -130,8 +130,8 @@ _OTHER_BACKEND = """
 import json, sys
 import numpy as np
 import keras
-from pers_rec import checkpoint
-from pers_rec import scoring as S
+from pers_rec.model import checkpoint
+from pers_rec.model import scoring as S
 X, M = np.load(sys.argv[1]), np.load(sys.argv[2])
 out = {"backend": keras.backend.backend()}
 for path in sys.argv[3:]:

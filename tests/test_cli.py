@@ -52,7 +52,7 @@ def test_train_writes_model_report_and_curves(listener):
     cv = report["cross_validation"]
     assert cv["folds"] == 3 and cv["model"]["roc_auc_mean"] is not None and cv["baseline"]["roc_auc_mean"] is not None
     assert report["feature_config"]["sr"] == 24000 and report["versions"]["backend"] == "tensorflow"
-    from pers_rec.teacher import checkpoint_dir
+    from pers_rec.model.teacher import checkpoint_dir
 
     if checkpoint_dir() is not None:  # the teacher's reference, on the same folds, beside the MFCC baseline
         assert cv["teacher"]["roc_auc_mean"] is not None and len(cv["teacher"]["per_fold"]) == 3
@@ -237,7 +237,7 @@ def test_similar_without_pretraining_uses_the_shipped_encoder(listener, tmp_path
             "--jobs", "1", "--quiet", "--n", "3"]
     assert main(args) == EXIT_OK  # a fresh install: no pretrain, no teacher, still an answer
     assert "3 tracks nearest clip00.flac" in capsys.readouterr().out
-    from pers_rec import pretrain
+    from pers_rec.learn import pretrain
 
     monkeypatch.setattr(pretrain, "SHIPPED", tmp_path / "none.npz")  # without it: one line saying what to do
     assert main(args) == EXIT_USAGE
@@ -426,7 +426,7 @@ def test_bad_input_corpus_end_to_end(listener, tmp_path):
     assert all(np.isfinite(float(r["score"])) for r in ok) and all(r["n_windows"].isdigit() for r in ok)
     short = {os.path.basename(r["path"]): r["short"] for r in ok}
     assert short["short_3s.wav"] == "True" and short.get("ok.wav", short.get("alias_of_ok.wav")) == "False"
-    from pers_rec.playlists import read_labelled
+    from pers_rec.players.playlists import read_labelled
 
     listed = {os.path.basename(p) for p, _ in read_labelled(m3u, 1)}
     assert "short_3s.wav" not in listed and "noise_3s.wav" not in listed and "new\nline.wav" in listed

@@ -123,3 +123,21 @@ def test_an_interrupted_run_ends_with_130_whatever_happens_at_interpreter_exit()
     code = code.replace("or 130", "or 0").replace("signal.SIGINT))", "signal.SIGINT) if False else None)")
     got = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert got.returncode == 0, got.stderr  # other codes leave through a normal exit (atexit handlers run)
+
+
+def test_quiet_filters_the_c_libraries_noise_and_keeps_pers_recs_own_lines():
+    """What ``-q`` drops (``cli.QUIET_NOISE``, matched at the start of each stderr line): TensorFlow's and Ray's
+    log lines and the stack report of Ray's C++ signal handler; pers_rec's own lines and a Python error stay."""
+    from pers_rec.cli import QUIET_NOISE
+
+    noise = ["I0000 00:00:1796316173.850006   10887 port.cc:153] oneDNN custom operations are on.",
+             "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR",
+             "[2026-12-03 16:49:01,123 W 123 456] core_worker.cc:100: Raylet is dead",
+             "(raylet) something", "2026-12-03 16:49:01 INFO worker.py:1 -- Started a local Ray instance.",
+             "*** SIGTERM received at time=1796316786 on cpu 1 ***",
+             "PC: @     0x7fbf64d28974  (unknown)  __recv",
+             "    @     0x7fbf64c5a050  (unknown)  (unknown)"]
+    kept = ["pers-rec: interrupted; finished work is kept in the feature cache", "error: /m/a.flac: not audio",
+            "warning: skipped /m/@ 0x1.flac", "*** not a signal", "Traceback (most recent call last):"]
+    assert [line for line in noise if not QUIET_NOISE.match(line)] == []
+    assert [line for line in kept if QUIET_NOISE.match(line)] == []

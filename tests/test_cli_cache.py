@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from pers_rec import features as F
-from pers_rec.cache import open_cache
+from pers_rec.audio import features as F
+from pers_rec.audio.cache import open_cache
 from pers_rec.cli.cache import cache_command
 
 

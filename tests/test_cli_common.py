@@ -35,8 +35,8 @@ def test_argument_types_say_what_they_want():
 def test_every_command_answers_an_empty_library_the_same_way(command, tmp_path, capsys):
     from helpers import saved_model
 
-    from pers_rec import checkpoint
     from pers_rec.config import FeatureConfig
+    from pers_rec.model import checkpoint
 
     lib = tmp_path / "empty"
     (lib / "sub").mkdir(parents=True)
@@ -58,8 +58,8 @@ def test_embed_writes_every_tracks_vector_with_its_tags(tmp_path, capsys):
     from conftest import tag, tone
     from helpers import saved_model
 
-    from pers_rec import checkpoint
     from pers_rec.config import FeatureConfig
+    from pers_rec.model import checkpoint
 
     lib = tmp_path / "music"
     lib.mkdir()

@@ -9,9 +9,9 @@ import soundfile as sf
 from conftest import tone
 from helpers import TINY, saved_model
 
-from pers_rec import compact as C
-from pers_rec import rank as R
-from pers_rec.cache import FORMAT, FeatureCache, open_cache
+from pers_rec.audio import compact as C
+from pers_rec.audio.cache import FORMAT, FeatureCache, open_cache
+from pers_rec.library import rank as R
 
 
 def test_each_value_is_within_half_a_level_of_its_columns_range():

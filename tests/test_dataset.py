@@ -5,9 +5,9 @@ import pytest
 import soundfile as sf
 from conftest import tag, tone
 
-from pers_rec import dataset as D
-from pers_rec import features as F
+from pers_rec.audio import features as F
 from pers_rec.errors import ParameterError
+from pers_rec.learn import dataset as D
 
 TINY = F.FeatureConfig(sr=8000, hop_length=500, n_fft=512, n_mels=32, n_mfcc=12, window_s=4, min_s=1.0)
 
@@ -59,7 +59,7 @@ def test_missing_likes_are_listed_and_negatives_follow_the_likes_found(music, tm
 
 def test_labels_in_memory_train_as_the_same_labels_in_a_csv(music, tmp_path):
     """A retrain hands its judgements over as a dict: the same tracks, labels, weights and signals as the CSV."""
-    from pers_rec.signals import write_csv
+    from pers_rec.players.signals import write_csv
 
     lib = tmp_path / "lib"
     rows = {str(lib / "t0.wav"): (1, 0.5, "radio:complete"), str(lib / "t1.wav"): (1, 1.0, "serve"),

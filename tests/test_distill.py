@@ -6,18 +6,19 @@ import numpy as np
 import pytest
 from helpers import TINY, TINY_M, features
 
-from pers_rec import distill as D
-from pers_rec import model as Mo
-from pers_rec import teacher as T
-from pers_rec.features import FeatureConfig, n_windows
+from pers_rec.audio.features import FeatureConfig, n_windows
+from pers_rec.config import DISTILL_LOSSES, DistillConfig
+from pers_rec.learn import distill as D
+from pers_rec.model import networks as Mo
+from pers_rec.model import teacher as T
 
 
-@pytest.mark.parametrize("loss", D.LOSSES)
+@pytest.mark.parametrize("loss", DISTILL_LOSSES)
 def test_a_tiny_distillation_lowers_its_loss_and_beats_the_mean_on_held_out_tracks(loss):
     rng = np.random.default_rng(0)
     mats = [features(TINY.window_frames + TINY.fps * 30, TINY, seed=i) for i in range(12)]
     proj = rng.normal(size=(TINY.n_features, 16)).astype(np.float32)
-    dcfg = D.DistillConfig(epochs=20, batch_size=16, every_s=2, holdout=0.25, seed=0, loss=loss)
+    dcfg = DistillConfig(epochs=20, batch_size=16, every_s=2, holdout=0.25, seed=0, loss=loss)
 
     def goal(M):  # a learnable teacher: a fixed projection of each target window's mean features
         W = np.lib.stride_tricks.sliding_window_view(M, (TINY.window_frames, TINY.n_features))[::TINY.hop_frames, 0]
@@ -35,7 +36,7 @@ def test_window_targets_are_the_mean_of_the_teachers_patches_in_each_window():
         if os.environ.get("CI"):
             pytest.fail("musicnn's weights are missing: `make test` installs them")
         pytest.skip("musicnn's weights are not installed")
-    cfg, dcfg = FeatureConfig(), D.DistillConfig(every_s=5)
+    cfg, dcfg = FeatureConfig(), DistillConfig(every_s=5)
     t = np.arange(T.SR * 21) / T.SR
     y = (0.3 * np.sin(2 * np.pi * 440 * t) * (1 + np.sin(t))).astype(np.float32)
     n = n_windows(21 * cfg.fps + 1, cfg)  # 14 windows of 8 s in 21 s

@@ -18,7 +18,7 @@ def ray_cluster():
         import ray  # noqa: F401 (an optional extra, but `make test` installs it: missing it fails under CI)
     else:
         pytest.importorskip("ray", reason="Ray not installed (pip install 'pers_rec[ray]')")
-    from pers_rec import distributed as Dd
+    from pers_rec.library import distributed as Dd
 
     ray = Dd.start(num_cpus=2)
     yield ray
@@ -35,7 +35,7 @@ def library(tmp_path_factory):
         sf.write(music / f"t{i}.flac", y.astype(np.float32), 8000)
     (music / "broken.mp3").write_bytes(b"not audio at all" * 50)
     model = root / "m.keras"
-    from pers_rec.checkpoint import save
+    from pers_rec.model.checkpoint import save
 
     save(model, saved_model(TINY))
     return music, model
@@ -57,9 +57,9 @@ def test_rank_on_ray_equals_the_local_engine(ray_cluster, library, tmp_path):
 
 
 def test_the_feature_pass_on_ray_equals_the_local_one(ray_cluster, library):
-    from pers_rec import distributed as Dd
-    from pers_rec.extract import extract_many
-    from pers_rec.scan import scan
+    from pers_rec.audio.extract import extract_many
+    from pers_rec.audio.scan import scan
+    from pers_rec.library import distributed as Dd
 
     music, _ = library
     paths = [str(p) for p in scan(music)]
@@ -72,9 +72,9 @@ def test_the_feature_pass_on_ray_equals_the_local_one(ray_cluster, library):
 
 
 def test_embed_on_ray_equals_the_local_engine(ray_cluster, library, tmp_path):
-    from pers_rec.checkpoint import save
     from pers_rec.cli import main
     from pers_rec.config import FeatureConfig
+    from pers_rec.model.checkpoint import save
 
     music, _ = library
     model = tmp_path / "enc.keras"  # embed works at the default feature config
@@ -90,7 +90,7 @@ def test_embed_on_ray_equals_the_local_engine(ray_cluster, library, tmp_path):
 @pytest.mark.parametrize("n_files, cpus, expected", [(10_000, 2, 128), (50, 2, 7), (8, 2, 1), (0, 2, 1), (1000, 0.5, 128),
                                                      (1000, 64, 4)])
 def test_decoding_tasks_are_big_but_every_cpu_gets_several(n_files, cpus, expected):
-    from pers_rec import distributed as Dd
+    from pers_rec.library import distributed as Dd
 
     assert Dd.decode_batch(n_files, cpus) == expected
 
@@ -100,8 +100,8 @@ def test_a_file_that_kills_its_decoder_is_an_error_row_not_an_endless_retry(libr
     that kills the decoder costs that file (an error row), and the task itself finishes."""
     from dying_workers import die_on_kill_me
 
-    from pers_rec import distributed as Dd
-    from pers_rec import extract
+    from pers_rec.audio import extract
+    from pers_rec.library import distributed as Dd
 
     music, _ = library
     victim = music.parent / "kill_me.flac"

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from helpers import TINY, features, saved_model
 
-from pers_rec import embed as E
-from pers_rec import model as Mo
-from pers_rec.cache import FeatureCache
+from pers_rec.audio.cache import FeatureCache
+from pers_rec.library import embed as E
+from pers_rec.model import networks as Mo
 
 
 def test_window_vectors_equal_the_encoder_run_on_each_window():
@@ -66,7 +66,7 @@ def test_nearest_with_few_candidates(n):
 
 
 def test_artist_caps_and_labels():
-    from pers_rec import tags as T
+    from pers_rec.audio import tags as T
 
     assert T.artist_caps(["a", None, "a", "b", "A".casefold(), None], 2) == [True, True, True, True, False, True]
     assert T.artist_caps(["a", "a"], None) == [True, True]

@@ -4,9 +4,10 @@ and a damaged pre-trained file costs the head start, not the run."""
 import pytest
 from helpers import TINY
 
-from pers_rec import encoders, pretrain
 from pers_rec.config import ModelConfig, TrainConfig
 from pers_rec.errors import ModelFileError
+from pers_rec.learn import pretrain
+from pers_rec.library import encoders
 
 
 class Found:

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from dying_workers import die_on_kill_me
 
-from pers_rec import extract
-from pers_rec import features as F
-from pers_rec.cache import open_cache
+from pers_rec.audio import extract
+from pers_rec.audio import features as F
+from pers_rec.audio.cache import open_cache
+from pers_rec.audio.scan import scan
 from pers_rec.errors import AudioFileNotFoundError, DecodeError, WorkerCrashedError
-from pers_rec.scan import scan
 
 cfg = F.FeatureConfig()
 
@@ -109,8 +109,8 @@ def test_a_dead_worker_costs_one_file_not_the_run(lib, monkeypatch):
 _ORPHAN_SCRIPT = """
 import time
 from pathlib import Path
-from pers_rec import extract
-from pers_rec.features import FeatureConfig
+from pers_rec.audio import extract
+from pers_rec.audio.features import FeatureConfig
 
 pool = extract._new_pool(2, FeatureConfig())
 busy = [pool.submit(time.sleep, 600) for _ in range(2)]  # both workers busy, as in the middle of a long decode

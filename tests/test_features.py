@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 from conftest import tone
 
-from pers_rec import features as F
+from pers_rec.audio import features as F
 from pers_rec.errors import ConfigMismatchError, ParameterError, TooShortError
 
 cfg = F.FeatureConfig()

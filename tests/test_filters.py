@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 from helpers import TINY, features, saved_model
 
-from pers_rec import embed as E
-from pers_rec import filters as Fi
-from pers_rec import model as Mo
+from pers_rec.library import embed as E
+from pers_rec.library import filters as Fi
+from pers_rec.model import networks as Mo
 
 
 def per_window(saved, M):

@@ -6,10 +6,10 @@ import soundfile as sf
 from conftest import tag, tone
 from helpers import TINY, features, saved_model
 
-from pers_rec import genre as G
-from pers_rec.dataset import Track
 from pers_rec.errors import ParameterError
-from pers_rec.scoring import Scorer
+from pers_rec.learn import genre as G
+from pers_rec.learn.dataset import Track
+from pers_rec.model.scoring import Scorer
 
 
 def test_genres_from_a_csv_relative_to_it_merging_spellings(tmp_path):
@@ -58,9 +58,9 @@ def test_genre_scores_fast_equal_naive_and_are_probabilities():
 
 
 def test_train_genre_learns_separable_genres_and_keeps_its_classes(tmp_path):
-    from pers_rec import checkpoint
-    from pers_rec import model as Mo
     from pers_rec.config import TrainConfig
+    from pers_rec.model import checkpoint
+    from pers_rec.model import networks as Mo
 
     rng = np.random.default_rng(1)
     tracks = []

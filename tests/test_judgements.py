@@ -4,7 +4,7 @@ import sqlite3
 
 import pytest
 
-from pers_rec.judgements import Judgements, library_home
+from pers_rec.players.judgements import Judgements, library_home
 
 
 def test_judgements_are_stored_at_once_and_the_latest_wins(tmp_path):

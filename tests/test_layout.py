@@ -10,53 +10,119 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 PKG = ROOT / "pers_rec"
 
+#: The wings: each a sub-package of modules that belong together, with a lazy face (``pers_rec.lazy``).
+WINGS = ("audio", "players", "model", "learn", "library", "radio")
+#: The faces over the library: the command line and the web app.
+FACES = ("cli", "web")
+
 #: Each module's layer in the data flow; a module may import only from its own layer or below.
 LAYERS = {
-    "errors": 0, "config": 0, "fileio": 0, "judgements": 0, "progress": 0, "device": 0, "tags": 0, "plots": 0, "compact": 0,
-    "audio": 1, "scan": 1, "playlists": 1, "subsonic": 1, "mpd_player": 1, "transport": 1, "players": 3,
-    "features": 2, "augment": 2, "extract": 2, "cache": 2, "cache_file": 2, "signals": 2,
-    "model": 3, "runtime": 3, "archive": 3, "teacher": 3, "baseline": 3, "report": 3, "checkpoint": 3,
-    "scoring": 4, "dataset": 4,
-    "rank": 5, "train": 5, "pretrain": 5, "distill": 5, "embed": 5,
-    "filters": 6, "maps": 6, "genre": 6, "sequence": 6, "active": 6, "distributed": 6, "encoders": 6, "workflows": 6, "retrain": 6, "radio": 6, "mpd_radio": 6, "subsonic_radio": 6,
+    "errors": 0, "config": 0, "fileio": 0, "progress": 0, "device": 0, "plots": 0, "lazy": 0,
+    "players.judgements": 0, "audio.tags": 0, "audio.compact": 0,
+    "audio.decode": 1, "audio.scan": 1, "players.playlists": 1, "players.subsonic": 1, "players.mpd_player": 1,
+    "players.transport": 1,
+    "audio.features": 2, "audio.augment": 2, "audio.extract": 2, "audio.cache": 2, "audio.cache_file": 2,
+    "players.signals": 2,
+    "model.networks": 3, "model.runtime": 3, "model.archive": 3, "model.teacher": 3, "model.baseline": 3,
+    "model.report": 3, "model.checkpoint": 3, "players.sync": 3,
+    "model.scoring": 4, "learn.dataset": 4,
+    "library.rank": 5, "learn.train": 5, "learn.pretrain": 5, "learn.distill": 5, "library.embed": 5,
+    "library.filters": 6, "library.maps": 6, "learn.genre": 6, "library.sequence": 6, "library.active": 6,
+    "library.distributed": 6, "library.encoders": 6, "library.workflows": 6, "library.retrain": 6, "radio.picker": 6,
+    "radio.mpd_radio": 6, "radio.subsonic_radio": 6,
     "cli": 7, "web": 7,
 }
 
 
 def modules() -> dict[str, Path]:
+    """Every module by its dotted name under ``pers_rec``: the ground floor (``config``), the wings'
+    (``audio.features``) and the faces' (``cli.rank``, ``cli.__init__``); a wing's ``__init__`` is its face, checked
+    on its own."""
     out = {p.stem: p for p in PKG.glob("*.py") if p.stem != "__init__"}
-    for sub in ("cli", "web"):
-        out.update({f"{sub}.{p.stem}": p for p in (PKG / sub).glob("*.py")})
+    for wing in WINGS:
+        out.update({f"{wing}.{p.stem}": p for p in (PKG / wing).glob("*.py") if p.stem != "__init__"})
+    for face in FACES:
+        out.update({f"{face}.{p.stem}": p for p in (PKG / face).glob("*.py")})
     return out
 
 
-def imports(path: Path, name: str) -> set[str]:
-    """The pers_rec modules ``path`` imports, anywhere in it (lazy imports inside functions included)."""
-    package = name.rsplit(".", 1)[0] if "." in name else ""
+def imports(path: Path, name: str, unresolved: list | None = None) -> set[str]:
+    """The pers_rec modules ``path`` imports, anywhere in it (lazy imports inside functions included), by their
+    dotted names (a face's modules as ``cli.x``; a wing imported whole as its modules named). An import that names
+    no module of pers_rec (a module moved away) goes to ``unresolved``."""
+    known = modules()
+    packages = {"", *WINGS, *FACES}
+    package = name.split(".")[:-1]
     found = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.ImportFrom) and node.level:
-            base = package.split(".")[: len(package.split(".")) - (node.level - 1)] if package else []
-            base = [b for b in base if b]
-            mod = ".".join(base + ([node.module] if node.module else []))
-            targets = [f"{mod}.{a.name}" if mod else a.name for a in node.names] if not node.module else [mod]
-            for t in targets:
-                top = t.split(".")[0]
-                found.add(t if top in ("cli", "web") else top)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("pers_rec."):
-            found.add(node.module.split(".")[1])
-    return {f for f in found if f.split(".")[0] in LAYERS}
+            base = package[: len(package) - (node.level - 1)]
+            mod = base + (node.module.split(".") if node.module else [])
+        elif isinstance(node, ast.ImportFrom) and (node.module or "").startswith("pers_rec."):
+            mod = node.module.split(".")[1:]
+        else:
+            continue
+        dotted = ".".join(mod)
+        if dotted in known:
+            found.add(dotted)
+        elif dotted in packages:  # a package: the names are its modules
+            names = {f"{dotted}.{a.name}" if dotted else a.name for a in node.names}
+            found |= names & set(known)
+            other = names - set(known)  # a face's own names live in its __init__; a wing's face has only modules
+            if other and dotted in FACES:
+                found.add(f"{dotted}.__init__")
+            elif other and unresolved is not None:
+                unresolved += [f"{name}: from pers_rec.{dotted} import {n}" for n in sorted(other) if dotted]
+        elif unresolved is not None:
+            unresolved.append(f"{name}: from {dotted} import ...")
+    return found
 
 
 def layer(name: str) -> int:
-    return LAYERS[name.split(".")[0]]
+    return LAYERS[name] if name in LAYERS else LAYERS[name.split(".")[0]]
 
 
 def test_every_module_has_a_layer_and_a_test_file():
+    leaves = {}
     for name in modules():
-        assert name.split(".")[0] in LAYERS, f"pers_rec/{name}.py has no layer in tests/test_layout.py"
-        if "." not in name:
-            assert (ROOT / "tests" / f"test_{name}.py").exists(), f"no tests/test_{name}.py"
+        if name.split(".")[0] in FACES:
+            continue
+        assert name in LAYERS, f"pers_rec/{name.replace('.', '/')}.py has no layer in tests/test_layout.py"
+        leaf = name.split(".")[-1]
+        assert leaf not in leaves, f"two modules named {leaf}: {leaves[leaf]} and {name} (tests/test_{leaf}.py)"
+        leaves[leaf] = name
+        assert (ROOT / "tests" / f"test_{leaf}.py").exists(), f"no tests/test_{leaf}.py for pers_rec/{name}"
+
+
+def test_every_import_of_pers_rec_names_a_module_that_is_there():
+    """A lazy import inside a function fails only when it runs: a module moved to another wing must leave no import
+    of its old place behind."""
+    unresolved = []
+    for name, path in modules().items():
+        imports(path, name, unresolved)
+    assert unresolved == []
+
+
+def test_each_wing_is_a_docstring_and_a_lazy_face():
+    """A wing's ``__init__`` says what the wing is for and lists its modules, which load on first use only."""
+    import importlib
+    import subprocess
+    import sys
+
+    for wing in WINGS:
+        init = PKG / wing / "__init__.py"
+        tree = ast.parse(init.read_text())
+        assert ast.get_docstring(tree) and len(ast.get_docstring(tree)) > 80, f"{init}: say what the wing is for"
+        assert [type(n).__name__ for n in tree.body] == ["Expr", "ImportFrom", "Assign"], init
+        face = importlib.import_module(f"pers_rec.{wing}")
+        assert sorted(face.__all__) == sorted(p.stem for p in (PKG / wing).glob("*.py") if p.stem != "__init__")
+        assert sorted(dir(face)) == sorted(face.__all__)
+        with pytest.raises(AttributeError, match="its modules"):
+            face.no_such_module  # noqa: B018
+    code = ("import sys, pers_rec.audio, pers_rec.model, pers_rec.library; "
+            "print(sorted(m for m in sys.modules if m.startswith('pers_rec.')))")
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert loaded.strip() == "['pers_rec.audio', 'pers_rec.lazy', 'pers_rec.library', 'pers_rec.model']"
 
 
 @pytest.mark.parametrize("name", sorted(modules()))
@@ -70,6 +136,22 @@ def test_imports_point_down_the_data_flow():
     assert upward == []
 
 
+def test_wings_import_only_the_ground_floor_and_the_wings_before_them():
+    """The wings in data-flow order (:data:`WINGS`): audio, players, model, learn, library, radio. A wing uses the
+    ground floor, itself and the wings before it, so the wings, like the modules, form no cycle."""
+    rank = {w: i for i, w in enumerate(WINGS)}
+
+    def wing(n):
+        return n.split(".")[0] if n.split(".")[0] in rank else None
+
+    backwards = [f"{name} imports {dep}" for name, path in modules().items() if wing(name)
+                 for dep in imports(path, name) if dep.split(".")[0] in FACES or
+                 (wing(dep) is not None and rank[wing(dep)] > rank[wing(name)])]
+    ground = [f"{name} imports {dep}" for name, path in modules().items() if "." not in name
+              for dep in imports(path, name) if "." in dep]
+    assert backwards == [] and ground == []
+
+
 def test_the_web_app_and_the_command_line_never_import_each_other():
     """Both are faces over the library: what one needs from the other belongs in the library. The crossings are
     the commands that start a web face: ``pers-rec serve`` (the web app) and ``pers-rec radio`` (its Subsonic
@@ -81,7 +163,7 @@ def test_the_web_app_and_the_command_line_never_import_each_other():
 
 def test_commands_import_no_other_command():
     """A command module may use ``cli.common`` and the library; what two commands share belongs there."""
-    shared = {"cli.common", "cli.embedding", "cli.main"}
+    shared = {"cli.common", "cli.embedding", "cli.__init__"}
     # the demo is a command of its own module, registered by misc's parser
     pending = {"cli.misc imports cli.demo"}
     crossing = {f"{name} imports {dep}" for name, path in modules().items()
@@ -113,6 +195,7 @@ def test_the_module_table_in_docs_names_every_module():
     text = (ROOT / "docs" / "design.md").read_text()
     listed = set(re.findall(r"^\| `pers_rec/([\w/]+)\.py` \|", text, re.M))
     want = {n.replace(".", "/") for n in modules() if not n.startswith("cli.")} | {"cli/__init__"}
+    want |= {f"{wing}/__init__" for wing in WINGS}
     assert listed == want, f"missing: {sorted(want - listed)}; stale: {sorted(listed - want)}"
 
 

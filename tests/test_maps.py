@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pers_rec import maps as Mp
+from pers_rec.library import maps as Mp
 
 
 @pytest.mark.parametrize("n", [0, 1, 2, 4, 5, 40])

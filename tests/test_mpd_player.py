@@ -7,7 +7,7 @@ import pytest
 from servers import mpd
 from test_subsonic import library
 
-from pers_rec import mpd_player as M
+from pers_rec.players import mpd_player as M
 
 
 @pytest.fixture(scope="module")
@@ -71,14 +71,14 @@ def test_likes_from_mpd_and_rank_to_mpd(player, tmp_path, capsys):
         "song 01.flac": ("0", "rating"), "song 03.flac": ("0", "hated"), "song 05.flac": ("0", "skips")}
     from helpers import saved_model
 
-    from pers_rec.checkpoint import save
+    from pers_rec.model.checkpoint import save
 
     model = tmp_path / "m.keras"
     save(model, saved_model())
     assert main(["rank", lib, "--model", str(model), "--out", str(tmp_path / "r.csv"), "--m3u", str(tmp_path / "t.m3u8"),
                  "--min-track-s", "0", "--top", "5", "--jobs", "1", "--quiet", "--to-mpd", "ranked", "--mpd", where]) == 0
     assert "wrote MPD playlist 'ranked': 5 of 5 tracks" in capsys.readouterr().out
-    from pers_rec.playlists import read_labelled
+    from pers_rec.players.playlists import read_labelled
 
     want = [os.path.relpath(p, lib) for p, _ in read_labelled(tmp_path / "t.m3u8", 1)]
     with M.Player(player["host"], player["port"]) as p:

@@ -12,10 +12,10 @@ import soundfile as sf
 from conftest import tag, tone
 from servers import mpd
 
-from pers_rec import players
-from pers_rec.judgements import Judgements
-from pers_rec.mpd_radio import MPDRadio
-from pers_rec.radio import Radio, Rules
+from pers_rec.players import sync as players
+from pers_rec.players.judgements import Judgements
+from pers_rec.radio.mpd_radio import MPDRadio
+from pers_rec.radio.picker import Radio, Rules
 
 pytestmark = pytest.mark.slow
 

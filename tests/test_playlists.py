@@ -4,8 +4,8 @@ import os
 
 import pytest
 
-from pers_rec import playlists as P
 from pers_rec.errors import PlaylistError
+from pers_rec.players import playlists as P
 
 
 def test_m3u_relative_absolute_comments_and_urls(lib, tmp_path):
@@ -123,7 +123,7 @@ def test_non_utf8_csv(tmp_path):
 
 
 def test_a_folder_of_likes_gives_real_path_strings_like_every_other_source(lib):
-    from pers_rec.playlists import read_labelled
+    from pers_rec.players.playlists import read_labelled
 
     got = read_labelled(lib, 1)
     assert got and all(isinstance(p, str) and p == os.path.realpath(p) and label == 1 for p, label in got)

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from helpers import TINY, TINY_M, features
 
-from pers_rec import model as Mo
-from pers_rec import pretrain as P
 from pers_rec.errors import ModelFileError, ParameterError
+from pers_rec.learn import pretrain as P
+from pers_rec.model import networks as Mo
 
 FAST = P.PretrainConfig(epochs=4, pairs_per_track=4, batch_size=8, learning_rate=3e-3)
 
@@ -76,7 +76,7 @@ def test_the_shipped_encoder_loads_and_is_the_one_its_provenance_names():
     import hashlib
     import json
 
-    from pers_rec.features import FeatureConfig
+    from pers_rec.audio.features import FeatureConfig
 
     assert P.SHIPPED.exists(), "pers_rec/data/encoder.npz is missing: python -m experiments.distill makes it"
     prov = json.loads(P.SHIPPED.with_suffix(".json").read_text())

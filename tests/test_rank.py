@@ -8,10 +8,10 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from pers_rec import features as F
-from pers_rec import rank as R
+from pers_rec.audio import features as F
+from pers_rec.audio.extract import Extracted
 from pers_rec.errors import DecodeError
-from pers_rec.extract import Extracted
+from pers_rec.library import rank as R
 
 cfg = F.FeatureConfig()
 #: What ``track_row`` needs of a Scorer: the feature config and the final track score. Here a stacking-like map of the
@@ -70,10 +70,10 @@ def test_explain_and_rank_give_a_stacked_model_the_same_score(tmp_path):
     from conftest import tone
     from helpers import TINY, TINY_M
 
-    from pers_rec import dataset
-    from pers_rec import model as Mo
-    from pers_rec import train as T
     from pers_rec.config import TrainConfig
+    from pers_rec.learn import dataset
+    from pers_rec.learn import train as T
+    from pers_rec.model import networks as Mo
 
     lib = tmp_path / "music"
     lib.mkdir()
@@ -97,7 +97,7 @@ def test_explain_and_rank_give_a_stacked_model_the_same_score(tmp_path):
 
 
 def test_likes_are_left_out_by_path_or_real_path_for_every_engine(tmp_path):
-    from pers_rec.rank import not_excluded
+    from pers_rec.library.rank import not_excluded
 
     real = tmp_path / "real.flac"
     real.write_bytes(b"x")
@@ -116,8 +116,8 @@ def test_ranking_again_with_the_same_model_reads_the_window_scores_and_gives_the
     from conftest import tone
     from helpers import TINY, saved_model
 
-    from pers_rec import scoring
-    from pers_rec.cache import open_cache
+    from pers_rec.audio.cache import open_cache
+    from pers_rec.model import scoring
 
     music = tmp_path / "music"
     music.mkdir()
@@ -155,8 +155,8 @@ def test_ranking_with_an_embedder_gives_embed_vectors_from_the_same_pass(tmp_pat
     from conftest import tone
     from helpers import TINY, saved_model
 
-    from pers_rec import embed
-    from pers_rec.cache import open_cache
+    from pers_rec.audio.cache import open_cache
+    from pers_rec.library import embed
 
     music = tmp_path / "music"
     music.mkdir()

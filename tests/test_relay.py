@@ -21,11 +21,11 @@ import soundfile as sf
 from conftest import tag, tone
 from servers import PASSWORD, USER, free_port, supysonic
 
-from pers_rec import scan
-from pers_rec import subsonic as Su
-from pers_rec.judgements import Judgements
-from pers_rec.radio import Radio, Rules
-from pers_rec.subsonic_radio import Catalog, SonicRadio
+from pers_rec.audio import scan
+from pers_rec.players import subsonic as Su
+from pers_rec.players.judgements import Judgements
+from pers_rec.radio.picker import Radio, Rules
+from pers_rec.radio.subsonic_radio import Catalog, SonicRadio
 
 pytestmark = pytest.mark.slow
 AUTH = {"u": USER, "p": "enc:" + PASSWORD.encode().hex(), "v": "1.10.2", "c": "test"}

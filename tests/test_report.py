@@ -5,9 +5,9 @@ import json
 import numpy as np
 from helpers import TINY, features
 
-from pers_rec import report as R
-from pers_rec.checkpoint import SavedModel
-from pers_rec.rank import liked_paths
+from pers_rec.library.rank import liked_paths
+from pers_rec.model import report as R
+from pers_rec.model.checkpoint import SavedModel
 
 
 def small_report() -> R.TrainReport:
@@ -72,7 +72,7 @@ def test_curves_plot_the_folds_the_mean_and_the_baseline(tmp_path):
 def test_explain_plots_the_window_scores_at_their_centres_and_the_score(tmp_path):
     from matplotlib.figure import Figure
 
-    from pers_rec.scoring import summarize
+    from pers_rec.model.scoring import summarize
 
     M = features(TINY.window_frames * 2, TINY)
     s = summarize(np.linspace(0, 1, 9), TINY, 16.0)
@@ -96,7 +96,7 @@ def test_reports_written_before_durations_were_named_s_still_load():
 
 
 def test_the_blend_is_described_in_one_vocabulary():
-    from pers_rec.report import Blend, describe_blend
+    from pers_rec.model.report import Blend, describe_blend
 
     words = {c: Blend(c, "", {}, [1.0, 0.0], 0.0, {}).describe() for c in ("stacked", "teacher", "network")}
     assert words == {"stacked": "network stacked with the baseline", "teacher": "network stacked with the teacher",

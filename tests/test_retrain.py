@@ -10,8 +10,8 @@ import soundfile as sf
 from conftest import tone
 from helpers import TINY, saved_model
 
-from pers_rec import checkpoint
-from pers_rec.retrain import Background, Versions, retrain
+from pers_rec.library.retrain import Background, Versions, retrain
+from pers_rec.model import checkpoint
 
 
 def test_model_versions_swap_keep_at_most_three_and_survive_a_tampered_state(tmp_path):

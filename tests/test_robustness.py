@@ -14,11 +14,12 @@ import pytest
 from conftest import tone
 from helpers import TINY, saved_model
 
-from pers_rec import checkpoint, extract
-from pers_rec.cache import FeatureCache, open_cache
+from pers_rec.audio import extract
+from pers_rec.audio.cache import FeatureCache, open_cache
+from pers_rec.audio.scan import scan
 from pers_rec.cli import main
 from pers_rec.errors import EXIT_OK, EXIT_USAGE, CacheWarning, ModelFileError
-from pers_rec.scan import scan
+from pers_rec.model import checkpoint
 
 cfg = TINY
 
@@ -102,7 +103,7 @@ def test_cache_info_names_damage_and_cache_clear_always_works(cached, damage, ca
 def test_a_read_only_cache_folder_runs_without_storing(cached):
     paths, fresh, cache_dir = cached
     if os.geteuid() == 0:  # root writes anywhere: make the database refuse writes as a read-only folder would
-        from pers_rec import cache as cache_module
+        from pers_rec.audio import cache as cache_module
 
         real = cache_module.connect
 
@@ -204,7 +205,7 @@ def test_a_model_file_that_lies_is_refused_before_any_audio(lie, good_model, lib
     with pytest.raises(ModelFileError):
         checkpoint.load(bad)
     decoded = []
-    from pers_rec import rank
+    from pers_rec.library import rank
 
     for module in (extract, rank):
         monkeypatch.setattr(module, "extract_many", lambda *a, **k: decoded.append(a) or iter(()))
@@ -252,7 +253,7 @@ def hostile(tmp_path):
 @pytest.fixture(scope="module")
 def default_model(tmp_path_factory):
     """An untrained small model on the default features, which map and filters use."""
-    from pers_rec.features import FeatureConfig
+    from pers_rec.audio.features import FeatureConfig
 
     path = tmp_path_factory.mktemp("model") / "default.keras"
     checkpoint.save(path, saved_model(FeatureConfig(), filters=(8, 8, 8, 8), lstm_units=8, dense_units=8))
@@ -264,7 +265,7 @@ def test_hostile_names_and_tags_stay_text_everywhere(hostile, default_model, tmp
     import pandas as pd
 
     good_model = default_model
-    from pers_rec.playlists import read_labelled
+    from pers_rec.players.playlists import read_labelled
 
     out = tmp_path / "out"
     csv_path, m3u = out / "r.csv", out / "top.m3u8"

@@ -9,9 +9,9 @@ import sys
 import numpy as np
 import pytest
 
-from pers_rec import checkpoint as C
-from pers_rec import runtime
 from pers_rec.config import FeatureConfig, ModelConfig
+from pers_rec.model import checkpoint as C
+from pers_rec.model import runtime
 
 CFG = FeatureConfig(window_s=4)
 CASES = [
@@ -26,7 +26,7 @@ CASES = [
 
 def keras_model(mcfg, members, cfg, seed=0):
     """A Keras network with every weight random (batch-norm statistics and standardisation too)."""
-    from pers_rec.model import build
+    from pers_rec.model.networks import build
 
     rng = np.random.default_rng(seed)
     model = build(cfg, mcfg, members=members,
@@ -40,8 +40,8 @@ def keras_model(mcfg, members, cfg, seed=0):
 def test_light_network_equals_keras(tmp_path, case):
     """Whole outputs, window scores through the shared-trunk scorer, and encoder vectors: read from the saved
     file (no Keras) and converted in memory, each within 1e-5 of Keras."""
-    from pers_rec.embed import Embedder
-    from pers_rec.scoring import Scorer
+    from pers_rec.library.embed import Embedder
+    from pers_rec.model.scoring import Scorer
 
     mcfg, k, cfg = CASES[case]
     model = keras_model(mcfg, k, cfg, seed=case)
@@ -68,9 +68,9 @@ def test_light_network_equals_keras(tmp_path, case):
 
 def test_light_encoder_from_pretrained_weights_equals_keras():
     """The shipped encoder (or a library's pre-trained one) run light gives Keras's vectors."""
-    from pers_rec import pretrain
-    from pers_rec.embed import Embedder
-    from pers_rec.model import build
+    from pers_rec.learn import pretrain
+    from pers_rec.library.embed import Embedder
+    from pers_rec.model.networks import build
 
     cfg, mcfg = FeatureConfig(), ModelConfig()
     pre = pretrain.shipped(cfg, mcfg)
@@ -88,8 +88,8 @@ def test_light_network_equals_keras_under_jax(tmp_path):
     """The same file written under the JAX backend, read light, gives JAX's outputs."""
     pytest.importorskip("jax")
     code = ("import sys, numpy as np\n"
-            "from pers_rec.model import build, members\n"
-            "from pers_rec import checkpoint as C, runtime\n"
+            "from pers_rec.model.networks import build, members\n"
+            "from pers_rec.model import checkpoint as C, runtime\n"
             "from pers_rec.config import FeatureConfig, ModelConfig\n"
             "cfg, mcfg = FeatureConfig(window_s=4), ModelConfig(filters=(8, 8), lstm_units=8)\n"
             "rng = np.random.default_rng(0)\n"

@@ -4,11 +4,11 @@ import os
 
 import pytest
 
-from pers_rec import extract
-from pers_rec import scan as scan_module
+from pers_rec.audio import extract
+from pers_rec.audio import scan as scan_module
+from pers_rec.audio.features import FeatureConfig
+from pers_rec.audio.scan import scan
 from pers_rec.errors import ParameterError, ScanWarning
-from pers_rec.features import FeatureConfig
-from pers_rec.scan import scan
 
 cfg = FeatureConfig()
 

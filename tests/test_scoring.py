@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 from helpers import TINY_M, features, random_stats
 
-from pers_rec import features as F
-from pers_rec import model as Mo
-from pers_rec import scoring as S
-from pers_rec.checkpoint import SavedModel
+from pers_rec.audio import features as F
+from pers_rec.model import networks as Mo
+from pers_rec.model import scoring as S
+from pers_rec.model.checkpoint import SavedModel
 
 cfg = F.FeatureConfig()
 
@@ -103,8 +103,8 @@ def test_one_trunk_pass_gives_the_scores_and_the_vectors(arch_model, light, monk
     """``score_and_embed``: each track's window scores equal ``score_many``'s and its window vectors the
     embedder's own (its trunk run alone on the track), for a 2-member model, both runtimes and several groups;
     the first member's trunk runs once per group, not once more per track."""
-    from pers_rec import runtime
-    from pers_rec.embed import Embedder
+    from pers_rec.library.embed import Embedder
+    from pers_rec.model import runtime
 
     mcfg = arch_model.mcfg
     keras.utils.set_random_seed(2)

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from pers_rec import embed as E
-from pers_rec import sequence as S
+from pers_rec.library import embed as E
+from pers_rec.library import sequence as S
 
 
 def _unit(n=60, d=8, seed=1):

@@ -9,10 +9,10 @@ import pytest
 import soundfile as sf
 from conftest import tag, tone
 
-from pers_rec import signals as S
-from pers_rec.dataset import Track, track_weights
 from pers_rec.errors import PlaylistError
-from pers_rec.playlists import read_labelled
+from pers_rec.learn.dataset import Track, track_weights
+from pers_rec.players import signals as S
+from pers_rec.players.playlists import read_labelled
 
 
 def test_labels_follow_the_documented_rules_and_weights():
@@ -162,7 +162,7 @@ def test_one_row_per_file_and_contradictions_stay_unlabelled():
 
 
 def test_the_likes_csv_escapes_control_characters_and_reads_back_exactly(tmp_path):
-    from pers_rec.playlists import read_labelled
+    from pers_rec.players.playlists import read_labelled
 
     names = ["plain.flac", "new\nline.flac", "esc\x1b[31mred.flac", "tab\there.flac"]
     files = []

@@ -11,8 +11,8 @@ import soundfile as sf
 from conftest import tag, tone
 from servers import PASSWORD, USER, free_port, supysonic
 
-from pers_rec import subsonic as Su
 from pers_rec.errors import ParameterError
+from pers_rec.players import subsonic as Su
 
 
 def library(root, n=8):
@@ -133,7 +133,7 @@ def test_likes_from_subsonic_by_path_and_by_tags_then_rank_writes_the_playlist_b
                  str(tmp_path / "top.m3u8"), "--include-liked", "--min-track-s", "0", "--jobs", "1", "--quiet",
                  "--cache", str(tmp_path / "c"), "--to-subsonic", "pers_rec", "--subsonic", server["url"],
                  "--user", USER]) == 0
-    from pers_rec.playlists import read_labelled
+    from pers_rec.players.playlists import read_labelled
 
     want = [p for p, _ in read_labelled(tmp_path / "top.m3u8", 1)]
     got = c.playlist(c.playlists()["pers_rec"])

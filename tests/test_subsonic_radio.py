@@ -7,11 +7,11 @@ import sqlite3
 import numpy as np
 import pytest
 
-from pers_rec import sequence
-from pers_rec import subsonic_radio as SR
-from pers_rec.judgements import Judgements
-from pers_rec.radio import WEIGHTS, Radio, Rules
-from pers_rec.subsonic import Song
+from pers_rec.library import sequence
+from pers_rec.players.judgements import Judgements
+from pers_rec.players.subsonic import Song
+from pers_rec.radio import subsonic_radio as SR
+from pers_rec.radio.picker import WEIGHTS, Radio, Rules
 
 
 class FakeServer:

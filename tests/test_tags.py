@@ -3,7 +3,7 @@
 import soundfile as sf
 from conftest import tag, tone
 
-from pers_rec import tags as T
+from pers_rec.audio import tags as T
 
 
 def test_read_wav_and_flac_tags_and_never_raise(tmp_path):

@@ -5,8 +5,8 @@ import os
 import numpy as np
 import pytest
 
-from pers_rec import teacher as T
 from pers_rec.errors import ParameterError
+from pers_rec.model import teacher as T
 
 REFERENCE = os.path.join(os.path.dirname(__file__), "data", "teacher_reference.npz")
 
@@ -51,7 +51,7 @@ def _teacher_stacked_model(dim=T.DIM):
 
     from helpers import saved_model
 
-    from pers_rec.report import Blend
+    from pers_rec.model.report import Blend
 
     saved = saved_model()
     rng = np.random.default_rng(3)
@@ -66,10 +66,10 @@ def test_ranking_with_a_teacher_stacked_model_uses_each_tracks_cached_teacher_ve
     vector, computed independently here; the vectors are then in the cache and need no network."""
     from conftest import tone
 
-    from pers_rec import baseline as B
-    from pers_rec import rank as R
-    from pers_rec.audio import load
-    from pers_rec.cache import open_cache
+    from pers_rec.audio.cache import open_cache
+    from pers_rec.audio.decode import load
+    from pers_rec.library import rank as R
+    from pers_rec.model import baseline as B
 
     _installed()
     saved = _teacher_stacked_model()
@@ -91,7 +91,7 @@ def test_ranking_with_a_teacher_stacked_model_uses_each_tracks_cached_teacher_ve
 def test_a_teacher_stacked_model_without_the_teacher_says_how_to_get_it(monkeypatch, tmp_path, write_audio):
     from conftest import tone
 
-    from pers_rec import rank as R
+    from pers_rec.library import rank as R
 
     monkeypatch.setattr(T, "checkpoint_dir", lambda model="MSD_musicnn": None)
     path = write_audio("a.wav", tone(440, 3.0, 22050), 22050)

@@ -5,12 +5,12 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from pers_rec import features as F
-from pers_rec import model as Mo
-from pers_rec import train as T
-from pers_rec.dataset import Track
+from pers_rec.audio import features as F
 from pers_rec.errors import ParameterError
-from pers_rec.scoring import Scorer
+from pers_rec.learn import train as T
+from pers_rec.learn.dataset import Track
+from pers_rec.model import networks as Mo
+from pers_rec.model.scoring import Scorer
 
 TINY = F.FeatureConfig(sr=8000, hop_length=500, n_fft=512, n_mels=32, n_mfcc=12, window_s=4, min_s=1.0)
 TINY_M = Mo.ModelConfig(filters=(8, 8, 8), lstm_units=8, dense_units=8)
@@ -140,7 +140,7 @@ def test_likes_from_one_album_are_split_by_track():
 
 
 def test_stacked_score_is_the_reported_combination_of_network_and_baseline():
-    from pers_rec import baseline as B
+    from pers_rec.model import baseline as B
 
     saved = T.train(tracks(), TINY, TINY_M, T.TrainConfig(max_epochs=2, folds=2, windows_per_track=2, blend="stacked"))
     blend = saved.report.blend
@@ -169,7 +169,7 @@ def test_too_few_likes_per_fold_model_retrains_one_model():
 
 
 def test_every_model_starts_from_the_pretrained_weights(monkeypatch):
-    from pers_rec import pretrain as P
+    from pers_rec.learn import pretrain as P
 
     mats = [t.features for t in tracks(8, 8, seed=3)]
     pre = P.pretrain(mats, TINY, TINY_M, P.PretrainConfig(epochs=1, batch_size=8))
@@ -192,7 +192,7 @@ def test_the_teacher_stack_is_reported_by_auto_and_used_when_asked_for():
     """Teacher vectors that know the labels: ``auto`` reports the teacher stack's cross-validated ROC-AUC but
     chooses between the network and the baseline stack; ``--blend teacher`` uses it, and the final score is
     exactly that stack of the window mean and the regression's score of the track's vector."""
-    from pers_rec import baseline as B
+    from pers_rec.model import baseline as B
 
     ts = tracks(8, 8)
     for t in ts:  # the network and the MFCC baseline see no difference; the teacher's vectors do

@@ -11,8 +11,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from pers_rec import subsonic as Su
-from pers_rec import transport
+from pers_rec.players import subsonic as Su
+from pers_rec.players import transport
 
 OK = {"subsonic-response": {"status": "ok", "version": "1.16.1"}}
 
@@ -225,7 +225,7 @@ def fake_mpd(reply):
 
 
 def test_an_endless_mpd_answer_is_cut(monkeypatch):
-    from pers_rec import mpd_player as M
+    from pers_rec.players import mpd_player as M
 
     pytest.importorskip("mpd")
     monkeypatch.setattr(M, "MAX_ANSWER", 200_000)
@@ -241,7 +241,7 @@ def test_an_endless_mpd_answer_is_cut(monkeypatch):
 
 
 def test_a_stalled_mpd_answer_is_cut_at_the_deadline():
-    from pers_rec import mpd_player as M
+    from pers_rec.players import mpd_player as M
 
     pytest.importorskip("mpd")
 
@@ -259,7 +259,7 @@ def test_a_stalled_mpd_answer_is_cut_at_the_deadline():
 
 
 def test_mpd_values_out_of_range_or_not_utf8_are_left_out():
-    from pers_rec import mpd_player as M
+    from pers_rec.players import mpd_player as M
 
     pytest.importorskip("mpd")
     replies = {"rating": b"file: a.flac\nsticker: rating=1e400\nfile: b.flac\nsticker: rating=8\n"

@@ -19,7 +19,7 @@ from conftest import tag, tone
 
 pytest.importorskip("starlette", reason="pers-rec serve needs starlette and uvicorn (pip install 'pers_rec[web]')")
 
-from pers_rec.judgements import Judgements  # noqa: E402
+from pers_rec.players.judgements import Judgements  # noqa: E402
 from pers_rec.web.app import create_app  # noqa: E402
 from pers_rec.web.state import Library, library_home  # noqa: E402
 
@@ -196,7 +196,7 @@ def test_judgements_are_kept_per_library_and_old_ones_are_adopted(tmp_path):
 def test_a_retrain_keeps_the_models_own_likes_unless_told_otherwise(tmp_path):
     from types import SimpleNamespace
 
-    from pers_rec.report import TrackEntry
+    from pers_rec.model.report import TrackEntry
 
     lib = Library(library(tmp_path), tmp_path / "cache")
     outside = tmp_path / "secret.wav"
@@ -215,7 +215,7 @@ def test_judge_then_retrain_files_a_model_that_learnt_the_judgements(tmp_path):
     model's settings, learnt the judgements with their weights, and ranks or waits as its score says."""
     from helpers import TINY, saved_model
 
-    from pers_rec import checkpoint
+    from pers_rec.model import checkpoint
 
     music, cache = library(tmp_path, n=8), tmp_path / "cache"
     start = tmp_path / "start.keras"
@@ -238,7 +238,7 @@ def test_judge_then_retrain_files_a_model_that_learnt_the_judgements(tmp_path):
 def test_a_restart_ranks_with_the_model_retrained_there(tmp_path):
     from helpers import TINY, saved_model
 
-    from pers_rec import checkpoint
+    from pers_rec.model import checkpoint
 
     music, cache = library(tmp_path, n=4), tmp_path / "cache"
     lib = Library(music, cache)
@@ -288,7 +288,7 @@ def test_the_app_in_a_real_browser(tmp_path):
             page.locator("#export").click()
         csv_path = tmp_path / "judged.csv"
         dl.value.save_as(csv_path)
-        from pers_rec.playlists import read_labelled
+        from pers_rec.players.playlists import read_labelled
 
         assert dict(read_labelled(csv_path, 1)) == {os.path.realpath(p): lab for p, lab in lib.store.labels().items()}
         big = _big_library(10_000)

@@ -9,9 +9,9 @@ import soundfile as sf
 from conftest import tone
 from helpers import TINY, TINY_M
 
-from pers_rec import checkpoint
 from pers_rec.config import ModelConfig, TrainConfig
-from pers_rec.workflows import TrainOutputs, rank_to_files, train_to_files
+from pers_rec.library.workflows import TrainOutputs, rank_to_files, train_to_files
+from pers_rec.model import checkpoint
 
 pytestmark = pytest.mark.slow
 
@@ -49,8 +49,8 @@ def test_vectors_and_scores_in_one_pass_equal_the_two_passes(tmp_path, monkeypat
     import numpy as np
     from helpers import saved_model
 
-    from pers_rec import embed, rank
-    from pers_rec.workflows import vectors_and_scores
+    from pers_rec.library import embed, rank
+    from pers_rec.library.workflows import vectors_and_scores
 
     paths = []
     for i in range(3):

@@ -48,9 +48,13 @@ def build_parser() -> argparse.ArgumentParser:
 #: What ``-q`` keeps off the terminal besides progress: the C++ log lines of TensorFlow (absl's
 #: ``E0000 00:00:... file.cc:N] ...``) and of Ray (``[date time,ms L pid tid] file.cc:N: ...``), and Ray's workers'
 #: prefixed lines. pers_rec's own lines (results, warnings, errors) never look like these.
+#: What ``-q`` keeps off the terminal: TensorFlow's and Ray's C++ log lines, Ray's Python ones, and the stack report
+#: Ray's C++ signal handler writes when a signal arrives while Ray starts (``*** SIGTERM received ...``, then
+#: ``PC: @`` and ``@ 0x...`` frames; the command itself still says "interrupted" and exits 130).
 QUIET_NOISE = re.compile(r"[IWEF]\d{4} [\d:.]+ +\d+ \S+:\d+\] |WARNING: All log messages before absl|"
                          r"\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d+ [IWEF] \d+ \d+\] |\((raylet|MapWorker|"
-                         r"MapBatches|pid=)|.*Started a local Ray instance")
+                         r"MapBatches|pid=)|.*Started a local Ray instance|\*\*\* SIG[A-Z]+ received at time=|"
+                         r"PC: @ +0x[0-9a-f]+ |\s+@ +0x[0-9a-f]+ ")
 
 
 def _quiet(args):
@@ -59,7 +63,7 @@ def _quiet(args):
 
     if not getattr(args, "quiet", False):
         return contextlib.nullcontext()
-    from .. import extract
+    from ..audio import extract
     from ..progress import filtered_stderr
 
     extract.QUIET_DECODERS = True

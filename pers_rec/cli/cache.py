@@ -40,7 +40,7 @@ def run(args) -> int:
 def cache_command(action: str, cache_dir, max_size: int | None = None) -> int:
     """``info``, ``prune`` or ``clear`` the cache in ``cache_dir`` (default ``~/.cache/pers_rec``); a cache that
     cannot be read (permissions) is one line and exit 2, one that cannot be written is read by ``info``."""
-    from ..cache import FeatureCache, default_cache_dir
+    from ..audio.cache import FeatureCache, default_cache_dir
 
     path = Path(cache_dir or default_cache_dir()) / FeatureCache.FILE
     try:
@@ -50,7 +50,7 @@ def cache_command(action: str, cache_dir, max_size: int | None = None) -> int:
 
 
 def _cache_command(action: str, cache_dir, path: Path, max_size: int | None) -> int:
-    from ..cache import FeatureCache, remove
+    from ..audio.cache import FeatureCache, remove
     if not path.exists():
         say(f"no cache at {path}")
         return EXIT_OK

@@ -137,12 +137,12 @@ def check_backend() -> None:
 def load_model(path, runtime: str = "light"):
     """Check ``path`` and its configuration (without Keras), then load it into ``runtime`` (``--runtime``): a
     :class:`checkpoint.SavedModel`."""
-    from ..checkpoint import read_meta
+    from ..model.checkpoint import read_meta
 
     read_meta(path)
     if runtime == "keras":
         check_backend()
-    from .. import checkpoint
+    from ..model import checkpoint
 
     return checkpoint.load(path, runtime=runtime)
 
@@ -157,7 +157,7 @@ def library_files(folder, what: str = "library") -> list:
     NothingToDoError
         It holds no audio file (exit code 3).
     """
-    from ..scan import scan
+    from ..audio.scan import scan
 
     need_dir(folder, what)
     paths = scan(folder)
@@ -168,7 +168,7 @@ def library_files(folder, what: str = "library") -> list:
 
 def cache_dir(args):
     """The cache folder of ``--cache`` (default ``~/.cache/pers_rec``); pre-trained weights live there too."""
-    from ..cache import default_cache_dir
+    from ..audio.cache import default_cache_dir
 
     return getattr(args, "cache", None) or default_cache_dir()
 
@@ -176,7 +176,7 @@ def cache_dir(args):
 @contextmanager
 def feature_cache(args) -> Iterator:
     """The feature cache of ``--cache`` / ``--no-cache`` (None when off), closed when the block ends."""
-    from ..cache import open_cache
+    from ..audio.cache import open_cache
 
     cache = open_cache(getattr(args, "cache", None), enabled=not getattr(args, "no_cache", True))
     try:
@@ -255,7 +255,7 @@ def add_server_options(p, *, writing: bool = False) -> None:
 
 def subsonic_client(url: str, args):
     """The :class:`subsonic.Client` the server options describe (the password from the environment or the file)."""
-    from .. import subsonic
+    from ..players import subsonic
 
     if not args.user:
         raise ParameterError("a Subsonic server needs --user")

@@ -37,7 +37,7 @@ def make_library(out: Path, n_tracks: int, duration_s: float, seed: int) -> list
     import synth
     from synth.io import tag, write
 
-    from ..tags import read as read_tags
+    from ..audio.tags import read as read_tags
 
     rng = np.random.default_rng(seed)
     songs = []
@@ -68,12 +68,12 @@ def run(out: str = "demo_out", *, n_tracks: int = 48, duration_s: float = 12.0, 
     """Run the whole demo under ``out``; print and return its summary."""
     from sklearn.metrics import roc_auc_score
 
-    from .. import checkpoint
-    from ..cache import open_cache
+    from ..audio.cache import open_cache
+    from ..audio.scan import scan
     from ..config import FeatureConfig, ModelConfig, TrainConfig
-    from ..report import describe_blend
-    from ..scan import scan
-    from ..workflows import TrainOutputs, rank_to_files, train_to_files
+    from ..library.workflows import TrainOutputs, rank_to_files, train_to_files
+    from ..model import checkpoint
+    from ..model.report import describe_blend
 
     say = (lambda *a: None) if quiet else print
     t0 = time.time()
@@ -112,8 +112,8 @@ def run(out: str = "demo_out", *, n_tracks: int = 48, duration_s: float = 12.0, 
     precision = float(y[:k].mean()) if k else None
 
     say("4/4 explaining the top track")
-    from ..rank import explain
-    from ..report import plot_explain
+    from ..library.rank import explain
+    from ..model.report import plot_explain
 
     top = df.iloc[0]
     M, s = explain(top["path"], saved, cache=cache)

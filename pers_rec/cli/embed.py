@@ -50,11 +50,11 @@ def run(args) -> int:
 def embed(library_dir, embedder, out, *, pooling: str = "mean", cache=None, jobs=None, progress: bool = False,
           engine: str = "local", ray_address: str | None = None) -> int:
     """The library's track embeddings (L2-normalised, float32) with their paths and tags, written to ``out``."""
-    from .. import tags
+    from ..audio import tags
     from ..fileio import atomic_path, is_utf8
 
     if engine == "ray":
-        from .. import distributed
+        from ..library import distributed
         from .common import library_files
 
         distributed.start(ray_address, num_cpus=jobs)

@@ -24,13 +24,13 @@ def embedder_and_cache(args, library_flag: str = "--library") -> Iterator[tuple]
     if getattr(args, "m3u", None):
         check_output(args.m3u, (".m3u8", ".m3u"), "--m3u")
     if args.model:
-        from ..checkpoint import read_meta
+        from ..model.checkpoint import read_meta
 
         read_meta(args.model)  # the file and its configuration, before TensorFlow
     if args.runtime == "keras":
         check_backend()
     from ..config import FeatureConfig
-    from ..encoders import encoder_for
+    from ..library.encoders import encoder_for
 
     embedder = encoder_for(args.library, args.model, cache_dir(args), FeatureConfig(), runtime=args.runtime)
     with feature_cache(args) as cache:
@@ -39,7 +39,7 @@ def embedder_and_cache(args, library_flag: str = "--library") -> Iterator[tuple]
 
 def library_vectors(library_dir, embedder, cache, jobs, progress, pooling: str = "mean"):
     """The library's track vectors: ``(paths, V [shape=(n, dim)], failed, IDF reference)``; failures warned."""
-    from .. import embed
+    from ..library import embed
     from .common import library_files
 
     paths, V, failed, ref = embed.vectors(library_files(library_dir, "--library"), embedder, pooling=pooling,
@@ -57,7 +57,7 @@ def scored_library(library_dir, embedder, taste, cache, jobs, progress, pooling:
     """The library's track vectors and ``taste``'s scores of them: ``(paths, V, failed, reference, scores,
     genres)`` (see :func:`model_scores`); one pass over the library when ``taste`` embeds it (mean pooling), so each
     track's trunk runs once for both."""
-    from ..workflows import vectors_and_scores
+    from ..library.workflows import vectors_and_scores
     from .common import library_files
 
     if pooling != "mean" or embedder.saved is not taste:
@@ -73,7 +73,7 @@ def given_and_library(given, library_dir, embedder, cache, jobs, progress, pooli
     """Vectors of the tracks named on the command line (each must work) and of the library (failures warned), and
     with a ``taste`` model its scores of the library (else None). With ``distinctive`` pooling the library's
     windows are the reference of the given tracks' weights too."""
-    from .. import embed
+    from ..library import embed
 
     given = [os.path.abspath(g) for g in given]  # printed beside the library's paths, which the scan makes absolute
     if taste is None:
@@ -92,7 +92,7 @@ def given_and_library(given, library_dir, embedder, cache, jobs, progress, pooli
 def model_scores(saved, paths, cache, jobs, progress) -> tuple[np.ndarray, list[str]]:
     """The model's final track ``score`` of each path (the ranking's; NaN where it failed: such a track is never
     ranked first), and a genre model's predicted genre of each ("" otherwise)."""
-    from .. import rank
+    from ..library import rank
     return table_scores(rank.rank(paths, saved, cache=cache, jobs=jobs, progress=progress), paths)
 
 

@@ -31,8 +31,8 @@ def run(args) -> int:
 
 def explain(track, saved, out, *, cache=None) -> int:
     """One track's window-score timeline as a PNG; prints its score, the same number ``rank`` writes."""
-    from .. import rank
-    from ..report import describe_blend, plot_explain
+    from ..library import rank
+    from ..model.report import describe_blend, plot_explain
 
     M, s = rank.explain(track, saved, cache=cache)
     blend = saved.report.blend if saved.report is not None else None

@@ -36,9 +36,9 @@ def filters(library_dir, embedder, out_dir, *, top: int = 20, model_name: str = 
             progress: bool = False) -> int:
     """Per filter of the last conv block, M3U8s of the tracks (from their best 8 s window) that drive it most, by
     max and by mean activation; ``index.md``; the first layer's kernels as ``kernels.png``."""
-    from .. import filters as filter_analysis
-    from .. import tags
+    from ..audio import tags
     from ..fileio import write_text
+    from ..library import filters as filter_analysis
 
     files = library_files(library_dir)
     acts, failed = filter_analysis.analyse(files, embedder, cache=cache, jobs=jobs, progress=progress)

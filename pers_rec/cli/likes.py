@@ -1,6 +1,6 @@
 """``pers-rec likes``: a listener's likes and dislikes from their player (a Subsonic server, MPD) or listening
 history (ListenBrainz, Last.fm), as the CSV ``train --likes`` reads. The reading and matching are the library's
-(:mod:`pers_rec.players`); this command parses, writes the CSV and says what happened."""
+(:mod:`pers_rec.players.sync`); this command parses, writes the CSV and says what happened."""
 
 from __future__ import annotations
 
@@ -29,8 +29,8 @@ def add_parser(sub) -> None:
 
 
 def run(args) -> int:
-    from .. import signals
     from ..fileio import check_output
+    from ..players import signals
 
     need_dir(args.library, "--library")
     check_output(args.out, (".csv",), "--out")
@@ -62,13 +62,13 @@ def run(args) -> int:
 
 
 def read(args, paths):
-    """The :class:`players.Read` of ``args.source``."""
-    from .. import players
+    """The :class:`sync.Read` of ``args.source``."""
+    from ..players import sync
 
     if args.source == "subsonic":
-        return players.from_subsonic(subsonic_client(args.where, args), paths, library=args.library,
+        return sync.from_subsonic(subsonic_client(args.where, args), paths, library=args.library,
                                      path_map=args.path_map)
     if args.source == "mpd":
-        with players.mpd_player(args.where, args.player_timeout) as player:
-            return players.from_mpd(player, paths, music_dir=args.mpd_music_dir or args.library)
-    return players.from_history(args.where, paths)
+        with sync.mpd_player(args.where, args.player_timeout) as player:
+            return sync.from_mpd(player, paths, music_dir=args.mpd_music_dir or args.library)
+    return sync.from_history(args.where, paths)

@@ -40,8 +40,9 @@ def map_library(library_dir, embedder, out_html, *, taste=None, pooling: str = "
 
     With a ``taste`` model, points are coloured by its score (the ranking's) and its likes and dislikes are marked.
     """
-    from .. import maps, tags
+    from ..audio import tags
     from ..fileio import write_text
+    from ..library import maps
 
     if taste is None:
         paths, V, failed, _ = library_vectors(library_dir, embedder, cache, jobs, progress, pooling)

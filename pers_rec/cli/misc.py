@@ -42,9 +42,9 @@ def features(files) -> int:
     """Decode files and print their feature shapes and speed."""
     import time
 
+    from ..audio.features import duration_s, extract, fit_to_window, n_windows
     from ..config import FeatureConfig
     from ..errors import AudioError
-    from ..features import duration_s, extract, fit_to_window, n_windows
 
     cfg = FeatureConfig()
     failed = 0

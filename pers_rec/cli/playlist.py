@@ -57,9 +57,11 @@ def playlist(library_dir, embedder, *, seed=None, start=None, end=None, n: int =
              not_in_a_row: bool = False, pooling: str = "mean", m3u=None, csv_out=None, cache=None, jobs=None,
              progress: bool = False) -> int:
     """Continue from ``seed``, or join ``start`` to ``end``; print, and write M3U8/CSV."""
-    from .. import playlists, sequence, tags
+    from ..audio import tags
     from ..fileio import write_text
-    from ..rank import csv_text
+    from ..library import sequence
+    from ..library.rank import csv_text
+    from ..players import playlists
 
     ends = [seed] if seed is not None else [start, end]
     end_paths, end_vecs, paths, V, failed, _ = given_and_library(ends, library_dir, embedder, cache, jobs, progress,

@@ -7,8 +7,7 @@ from dataclasses import asdict
 
 import numpy as np
 
-from ..config import ARCHS
-from ..config import DISTILL_LOSSES as LOSSES
+from ..config import ARCHS, DISTILL_LOSSES
 from ..errors import EXIT_NOTHING, EXIT_OK, EXIT_SOME_FAILED, ModelFileError, describe
 from .common import cache_dir, check_backend, feature_cache, int_at_least, library_files, say, subcommand, warn
 
@@ -27,7 +26,7 @@ def add_parser(sub) -> None:
     pt.add_argument("--teacher", choices=["musicnn"], default=None,
                     help="instead of contrastive pre-training, distil a pre-trained tagger: the network learns to "
                          "predict musicnn's 200-d vector of every window (needs: pip install --no-deps musicnn==0.1.0)")
-    pt.add_argument("--distill-loss", choices=LOSSES, default="mse",
+    pt.add_argument("--distill-loss", choices=DISTILL_LOSSES, default="mse",
                     help="with --teacher: MSE on standardised vectors, or cosine to the teacher's vector")
     pt.add_argument("--seed", type=int, default=0, help="random seed")
     pt.add_argument("--engine", choices=["local", "ray"], default="local",
@@ -44,10 +43,10 @@ def run(args) -> int:
     check_backend()
     engine = (args.engine, args.ray_address)
     if args.teacher:
-        from ..teacher import read_weights
+        from ..model.teacher import read_weights
 
         weights = read_weights()  # says how to install the teacher, before any audio is decoded
-        from ..distill import DistillConfig
+        from ..config import DistillConfig
 
         dcfg = DistillConfig(epochs=args.epochs or DistillConfig.epochs, loss=args.distill_loss, seed=args.seed)
         with feature_cache(args) as cache:
@@ -66,7 +65,7 @@ def pretrain(paths, library_dir, out_dir, cfg, mcfg, pcfg, *, cache=None, jobs=N
 
     Returns the exit code: 0, or 1 when some files could not be used.
     """
-    from .. import pretrain as pretraining
+    from ..learn import pretrain as pretraining
     target = pretraining.stored_path(out_dir, pretraining.library_key(paths, cfg, mcfg))
     try:
         stored = pretraining.load(target) if target.exists() else None
@@ -96,12 +95,12 @@ def pretrain(paths, library_dir, out_dir, cfg, mcfg, pcfg, *, cache=None, jobs=N
 def library_features(paths, cfg, cache, jobs, progress: bool, engine=("local", None)) -> tuple[dict, int]:
     """``{path: features}`` of the tracks that could be read, in scan order, and how many could not (warned);
     ``engine`` is ``(name, Ray address)``: ``"ray"`` computes them on a Ray cluster (no feature cache)."""
-    from ..extract import extract_many
+    from ..audio.extract import extract_many
     from ..progress import bar
 
     feats, failed = {}, 0
     if engine[0] == "ray":
-        from .. import distributed
+        from ..library import distributed
         distributed.start(engine[1], num_cpus=jobs)
         for r in distributed.features(paths, cfg).iter_rows():
             if r["error"]:
@@ -132,14 +131,14 @@ def distill(paths, library_dir, out_dir, cfg, mcfg, dcfg, weights, *, cache=None
     run resumes), then the encoder distilled from them, stored where ``train`` and ``similar`` find it."""
     import os
 
-    from .. import audio
-    from .. import pretrain as pretraining
-    from ..distill import distill as run_distillation
-    from ..distill import targets
+    from ..audio import decode
+    from ..audio.features import n_windows
     from ..errors import AudioError
-    from ..features import n_windows
+    from ..learn import pretrain as pretraining
+    from ..learn.distill import distill as run_distillation
+    from ..learn.distill import targets
+    from ..model.teacher import SR, Teacher
     from ..progress import bar
-    from ..teacher import SR, Teacher
 
     target = pretraining.stored_path(out_dir, pretraining.library_key(paths, cfg, mcfg))
     feats, failed = library_features(paths, cfg, cache, jobs, progress, engine)
@@ -154,7 +153,7 @@ def distill(paths, library_dir, out_dir, cfg, mcfg, dcfg, weights, *, cache=None
         for p, M in feats.items():
             if p not in goals:
                 try:
-                    goals[p] = targets(audio.load(p, SR), n_windows(len(M), cfg), cfg, dcfg, teacher)
+                    goals[p] = targets(decode.load(p, SR), n_windows(len(M), cfg), cfg, dcfg, teacher)
                 except AudioError as exc:
                     warn(f"skipped {p}: {describe(exc)}")
                     continue

@@ -69,19 +69,21 @@ def run(args) -> int:
     if own is not None:
         own.ping()  # a wrong --user or password: said now, not after the analysis
     if args.model:
-        from ..checkpoint import read_meta
+        from ..model.checkpoint import read_meta
 
         read_meta(args.model)
     import threading
     from dataclasses import replace
 
-    from .. import players, radio, tags
-    from ..judgements import Judgements, library_home
-    from ..mpd_radio import MPDRadio
-    from ..retrain import Versions
+    from ..audio import tags
+    from ..library.retrain import Versions
+    from ..players import sync
+    from ..players.judgements import Judgements, library_home
+    from ..radio.mpd_radio import MPDRadio
+    from ..radio.picker import Radio, Rules
 
     if mpd_at:
-        players.mpd_player(mpd_at, 5.0).close()  # MPD unreachable is said now, not after the analysis
+        sync.mpd_player(mpd_at, 5.0).close()  # MPD unreachable is said now, not after the analysis
     paths = [str(p) for p in library_files(args.library, "--library")]
     home = library_home(cache_dir(args), os.path.abspath(args.library))
     store = Judgements(home / "judgements.sqlite")
@@ -92,8 +94,8 @@ def run(args) -> int:
         args.model = str(versions.path("current"))
     V, scores = library_vectors(args, paths)
     info = [tags.read(p) for p in paths]
-    rules = replace(radio.Rules(), ahead=args.ahead)
-    picker = radio.Radio(V, [i.get("artist", "") for i in info], [i.get("album", "") for i in info], scores=scores,
+    rules = replace(Rules(), ahead=args.ahead)
+    picker = Radio(V, [i.get("artist", "") for i in info], [i.get("album", "") for i in info], scores=scores,
                          labelled=labelled, rules=rules)
     lock = threading.Lock()
     doors, events, server = [], [], None
@@ -104,7 +106,7 @@ def run(args) -> int:
     station = None
     if mpd_at:
         music_dir = args.mpd_music_dir or args.library
-        station = MPDRadio(picker, paths, music_dir, lambda: players.mpd_player(mpd_at, 30.0), store=store, log=warn,
+        station = MPDRadio(picker, paths, music_dir, lambda: sync.mpd_player(mpd_at, 30.0), store=store, log=warn,
                            lock=lock)
         doors.append(f"MPD at {mpd_at}")
         events.append(station.events)
@@ -157,8 +159,8 @@ def start_relay(args, sock, own, picker, paths, store, lock):
 
     import uvicorn
 
-    from ..subsonic_radio import Catalog, SonicRadio
-    from ..transport import is_loopback
+    from ..players.transport import is_loopback
+    from ..radio.subsonic_radio import Catalog, SonicRadio
     from ..web.guard import allowed_hosts
     from ..web.relay import Relay, create_app
 
@@ -184,8 +186,8 @@ def background_retrain(args, paths, store, versions, picker, lock):
     reranks the radio's taste. Returns the :class:`retrain.Background`, whose ``stop`` ends its watch."""
     import threading
 
-    from .. import checkpoint
-    from ..retrain import Background, fmt, training_rows
+    from ..library.retrain import Background, fmt, training_rows
+    from ..model import checkpoint
 
     state = {"model": args.model, "saved": checkpoint.load(args.model, runtime="light") if args.model else None}
     options = {k: v for k, v in (("max_epochs", args.epochs), ("folds", args.folds)) if v is not None}
@@ -210,7 +212,7 @@ def background_retrain(args, paths, store, versions, picker, lock):
             return
         import numpy as np
 
-        from .. import rank
+        from ..library import rank
         saved = checkpoint.load(path, runtime="light")
         with feature_cache(args) as cache:
             df = rank.rank(paths, saved, cache=cache, jobs=args.jobs, progress=False).set_index("path")
@@ -236,10 +238,10 @@ def library_vectors(args, paths):
     ``--model``, its taste score."""
     import numpy as np
 
-    from .. import embed
     from ..config import FeatureConfig
-    from ..encoders import encoder_for
-    from ..workflows import vectors_and_scores
+    from ..library import embed
+    from ..library.encoders import encoder_for
+    from ..library.workflows import vectors_and_scores
 
     embedder = encoder_for(args.library, args.model, cache_dir(args), FeatureConfig(), runtime=args.runtime)
     with feature_cache(args) as cache:
@@ -265,7 +267,7 @@ def start_labels(args, paths, store, quiet: bool = False) -> dict[int, tuple[int
     row = {p: i for i, p in enumerate(paths)}
     out: dict[int, tuple[int, float]] = {}
     if args.likes:
-        from ..playlists import read_labelled
+        from ..players.playlists import read_labelled
 
         extras: dict = {}
         for p, lab in read_labelled(args.likes, 1, extras):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..errors import EXIT_NOTHING, EXIT_OK, EXIT_SOME_FAILED, ParameterError
-from ..workflows import rank_to_files
+from ..library.workflows import rank_to_files
 from .common import (
     add_server_options,
     feature_cache,
@@ -56,14 +56,14 @@ def run(args) -> int:
         check_output(args.m3u, (".m3u8", ".m3u"), "--m3u")
     check_not_inputs({"--out": args.out, "--m3u": args.m3u}, {"--model": args.model})
     if args.to_subsonic:  # a missing server option or password is said before any work
-        from .. import subsonic
+        from ..players import subsonic
         if not (args.subsonic and args.user):
             raise ParameterError("--to-subsonic needs --subsonic URL and --user")
         subsonic.password(args.password_file)
     if args.engine == "local" and (args.parquet or args.ray_address):  # said before TensorFlow loads
         raise ParameterError("--parquet and --ray-address go with --engine ray")
     if args.engine == "ray":
-        from ..checkpoint import read_meta
+        from ..model.checkpoint import read_meta
 
         blend = ((read_meta(args.model).get("report") or {}).get("blend") or {})
         if isinstance(blend, dict) and blend.get("chosen") == "teacher":
@@ -71,7 +71,7 @@ def run(args) -> int:
                                  "engine only (--engine ray has no teacher); drop --engine ray, or retrain with "
                                  "--blend stacked")
     if args.engine == "local" and args.jobs != 0:
-        from ..extract import start_early
+        from ..audio.extract import start_early
 
         start_early()  # the decoding workers' forkserver imports while TensorFlow and the model load
     saved = load_model(args.model, args.runtime)  # a bad model file is said before the library is scanned
@@ -85,7 +85,7 @@ def run(args) -> int:
                                max_per_artist=args.max_per_artist, cache=cache, jobs=args.jobs, progress=not args.quiet)
     code = print_summary(df, len(paths), args.out, args.m3u, args.top)
     if (args.to_subsonic or args.to_mpd) and code != EXIT_NOTHING:
-        from .. import rank as ranking
+        from ..library import rank as ranking
 
         entries = [e[0] for e in ranking.playlist_entries(df, top=args.top, min_track_s=args.min_track_s,
                                                      max_per_artist=args.max_per_artist)]
@@ -101,11 +101,11 @@ def run(args) -> int:
 
 def to_subsonic(args, name: str, entries: list[str], paths) -> None:
     """``--to-subsonic NAME``: the playlist written to the server, and what it holds said."""
-    from .. import players
+    from ..players import sync
 
     if not args.subsonic:
         raise ParameterError("--to-subsonic needs --subsonic URL (and --user)")
-    n = players.push_subsonic(subsonic_client(args.subsonic, args), name, entries, paths, library=args.library,
+    n = sync.push_subsonic(subsonic_client(args.subsonic, args), name, entries, paths, library=args.library,
                               path_map=args.path_map)
     say(f"wrote playlist {name!r} to {args.subsonic}: {n} of {len(entries)} tracks"
         + ("" if n == len(entries) else " (the others are not in the server's library)"))
@@ -113,12 +113,12 @@ def to_subsonic(args, name: str, entries: list[str], paths) -> None:
 
 def to_mpd(args, name: str, entries: list[str]) -> None:
     """``--to-mpd NAME``: the stored playlist written, and what was left out said."""
-    from .. import players
     from ..errors import printable
+    from ..players import sync
 
     music = args.mpd_music_dir or args.library
-    with players.mpd_player(args.mpd, args.player_timeout) as player:
-        written, unsafe = players.push_mpd(player, name, entries, music_dir=music)
+    with sync.mpd_player(args.mpd, args.player_timeout) as player:
+        written, unsafe = sync.push_mpd(player, name, entries, music_dir=music)
     outside = len(entries) - written - unsafe
     say(f"wrote MPD playlist {printable(name)!r}: {written} of {len(entries)} tracks"
         + (f" ({outside} outside {music})" if outside else "")
@@ -128,9 +128,10 @@ def to_mpd(args, name: str, entries: list[str]) -> None:
 
 def rank_on_ray(args, saved, paths):
     """``rank --engine ray``: the same table from a Ray cluster, written like the local engine's."""
-    from .. import distributed, playlists
-    from .. import rank as ranking
     from ..fileio import write_text
+    from ..library import distributed
+    from ..library import rank as ranking
+    from ..players import playlists
 
     exclude = set() if args.include_liked else ranking.liked_paths(saved)
     todo = ranking.not_excluded(paths, exclude)  # by path and real path, as the local engine
@@ -150,8 +151,8 @@ def rank_on_ray(args, saved, paths):
 
 def print_summary(df, n_paths: int, out_csv, m3u, top: int) -> int:
     """The ranking's first ten rows and its failures, and the exit code they mean."""
-    from .. import rank as ranking
-    from .. import tags
+    from ..audio import tags
+    from ..library import rank as ranking
 
     ok = df[df["status"] == "ok"]
     n_err = len(df) - len(ok)

@@ -50,16 +50,16 @@ def run(args) -> int:
     library_files(args.library)
     check_backend()
     if args.model:
-        from ..checkpoint import read_meta
+        from ..model.checkpoint import read_meta
 
         read_meta(args.model)  # a damaged or foreign model is refused now, not in the background
-    from ..transport import is_loopback
+    from ..players.transport import is_loopback
     from ..web.guard import allowed_hosts
 
     if args.mpd:
-        from .. import players
+        from ..players import sync
 
-        players.mpd_player(args.mpd, 5.0).close()  # MPD unreachable is said now
+        sync.mpd_player(args.mpd, 5.0).close()  # MPD unreachable is said now
     sock = bind(args.host, args.port)
     import uvicorn
 
@@ -80,10 +80,10 @@ def run(args) -> int:
             "printed only this once")
     lib.start("analysis", lib.analyse)
     if args.mpd:
-        from .. import players
+        from ..players import sync
         from ..web import station
 
-        station.start(lib, lambda: players.mpd_player(args.mpd, 30.0), args.mpd_music_dir or args.library, warn)
+        station.start(lib, lambda: sync.mpd_player(args.mpd, 30.0), args.mpd_music_dir or args.library, warn)
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
     uvicorn.Server(config).run(sockets=[sock])
     return EXIT_OK

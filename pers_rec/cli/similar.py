@@ -49,7 +49,9 @@ def similar(seeds, library_dir, embedder, *, n: int = 20, m3u=None, taste=None, 
     With a ``taste`` model and ``taste_weight`` w > 0, tracks are ranked by (1 - w) * cosine + w * score, the
     model's final track score (as ``rank`` writes it); both are shown.
     """
-    from .. import embed, playlists, tags
+    from ..audio import tags
+    from ..library import embed
+    from ..players import playlists
 
     if taste is not None and taste_weight > 0 and taste.mcfg.classes:
         raise ParameterError("--taste-weight needs a taste model; this is a genre model")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import time
 
 from ..config import ARCHS, BLENDS, TARGETS
-from ..encoders import start_weights
 from ..errors import EXIT_OK, EXIT_SOME_FAILED, ParameterError, describe
-from ..workflows import TrainOutputs, train_to_files
+from ..library.encoders import start_weights
+from ..library.workflows import TrainOutputs, train_to_files
 from .common import cache_dir as stored_in
 from .common import (
     check_backend,
@@ -97,7 +97,7 @@ def run(args) -> int:
             return train_genre(args.library, out, FeatureConfig(), ModelConfig(arch=args.arch), tcfg,
                                genres_csv=args.genres, genre_column=args.genre_column, cache=cache, jobs=args.jobs,
                                progress=not args.quiet, pretrained_dir=pretrained_dir)
-        from ..teacher import checkpoint_dir
+        from ..model.teacher import checkpoint_dir
 
         teacher = not args.no_teacher and checkpoint_dir() is not None
         saved = train_to_files(args.likes, args.dislikes, args.library, out, FeatureConfig(),
@@ -140,10 +140,11 @@ def train_genre(library_dir, out: TrainOutputs, cfg, mcfg, tcfg, *, genres_csv=N
                 cache=None, jobs=None, progress: bool = False, pretrained_dir=None) -> int:
     """``train --target genre``: read genres, cross-validate and train the genre head, write the model, its report
     (JSON) and its confusion matrices (PNG), print the summary."""
-    from .. import checkpoint, genre
-    from ..dataset import Track
-    from ..extract import extract_many
+    from ..audio.extract import extract_many
     from ..fileio import write_text
+    from ..learn import genre
+    from ..learn.dataset import Track
+    from ..model import checkpoint
     from ..progress import bar
 
     t0 = time.time()

@@ -171,7 +171,7 @@ def create_app(lib, *, token: str | None = None, hosts: frozenset[str] | None = 
         def transcode() -> bytes:
             import soundfile as sf
 
-            from ..audio import load
+            from ..audio.decode import load
             from ..errors import AudioError
 
             buf = io.BytesIO()
@@ -229,9 +229,9 @@ def create_app(lib, *, token: str | None = None, hosts: frozenset[str] | None = 
             out = {"id": i, "windows": None, "similar_liked": []}
             saved = lib.saved
             if lib.scores and saved is not None:
-                from .. import rank
-                from ..cache import open_cache
+                from ..audio.cache import open_cache
                 from ..errors import AudioError
+                from ..library import rank
 
                 cache = open_cache(lib.cache_dir)
                 try:
@@ -252,7 +252,7 @@ def create_app(lib, *, token: str | None = None, hosts: frozenset[str] | None = 
         return JSONResponse(await run_in_threadpool(explain))
 
     async def playlist(request):
-        from .. import sequence
+        from ..library import sequence
 
         if lib.V is None:
             raise BadRequest("the library is still being analysed")
@@ -270,7 +270,7 @@ def create_app(lib, *, token: str | None = None, hosts: frozenset[str] | None = 
         return JSONResponse({"rows": [row(i) for i in await run_in_threadpool(order)]})
 
     async def m3u(request):
-        from ..playlists import m3u_text
+        from ..players.playlists import m3u_text
 
         ids = [track(x.strip()) for x in request.query_params.get("ids", "").split(",")[:1000] if x.strip()]
         text = m3u_text([(lib.paths[i], lib.scores.get(i, {}).get("duration_s") or -1,

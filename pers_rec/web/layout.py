@@ -41,7 +41,7 @@ class MapDrawer:
         return "drawing", {"tracks": started["tracks"], "elapsed_s": round(time.time() - started["started"], 1)}
 
     def _draw(self, V) -> None:
-        from ..maps import layout
+        from ..library.maps import layout
 
         lib = self.lib
         try:

@@ -24,7 +24,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from .. import subsonic
+from ..players import subsonic
 
 #: The most items one answer holds.
 MAX_N = 500

@@ -33,7 +33,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Mount, Route
 
-from .. import subsonic
+from ..players import subsonic
 from .guard import BodyTooLarge, Guard
 from .plugin_api import create_api
 

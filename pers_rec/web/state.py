@@ -25,11 +25,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import active, tags
+from ..audio import tags
 from ..errors import AudioError, PersRecError, printable
-from ..judgements import Judgements, library_home
+from ..library import active
+from ..library.retrain import Versions, fmt, summary
+from ..players.judgements import Judgements, library_home
 from ..progress import listening
-from ..retrain import Versions, fmt, summary
 from .layout import MapDrawer
 
 #: Broken files named on the terminal at the end of the analysis (the rest are counted).
@@ -62,7 +63,7 @@ class Library:
     """
 
     def __init__(self, root, cache_dir, model=None, likes=None, train_options=None, log=None, runtime="light"):
-        from ..scan import scan
+        from ..audio.scan import scan
 
         self.root = Path(root).resolve()
         self.cache_dir = Path(cache_dir)
@@ -85,7 +86,7 @@ class Library:
         self.versions = Versions(self.home / "models")
         self.listed: dict[str, tuple[int, float, str]] = {}
         if likes is not None:
-            from ..playlists import read_labelled
+            from ..players.playlists import read_labelled
 
             extras: dict = {}
             for p, lab in read_labelled(likes, 1, extras):
@@ -137,7 +138,7 @@ class Library:
             raise Unplayable(f"{os.path.basename(self.paths[track_id])}: {self.failed[track_id]}")
         real = os.path.realpath(self.paths[track_id])
         if track_id not in self.playable:
-            from ..audio import open_audio
+            from ..audio.decode import open_audio
 
             try:
                 src = open_audio(real)
@@ -179,12 +180,12 @@ class Library:
 
     def analyse(self) -> None:
         """Tags, embeddings, the quick learner and the ranking (the library's retrained model, else ``--model``)."""
-        from ..cache import open_cache
+        from ..audio.cache import open_cache
         from ..config import FeatureConfig
-        from ..embed import Embedder, vectors
-        from ..encoders import encoder_for
+        from ..library.embed import Embedder, vectors
+        from ..library.encoders import encoder_for
+        from ..library.workflows import vectors_and_scores
         from ..progress import bar
-        from ..workflows import vectors_and_scores
 
         with bar(len(self.paths), "tags", "track", True) as b:
             for i, p in enumerate(self.paths):
@@ -222,7 +223,7 @@ class Library:
     def _start_model(self):
         """``(saved, path)`` of the model to rank with: the library's current retrained model (a damaged one is
         said and skipped), else ``--model``, else ``(None, None)``."""
-        from .. import checkpoint
+        from ..model import checkpoint
 
         current = self.versions.path("current")
         if current is not None:
@@ -247,7 +248,7 @@ class Library:
             self.log(f"  and {len(self.failed) - SHOWN_FAILURES} more")
 
     def _rank(self, saved, cache) -> None:
-        from .. import rank
+        from ..library import rank
         self._ranked(saved, rank.rank(self.paths, saved, cache=cache, progress=True))
 
     def _ranked(self, saved, df) -> None:
@@ -272,8 +273,8 @@ class Library:
         starting from the current model's feature and network settings (:func:`retrain.retrain`). The new model
         ranks the library when its cross-validated ROC-AUC is not worse than the current one's; else it is kept
         as the candidate."""
-        from ..cache import open_cache
-        from ..retrain import retrain
+        from ..audio.cache import open_cache
+        from ..library.retrain import retrain
 
         rows = self.training_rows(keep_model_likes)
         if sum(v[0] for v in rows.values()) < 2:
@@ -300,15 +301,15 @@ class Library:
     def training_rows(self, keep_model_likes: bool = True) -> dict[str, tuple[int, float, str]]:
         """``{path: (label, weight, signal)}`` a retrain learns from (:func:`retrain.training_rows`): the ranking
         model's own likes and dislikes (``keep_model_likes``), then the likes list, then the judgements."""
-        from ..retrain import training_rows
+        from ..library.retrain import training_rows
 
         return training_rows(self.saved, {self.paths[i]: v for i, v in self.labelled().items()}, keep_model_likes)
 
     def use(self, role: str) -> None:
         """Rank with the ``previous`` or ``candidate`` model (the listener's click); the current one becomes
         ``previous``. Runs as a job."""
-        from .. import checkpoint
-        from ..cache import open_cache
+        from ..audio.cache import open_cache
+        from ..model import checkpoint
 
         self.versions.use(role)
         path = self.versions.path("current") or self.model_path

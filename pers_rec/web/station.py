@@ -9,8 +9,8 @@ import threading
 
 import numpy as np
 
-from ..mpd_radio import MPDRadio
-from ..radio import Radio, Rules
+from ..radio.mpd_radio import MPDRadio
+from ..radio.picker import Radio, Rules
 
 
 def start(lib, connect, music_dir, log, rules: Rules | None = None, wait_s: float = 0.5
