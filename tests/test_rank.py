@@ -109,15 +109,10 @@ def test_likes_are_left_out_by_path_or_real_path_for_every_engine(tmp_path):
     assert not_excluded([str(link), str(other)], {str(link)}) == [str(other)]
 
 
-def test_ranking_again_with_the_same_model_reads_the_window_scores_and_gives_the_same_table(tmp_path, monkeypatch):
-    """The window scores are kept under the model's identity: a re-rank runs no network and gives the identical
-    table; another model, or a changed file, is scored anew."""
+def four_tones(tmp_path):
+    """A folder of four tones of 5 to 17 s (8 kHz WAV) and their paths."""
     import soundfile as sf
     from conftest import tone
-    from helpers import TINY, saved_model
-
-    from pers_rec.audio.cache import open_cache
-    from pers_rec.model import scoring
 
     music = tmp_path / "music"
     music.mkdir()
@@ -125,6 +120,18 @@ def test_ranking_again_with_the_same_model_reads_the_window_scores_and_gives_the
     for i in range(4):
         paths.append(music / f"t{i}.wav")
         sf.write(paths[-1], tone(200 + 90 * i, 5.0 + 4 * i, 8000), 8000)
+    return music, paths
+
+
+def test_ranking_again_with_the_same_model_reads_the_window_scores_and_gives_the_same_table(tmp_path, monkeypatch):
+    """The window scores are kept under the model's identity: a re-rank runs no network and gives the identical
+    table; another model, or a changed file, is scored anew."""
+    from helpers import TINY, saved_model
+
+    from pers_rec.audio.cache import open_cache
+    from pers_rec.model import scoring
+
+    music, paths = four_tones(tmp_path)
     saved = saved_model(TINY)
     cache = open_cache(tmp_path / "cache")
     first = R.rank(paths, saved, cache=cache, jobs=0)
@@ -151,19 +158,12 @@ def test_ranking_with_an_embedder_gives_embed_vectors_from_the_same_pass(tmp_pat
     """``rank(..., embedder=, vectors=)``: every ranked track's vector equals ``embed.vectors``' (as cached, float16)
     and the table is unchanged, with a cache or without; the vectors land in the cache, where ``embed.vectors``
     then runs no network."""
-    import soundfile as sf
-    from conftest import tone
     from helpers import TINY, saved_model
 
     from pers_rec.audio.cache import open_cache
     from pers_rec.library import embed
 
-    music = tmp_path / "music"
-    music.mkdir()
-    paths = []
-    for i in range(4):
-        paths.append(music / f"t{i}.wav")
-        sf.write(paths[-1], tone(200 + 90 * i, 5.0 + 4 * i, 8000), 8000)
+    music, paths = four_tones(tmp_path)
     (music / "bad.wav").write_bytes(b"not audio")
     saved = saved_model(TINY, members=2)
     embedder = embed.Embedder(saved)
