@@ -1,6 +1,7 @@
 """The feature cache: hits, invalidation, what is never cached, the code version, and its maintenance."""
 
 import os
+import sqlite3
 
 import numpy as np
 import pytest
@@ -69,3 +70,15 @@ def test_info_prune_clear(lib, tmp_path):
     assert (info.entries, info.failed, info.stale) == (3, 1, 2) and info.bytes > 0
     assert cache.prune() == 2 and len(cache) == 1
     assert cache.clear() == 1 and len(cache) == 0
+
+
+def test_opened_closes_the_cache_however_the_block_ends(tmp_path):
+    from pers_rec.audio.cache import opened
+
+    with pytest.raises(RuntimeError), opened(tmp_path / "c") as cache:
+        held = cache
+        raise RuntimeError("the block fails")
+    with pytest.raises(sqlite3.ProgrammingError, match="closed"):
+        held._db.execute("SELECT 1")  # closed: its connection refuses any query
+    with opened(tmp_path / "c", enabled=False) as cache:
+        assert cache is None

@@ -25,6 +25,8 @@ import os
 import sqlite3
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -299,6 +301,18 @@ def _matrix(data, rows, cols, dtype) -> np.ndarray | None:
     if len(data) != rows * cols * np.dtype(dtype).itemsize:
         return None
     return np.frombuffer(data, dtype).reshape(rows, cols)
+
+
+@contextmanager
+def opened(cache_dir: str | os.PathLike | None, enabled: bool = True) -> Iterator[FeatureCache | None]:
+    """:func:`open_cache` for a ``with`` block: the cache (or None: disabled, or it cannot be opened), closed when
+    the block ends, however it ends."""
+    cache = open_cache(cache_dir, enabled)
+    try:
+        yield cache
+    finally:
+        if cache is not None:
+            cache.close()
 
 
 def open_cache(cache_dir: str | os.PathLike | None, enabled: bool = True) -> FeatureCache | None:

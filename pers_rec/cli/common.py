@@ -176,14 +176,10 @@ def cache_dir(args):
 @contextmanager
 def feature_cache(args) -> Iterator:
     """The feature cache of ``--cache`` / ``--no-cache`` (None when off), closed when the block ends."""
-    from ..audio.cache import open_cache
+    from ..audio.cache import opened
 
-    cache = open_cache(getattr(args, "cache", None), enabled=not getattr(args, "no_cache", True))
-    try:
+    with opened(getattr(args, "cache", None), enabled=not getattr(args, "no_cache", True)) as cache:
         yield cache
-    finally:
-        if cache is not None:
-            cache.close()
 
 
 # ---- console -----------------------------------------------------------------------------------------------------

@@ -68,7 +68,7 @@ def run(out: str = "demo_out", *, n_tracks: int = 48, duration_s: float = 12.0, 
     """Run the whole demo under ``out``; print and return its summary."""
     from sklearn.metrics import roc_auc_score
 
-    from ..audio.cache import open_cache
+    from ..audio.cache import opened
     from ..audio.scan import scan
     from ..config import FeatureConfig, ModelConfig, TrainConfig
     from ..library.workflows import TrainOutputs, rank_to_files, train_to_files
@@ -90,36 +90,35 @@ def run(out: str = "demo_out", *, n_tracks: int = 48, duration_s: float = 12.0, 
     say(f"   the listener likes flute-lead songs and has liked {len(told)} of the {len(flute)}: {likes}")
 
     say("2/4 training (cross-validation grouped by artist or album; the fold models are averaged)")
-    cache = open_cache(out / "cache")
-    cfg, mcfg = FeatureConfig(), ModelConfig()
-    tcfg = TrainConfig(max_epochs=max_epochs, folds=folds, seed=seed)
-    outputs = TrainOutputs.beside(out / "model.keras")
-    saved = train_to_files(likes, None, lib_dir, outputs, cfg, mcfg, tcfg, cache=cache, jobs=jobs, progress=not quiet)
-    cv = saved.report.cross_validation
-    say(f"   cross-validated track ROC-AUC {cv.model.roc_auc_mean:.3f} +- {cv.model.roc_auc_std:.3f} "
-        f"at {cv.model.epochs} epochs; baseline (MFCC statistics + logistic regression) "
-        f"{cv.baseline.roc_auc_mean:.3f} +- {cv.baseline.roc_auc_std:.3f}")
-    say(f"   final model: {saved.report.final_kind}; track score: {describe_blend(saved.report.blend)}")
+    with opened(out / "cache") as cache:
+        cfg, mcfg = FeatureConfig(), ModelConfig()
+        tcfg = TrainConfig(max_epochs=max_epochs, folds=folds, seed=seed)
+        outputs = TrainOutputs.beside(out / "model.keras")
+        saved = train_to_files(likes, None, lib_dir, outputs, cfg, mcfg, tcfg, cache=cache, jobs=jobs,
+                               progress=not quiet)
+        cv = saved.report.cross_validation
+        say(f"   cross-validated track ROC-AUC {cv.model.roc_auc_mean:.3f} +- {cv.model.roc_auc_std:.3f} "
+            f"at {cv.model.epochs} epochs; baseline (MFCC statistics + logistic regression) "
+            f"{cv.baseline.roc_auc_mean:.3f} +- {cv.baseline.roc_auc_std:.3f}")
+        say(f"   final model: {saved.report.final_kind}; track score: {describe_blend(saved.report.blend)}")
 
-    say("3/4 ranking the library (liked tracks left out)")
-    saved = checkpoint.load(outputs.model, expect=cfg)
-    df = rank_to_files(scan(lib_dir), saved, out_csv=out / "ranking.csv", m3u=out / "top.m3u8", top=10,
-                       min_track_s=0, cache=cache, jobs=jobs)
-    hidden = {s["path"] for s in flute} - told
-    y = df["path"].isin(hidden).to_numpy()
-    auc = float(roc_auc_score(y, df["score"])) if 0 < y.sum() < len(y) else None
-    k = len(hidden)
-    precision = float(y[:k].mean()) if k else None
+        say("3/4 ranking the library (liked tracks left out)")
+        saved = checkpoint.load(outputs.model, expect=cfg)
+        df = rank_to_files(scan(lib_dir), saved, out_csv=out / "ranking.csv", m3u=out / "top.m3u8", top=10,
+                           min_track_s=0, cache=cache, jobs=jobs)
+        hidden = {s["path"] for s in flute} - told
+        y = df["path"].isin(hidden).to_numpy()
+        auc = float(roc_auc_score(y, df["score"])) if 0 < y.sum() < len(y) else None
+        k = len(hidden)
+        precision = float(y[:k].mean()) if k else None
 
-    say("4/4 explaining the top track")
-    from ..library.rank import explain
-    from ..model.report import plot_explain
+        say("4/4 explaining the top track")
+        from ..library.rank import explain
+        from ..model.report import plot_explain
 
-    top = df.iloc[0]
-    M, s = explain(top["path"], saved, cache=cache)
-    plot_explain(M, s, cfg, Path(top["path"]).name, out / "explain_top.png", saved.report.blend)
-    if cache is not None:
-        cache.close()
+        top = df.iloc[0]
+        M, s = explain(top["path"], saved, cache=cache)
+        plot_explain(M, s, cfg, Path(top["path"]).name, out / "explain_top.png", saved.report.blend)
 
     say("")
     say(f"Top 10 of {len(df)} unliked tracks ({k} hidden flute-lead songs among them):")

@@ -153,7 +153,7 @@ def retrain(paths: list[str], root, cache_dir, rows: dict, base, versions: Versi
     """Train on ``rows`` ``{path: (label, weight, signal)}`` from ``base``'s settings (a :class:`checkpoint.SavedModel`
     or None: the defaults), save the model in ``versions``' folder and file it. Returns ``(saved, path, role,
     new_auc)``; ``role`` is ``"current"`` (rank with it) or ``"candidate"`` (worse than ``old_auc``)."""
-    from ..audio.cache import open_cache
+    from ..audio.cache import opened
     from ..config import FeatureConfig, ModelConfig, TrainConfig
     from ..errors import PersRecError
     from ..learn import train
@@ -166,15 +166,11 @@ def retrain(paths: list[str], root, cache_dir, rows: dict, base, versions: Versi
     cfg = base.cfg if base is not None else FeatureConfig()
     mcfg = base.mcfg if base is not None else ModelConfig()
     tcfg = TrainConfig(**dict(train_options or {}))
-    cache = open_cache(cache_dir)
-    try:
+    with opened(cache_dir) as cache:
         tracks, failed = gather(dict(rows), None, root, cfg, unlabelled_per_like=tcfg.unlabelled_per_like,
                                 seed=tcfg.seed, cache=cache, progress=progress)
         pre, tcfg = start_weights([Path(p) for p in paths], cache_dir, cfg, mcfg, tcfg)
         saved = train.train(tracks, cfg, mcfg, tcfg, progress=progress, failed=failed, pretrained=pre)
-    finally:
-        if cache is not None:
-            cache.close()
     out = versions.new_path()
     checkpoint.save(out, saved)
     write_text(out.with_suffix(".json"), saved.report.to_json())

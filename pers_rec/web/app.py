@@ -1,4 +1,5 @@
-"""The HTTP side of ``pers-rec serve``: the routes, and how they answer bad requests.
+"""The HTTP side of ``pers-rec serve``: the routes (module-level endpoints over ``app.state.lib``), and how they
+answer bad requests.
 
 The rules against other websites and other machines (Host, Origin, framing, the access token, body size) are
 :mod:`.guard`'s, applied before any route runs. Here:
@@ -25,6 +26,9 @@ import re
 import secrets
 import sys
 from pathlib import Path
+
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
 
 from .guard import BodyTooLarge, Guard, same_token
 from .state import Unplayable
@@ -74,221 +78,221 @@ async def json_body(request, fields: tuple[str, ...], required: tuple[str, ...] 
     return body
 
 
+def track(lib, value) -> int:
+    """``value`` as the id of one of ``lib``'s tracks; LookupError (404) for anything else."""
+    try:
+        i = whole(value, "a track id", 0)
+    except BadRequest:
+        raise LookupError from None
+    if i >= len(lib.paths):
+        raise LookupError
+    return i
+
+def row(lib, i: int) -> dict:
+    """Track ``i`` as the page shows it."""
+    s = lib.scores.get(i, {})
+    q = None if lib.quick is None else round(float(lib.quick[i]), 4)
+    return {"id": i, **lib.info[i], "file": os.path.basename(lib.paths[i]), "score": s.get("score"),
+            "rank": s.get("rank"), "best_start_s": s.get("best_start_s"), "duration_s": s.get("duration_s"),
+            "quick": q, "error": lib.failed.get(i)}
+
+def param(request, name: str, default: int, lo: int, hi: int) -> int:
+    """The query parameter ``name`` as a whole number in ``[lo, hi]`` (``default`` when absent)."""
+    value = request.query_params.get(name)
+    return default if value is None or value == "" else whole(value, name, lo, hi)
+
+def guarded(fn):
+    """``fn(request, lib)`` as an endpoint: the CSRF token checked on a POST, each error type its status code."""
+
+    async def endpoint(request):
+        if request.method == "POST" and not same_token(request.headers.get("x-csrf-token", ""),
+                                                       request.app.state.csrf):
+            return JSONResponse({"error": "missing or wrong CSRF token"}, 403)
+        try:
+            return await fn(request, request.app.state.lib)
+        except LookupError as exc:
+            return JSONResponse({"error": str(exc.args[0]) if exc.args else "no such track"}, 404)
+        except Unplayable as exc:
+            return JSONResponse({"error": f"cannot play {exc}"}, 422)
+        except (BadRequest, ValueError) as exc:
+            return JSONResponse({"error": str(exc)}, 400)
+        except BodyTooLarge:
+            return JSONResponse({"error": "the request body is too large"}, 413)
+        except Exception as exc:  # noqa: BLE001 (a bug: one line on the terminal, no details to the client)
+            print(f"pers-rec serve: internal error in {request.url.path}: {type(exc).__name__}: {exc}",
+                  file=sys.stderr)
+            return JSONResponse({"error": "internal error (see the server's terminal)"}, 500)
+    return endpoint
+
+async def index(request):
+    page = (STATIC / "index.html").read_text(encoding="utf-8").replace("{{CSRF}}", request.app.state.csrf)
+    return HTMLResponse(page, headers={"Content-Security-Policy": PAGE_POLICY})
+
+async def status(request, lib):
+    labels = lib.labels()
+    return JSONResponse({**lib.status, "tracks": len(lib.paths), "likes": sum(labels.values()),
+                         "dislikes": len(labels) - sum(labels.values()), "judgements": lib.store.count(),
+                         "unplayable": len(lib.failed), "report": lib.report, "analysed": lib.V is not None,
+                         "ranked": bool(lib.scores)})
+
+async def tracks(request, lib):
+    q = request.query_params.get("q", "").casefold()[:200]
+    offset = param(request, "offset", 0, 0, 10**9)
+    limit = param(request, "limit", 100, 1, 500)
+
+    def select():
+        ids = range(len(lib.paths))
+        if q:
+            ids = [i for i in ids if q in " ".join((*lib.info[i].values(), lib.paths[i])).casefold()]
+        if lib.scores:
+            ids = sorted(ids, key=lambda i: (lib.scores.get(i, {}).get("rank") or 1 << 30, i))
+        elif lib.quick is not None:
+            ids = sorted(ids, key=lambda i: -lib.quick[i])
+        ids = list(ids)
+        labels = lib.labels()
+        return {"total": len(ids), "offset": offset,
+                "rows": [{**row(lib, i), "label": labels.get(i)} for i in ids[offset:offset + limit]]}
+
+    return JSONResponse(await run_in_threadpool(select))
+
+async def audio(request, lib):
+    i = track(lib, request.path_params["id"])
+    real = await run_in_threadpool(lib.check_playable, i)
+    kind = PLAYABLE.get(Path(real).suffix.lower())
+    if kind is not None:
+        return FileResponse(real, media_type=kind)  # Range requests: seeking works
+
+    def transcode() -> bytes:
+        import soundfile as sf
+
+        from ..audio.decode import load
+        from ..errors import AudioError
+
+        buf = io.BytesIO()
+        try:
+            sf.write(buf, load(real, 44100), 44100, format="WAV", subtype="PCM_16")
+        except AudioError as exc:
+            raise lib.unplayable(i, exc.reason) from None
+        return buf.getvalue()
+
+    return Response(await run_in_threadpool(transcode), media_type="audio/wav")
+
+async def judge(request, lib):
+    body = await json_body(request, ("id", "label"), ("id", "label"))
+    if not isinstance(body["id"], int) or isinstance(body["id"], bool):
+        raise BadRequest("id must be a track id (a whole number)")
+    i = track(lib, body["id"])
+    label = body.get("label")
+    if label not in (0, 1, None) or isinstance(label, bool):
+        raise BadRequest("label must be 1, 0 or null (skip)")
+    await run_in_threadpool(lib.judge, i, label)  # committed before this reply
+    return JSONResponse({"ok": True, "id": i, "label": label})
+
+async def ask(request, lib):
+    mode = request.query_params.get("mode", "ask")
+    if mode not in ("ask", "top"):
+        raise BadRequest("mode is ask or top")
+    n = param(request, "n", 10, 1, 50)
+    return JSONResponse({"mode": mode, "rows": [row(lib, i) for i in await run_in_threadpool(lib.ask, n, mode)]})
+
+async def retrain(request, lib):
+    body = await json_body(request, ("keep_model_likes",))
+    keep = body.get("keep_model_likes", True)
+    if not isinstance(keep, bool):
+        raise BadRequest("keep_model_likes must be true or false")
+    if not lib.start("retrain", lambda: lib.retrain(keep_model_likes=keep)):
+        return JSONResponse({"error": f"a {lib.status['job']} is running: try again when it ends"}, 409)
+    return JSONResponse({"ok": True}, 202)
+
+async def use_model(request, lib):
+    body = await json_body(request, ("use",), ("use",))
+    role = body.get("use")
+    if role not in ("previous", "candidate"):
+        raise BadRequest("use must be previous or candidate")
+    if getattr(lib.versions.state, role) is None:
+        raise LookupError(f"there is no {role} model")
+    if not lib.start("switch", lambda: lib.use(role)):
+        return JSONResponse({"error": f"a {lib.status['job']} is running: try again when it ends"}, 409)
+    return JSONResponse({"ok": True}, 202)
+
+async def why(request, lib):
+    i = track(lib, request.path_params["id"])
+
+    def explain() -> dict:
+        lib.check_playable(i)
+        out = {"id": i, "windows": None, "similar_liked": []}
+        saved = lib.saved
+        if lib.scores and saved is not None:
+            from ..audio.cache import opened
+            from ..errors import AudioError
+            from ..library import rank
+
+            with opened(lib.cache_dir) as cache:
+                try:
+                    _, ts = rank.explain(lib.paths[i], saved, cache=cache)
+                except AudioError as exc:
+                    raise lib.unplayable(i, exc.reason) from None
+            out["windows"] = [round(float(x), 4) for x in ts.window_scores]
+            out["best_start_s"] = ts.best_start_s
+        if lib.V is not None:
+            liked = [j for j, lab in lib.labels().items() if lab == 1 and j != i]
+            sims = sorted(((float(lib.V[i] @ lib.V[j]), j) for j in liked), reverse=True)[:5]
+            out["similar_liked"] = [{**row(lib, j), "cosine": round(c, 3)} for c, j in sims]
+        return out
+
+    return JSONResponse(await run_in_threadpool(explain))
+
+async def playlist(request, lib):
+    from ..library import sequence
+
+    if lib.V is None:
+        raise BadRequest("the library is still being analysed")
+    if "from" not in request.query_params:
+        raise BadRequest("a playlist needs from=<track id>")
+    a = track(lib, request.query_params["from"])
+    b = request.query_params.get("to")
+    b = None if b in (None, "") else track(lib, b)
+    n = param(request, "n", 12, 2, 200)
+    V = lib.V
+
+    def order():
+        return sequence.join(V, a, b, n) if b is not None else sequence.continue_from(V, a, n - 1)
+
+    return JSONResponse({"rows": [row(lib, i) for i in await run_in_threadpool(order)]})
+
+async def m3u(request, lib):
+    from ..players.playlists import m3u_text
+
+    ids = [track(lib, x.strip()) for x in request.query_params.get("ids", "").split(",")[:1000] if x.strip()]
+    text = m3u_text([(lib.paths[i], lib.scores.get(i, {}).get("duration_s") or -1,
+                      " - ".join(x for x in (lib.info[i]["artist"], lib.info[i]["title"]) if x)) for i in ids])
+    return Response(text, media_type="audio/x-mpegurl",
+                    headers={"Content-Disposition": 'attachment; filename="pers_rec.m3u8"'})
+
+async def judgements_csv(request, lib):
+    return Response(lib.store.csv_text(), media_type="text/csv",
+                    headers={"Content-Disposition": 'attachment; filename="judgements.csv"'})
+
+async def map_points(request, lib):
+    state, got = lib.map.points()
+    if state == "drawing":
+        return JSONResponse(got, 202)
+    ids, Y = got
+    return JSONResponse({"points": [{**row(lib, i), "x": round(float(x), 4), "y": round(float(y), 4)}
+                                    for i, (x, y) in zip(ids, Y)]})
+
+
 def create_app(lib, *, token: str | None = None, hosts: frozenset[str] | None = None):
-    """The ASGI app serving ``lib`` (:class:`state.Library`).
+    """The ASGI app serving ``lib`` (:class:`state.Library`): the module's endpoints, behind :class:`.guard.Guard`.
 
     ``token`` None: no access token (loopback). ``hosts``: the Host names allowed (:func:`guard.allowed_hosts`;
     default: the loopback names only).
     """
     from starlette.applications import Starlette
-    from starlette.concurrency import run_in_threadpool
-    from starlette.responses import FileResponse, HTMLResponse, JSONResponse, Response
     from starlette.routing import Mount, Route
     from starlette.staticfiles import StaticFiles
 
     from .guard import LOOPBACK_NAMES
-
-    csrf = secrets.token_urlsafe(24)
-
-    def track(value) -> int:
-        try:
-            i = whole(value, "a track id", 0)
-        except BadRequest:
-            raise LookupError from None
-        if i >= len(lib.paths):
-            raise LookupError
-        return i
-
-    def row(i: int) -> dict:
-        s = lib.scores.get(i, {})
-        q = None if lib.quick is None else round(float(lib.quick[i]), 4)
-        return {"id": i, **lib.info[i], "file": os.path.basename(lib.paths[i]), "score": s.get("score"),
-                "rank": s.get("rank"), "best_start_s": s.get("best_start_s"), "duration_s": s.get("duration_s"),
-                "quick": q, "error": lib.failed.get(i)}
-
-    def param(request, name: str, default: int, lo: int, hi: int) -> int:
-        value = request.query_params.get(name)
-        return default if value is None or value == "" else whole(value, name, lo, hi)
-
-    def guarded(fn):
-        async def endpoint(request):
-            if request.method == "POST" and not same_token(request.headers.get("x-csrf-token", ""), csrf):
-                return JSONResponse({"error": "missing or wrong CSRF token"}, 403)
-            try:
-                return await fn(request)
-            except LookupError as exc:
-                return JSONResponse({"error": str(exc.args[0]) if exc.args else "no such track"}, 404)
-            except Unplayable as exc:
-                return JSONResponse({"error": f"cannot play {exc}"}, 422)
-            except (BadRequest, ValueError) as exc:
-                return JSONResponse({"error": str(exc)}, 400)
-            except BodyTooLarge:
-                return JSONResponse({"error": "the request body is too large"}, 413)
-            except Exception as exc:  # noqa: BLE001 (a bug: one line on the terminal, no details to the client)
-                print(f"pers-rec serve: internal error in {request.url.path}: {type(exc).__name__}: {exc}",
-                      file=sys.stderr)
-                return JSONResponse({"error": "internal error (see the server's terminal)"}, 500)
-        return endpoint
-
-    async def index(request):
-        page = (STATIC / "index.html").read_text(encoding="utf-8").replace("{{CSRF}}", csrf)
-        return HTMLResponse(page, headers={"Content-Security-Policy": PAGE_POLICY})
-
-    async def status(request):
-        labels = lib.labels()
-        return JSONResponse({**lib.status, "tracks": len(lib.paths), "likes": sum(labels.values()),
-                             "dislikes": len(labels) - sum(labels.values()), "judgements": lib.store.count(),
-                             "unplayable": len(lib.failed), "report": lib.report, "analysed": lib.V is not None,
-                             "ranked": bool(lib.scores)})
-
-    async def tracks(request):
-        q = request.query_params.get("q", "").casefold()[:200]
-        offset = param(request, "offset", 0, 0, 10**9)
-        limit = param(request, "limit", 100, 1, 500)
-
-        def select():
-            ids = range(len(lib.paths))
-            if q:
-                ids = [i for i in ids if q in " ".join((*lib.info[i].values(), lib.paths[i])).casefold()]
-            if lib.scores:
-                ids = sorted(ids, key=lambda i: (lib.scores.get(i, {}).get("rank") or 1 << 30, i))
-            elif lib.quick is not None:
-                ids = sorted(ids, key=lambda i: -lib.quick[i])
-            ids = list(ids)
-            labels = lib.labels()
-            return {"total": len(ids), "offset": offset,
-                    "rows": [{**row(i), "label": labels.get(i)} for i in ids[offset:offset + limit]]}
-
-        return JSONResponse(await run_in_threadpool(select))
-
-    async def audio(request):
-        i = track(request.path_params["id"])
-        real = await run_in_threadpool(lib.check_playable, i)
-        kind = PLAYABLE.get(Path(real).suffix.lower())
-        if kind is not None:
-            return FileResponse(real, media_type=kind)  # Range requests: seeking works
-
-        def transcode() -> bytes:
-            import soundfile as sf
-
-            from ..audio.decode import load
-            from ..errors import AudioError
-
-            buf = io.BytesIO()
-            try:
-                sf.write(buf, load(real, 44100), 44100, format="WAV", subtype="PCM_16")
-            except AudioError as exc:
-                raise lib.unplayable(i, exc.reason) from None
-            return buf.getvalue()
-
-        return Response(await run_in_threadpool(transcode), media_type="audio/wav")
-
-    async def judge(request):
-        body = await json_body(request, ("id", "label"), ("id", "label"))
-        if not isinstance(body["id"], int) or isinstance(body["id"], bool):
-            raise BadRequest("id must be a track id (a whole number)")
-        i = track(body["id"])
-        label = body.get("label")
-        if label not in (0, 1, None) or isinstance(label, bool):
-            raise BadRequest("label must be 1, 0 or null (skip)")
-        await run_in_threadpool(lib.judge, i, label)  # committed before this reply
-        return JSONResponse({"ok": True, "id": i, "label": label})
-
-    async def ask(request):
-        mode = request.query_params.get("mode", "ask")
-        if mode not in ("ask", "top"):
-            raise BadRequest("mode is ask or top")
-        n = param(request, "n", 10, 1, 50)
-        return JSONResponse({"mode": mode, "rows": [row(i) for i in await run_in_threadpool(lib.ask, n, mode)]})
-
-    async def retrain(request):
-        body = await json_body(request, ("keep_model_likes",))
-        keep = body.get("keep_model_likes", True)
-        if not isinstance(keep, bool):
-            raise BadRequest("keep_model_likes must be true or false")
-        if not lib.start("retrain", lambda: lib.retrain(keep_model_likes=keep)):
-            return JSONResponse({"error": f"a {lib.status['job']} is running: try again when it ends"}, 409)
-        return JSONResponse({"ok": True}, 202)
-
-    async def use_model(request):
-        body = await json_body(request, ("use",), ("use",))
-        role = body.get("use")
-        if role not in ("previous", "candidate"):
-            raise BadRequest("use must be previous or candidate")
-        if getattr(lib.versions.state, role) is None:
-            raise LookupError(f"there is no {role} model")
-        if not lib.start("switch", lambda: lib.use(role)):
-            return JSONResponse({"error": f"a {lib.status['job']} is running: try again when it ends"}, 409)
-        return JSONResponse({"ok": True}, 202)
-
-    async def why(request):
-        i = track(request.path_params["id"])
-
-        def explain() -> dict:
-            lib.check_playable(i)
-            out = {"id": i, "windows": None, "similar_liked": []}
-            saved = lib.saved
-            if lib.scores and saved is not None:
-                from ..audio.cache import open_cache
-                from ..errors import AudioError
-                from ..library import rank
-
-                cache = open_cache(lib.cache_dir)
-                try:
-                    _, ts = rank.explain(lib.paths[i], saved, cache=cache)
-                except AudioError as exc:
-                    raise lib.unplayable(i, exc.reason) from None
-                finally:
-                    if cache is not None:
-                        cache.close()
-                out["windows"] = [round(float(x), 4) for x in ts.window_scores]
-                out["best_start_s"] = ts.best_start_s
-            if lib.V is not None:
-                liked = [j for j, lab in lib.labels().items() if lab == 1 and j != i]
-                sims = sorted(((float(lib.V[i] @ lib.V[j]), j) for j in liked), reverse=True)[:5]
-                out["similar_liked"] = [{**row(j), "cosine": round(c, 3)} for c, j in sims]
-            return out
-
-        return JSONResponse(await run_in_threadpool(explain))
-
-    async def playlist(request):
-        from ..library import sequence
-
-        if lib.V is None:
-            raise BadRequest("the library is still being analysed")
-        if "from" not in request.query_params:
-            raise BadRequest("a playlist needs from=<track id>")
-        a = track(request.query_params["from"])
-        b = request.query_params.get("to")
-        b = None if b in (None, "") else track(b)
-        n = param(request, "n", 12, 2, 200)
-        V = lib.V
-
-        def order():
-            return sequence.join(V, a, b, n) if b is not None else sequence.continue_from(V, a, n - 1)
-
-        return JSONResponse({"rows": [row(i) for i in await run_in_threadpool(order)]})
-
-    async def m3u(request):
-        from ..players.playlists import m3u_text
-
-        ids = [track(x.strip()) for x in request.query_params.get("ids", "").split(",")[:1000] if x.strip()]
-        text = m3u_text([(lib.paths[i], lib.scores.get(i, {}).get("duration_s") or -1,
-                          " - ".join(x for x in (lib.info[i]["artist"], lib.info[i]["title"]) if x)) for i in ids])
-        return Response(text, media_type="audio/x-mpegurl",
-                        headers={"Content-Disposition": 'attachment; filename="pers_rec.m3u8"'})
-
-    async def judgements_csv(request):
-        return Response(lib.store.csv_text(), media_type="text/csv",
-                        headers={"Content-Disposition": 'attachment; filename="judgements.csv"'})
-
-    async def map_points(request):
-        state, got = lib.map.points()
-        if state == "drawing":
-            return JSONResponse(got, 202)
-        ids, Y = got
-        return JSONResponse({"points": [{**row(i), "x": round(float(x), 4), "y": round(float(y), 4)}
-                                        for i, (x, y) in zip(ids, Y)]})
 
     g = guarded
     routes = [Route("/", index), Route("/api/status", g(status)), Route("/api/tracks", g(tracks)),
@@ -300,7 +304,7 @@ def create_app(lib, *, token: str | None = None, hosts: frozenset[str] | None = 
               Mount("/static", StaticFiles(directory=STATIC), name="static")]
     app = Starlette(routes=routes)
     app.router.redirect_slashes = False  # "/api/why/../" is a 404, not a redirect somewhere else
-    app.state.csrf = csrf
+    app.state.lib, app.state.csrf = lib, secrets.token_urlsafe(24)
     guarded_app = Guard(app, hosts or LOOPBACK_NAMES, token)
     guarded_app.state = app.state
     return guarded_app

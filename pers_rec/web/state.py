@@ -180,7 +180,7 @@ class Library:
 
     def analyse(self) -> None:
         """Tags, embeddings, the quick learner and the ranking (the library's retrained model, else ``--model``)."""
-        from ..audio.cache import open_cache
+        from ..audio.cache import opened
         from ..config import FeatureConfig
         from ..library.embed import Embedder, vectors
         from ..library.encoders import encoder_for
@@ -194,8 +194,7 @@ class Library:
                                 "title": t.get("title", "") or Path(p).stem}
                 b.update()
         self.log("pers-rec serve: loading the network (the first answer takes a few seconds)")
-        cache = open_cache(self.cache_dir)
-        try:
+        with opened(self.cache_dir) as cache:
             saved, origin = self._start_model()
             if saved is not None:  # one pass: the ranking model's first member gives the vectors its scores use
                 embedder = Embedder(saved)
@@ -215,9 +214,6 @@ class Library:
             self.status["version"] += 1  # the page reloads its list: tags and the quick learner's order are in
             if saved is not None:
                 self.status["model"] = origin.name if origin == self.model_path else "retrained"
-        finally:
-            if cache is not None:
-                cache.close()
         self._roles()
 
     def _start_model(self):
@@ -273,7 +269,7 @@ class Library:
         starting from the current model's feature and network settings (:func:`retrain.retrain`). The new model
         ranks the library when its cross-validated ROC-AUC is not worse than the current one's; else it is kept
         as the candidate."""
-        from ..audio.cache import open_cache
+        from ..audio.cache import opened
         from ..library.retrain import retrain
 
         rows = self.training_rows(keep_model_likes)
@@ -283,12 +279,8 @@ class Library:
         saved, _, role, new = retrain(self.paths, self.root, self.cache_dir, rows, self.saved, self.versions,
                                       self.train_options, old, progress=True)
         if role == "current":
-            cache = open_cache(self.cache_dir)
-            try:
+            with opened(self.cache_dir) as cache:
                 self._rank(saved, cache)
-            finally:
-                if cache is not None:
-                    cache.close()
             self.status["model"] = "retrained"
             self.log(f"pers-rec serve: retrained ({fmt(new)} cross-validated ROC-AUC, was {fmt(old)}); "
                      "ranking with it")
@@ -308,7 +300,7 @@ class Library:
     def use(self, role: str) -> None:
         """Rank with the ``previous`` or ``candidate`` model (the listener's click); the current one becomes
         ``previous``. Runs as a job."""
-        from ..audio.cache import open_cache
+        from ..audio.cache import opened
         from ..model import checkpoint
 
         self.versions.use(role)
@@ -317,11 +309,7 @@ class Library:
             self.scores, self.report, self.saved = {}, None, None
             self.status["model"] = "none"
         else:
-            cache = open_cache(self.cache_dir)
-            try:
+            with opened(self.cache_dir) as cache:
                 self._rank(checkpoint.load(path, runtime=self.runtime), cache)
-            finally:
-                if cache is not None:
-                    cache.close()
             self.status["model"] = "retrained" if path != self.model_path else path.name
         self._roles()
