@@ -66,8 +66,8 @@ def augment_batch(M_list, starts, cfg, curves, rng) -> np.ndarray:
 
 
 def load(rows, cfg, jobs):
-    """Per track: (source, feature matrix float16, window targets [n_windows, 200] with NaN rows)."""
-    return [(source, M.astype(np.float16), T) for source, M, T in tracks(rows, cfg, jobs)]
+    """Per track: (source, feature matrix float16, window targets [n_windows, 200] with NaN rows, audio path)."""
+    return [(source, M.astype(np.float16), T, path) for source, M, T, path in tracks(rows, cfg, jobs)]
 
 
 def main(argv=None) -> int:
@@ -77,6 +77,8 @@ def main(argv=None) -> int:
     ap.add_argument("--batch", type=int, default=128)
     ap.add_argument("--filters", type=int, default=32)
     ap.add_argument("--lstm", type=int, default=32)
+    ap.add_argument("--n-mfcc", type=int, default=20, help="cepstral coefficients of the student's input (the "
+                    "shipped encoder's and the MFCC row's stay at 20 when this differs)")
     ap.add_argument("--no-augment", action="store_true")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
@@ -99,7 +101,7 @@ def main(argv=None) -> int:
     from pers_rec.model.checkpoint import SavedModel
 
     t0 = time.perf_counter()
-    cfg = FeatureConfig()
+    cfg = FeatureConfig(n_mfcc=args.n_mfcc)
     mcfg = ModelConfig(filters=(args.filters,) * 4, lstm_units=args.lstm)
     rows = [r for name in ("recordings.csv", "rendered.csv") if (HERE / name).is_file() for r in read_csv(HERE / name)]
     rows = [r for r in rows if teacher_file(r).is_file()]
@@ -167,8 +169,13 @@ def main(argv=None) -> int:
     res = {"student, its own head (200-d)": scores(direct, Tt, mean, track),
            "training mean": scores(np.tile(mean, (len(Tt), 1)), Tt, mean, track)}
     new = Embedder(SavedModel(runtime.from_pretrained(cfg, mcfg, pre), cfg, mcfg))
-    base_cfg = ModelConfig()
-    shipped = Embedder(SavedModel(runtime.from_pretrained(cfg, base_cfg, P.shipped(cfg, base_cfg)), cfg, base_cfg))
+    base_cfg, base_fcfg = ModelConfig(), FeatureConfig()
+    shipped = Embedder(SavedModel(runtime.from_pretrained(base_fcfg, base_cfg, P.shipped(base_fcfg, base_cfg)),
+                                  base_fcfg, base_cfg))
+    if cfg != base_fcfg:  # the shipped encoder and the MFCC row hear the default features: read them as well
+        base_data = {m[3]: m[1] for m in load(rows, base_fcfg, args.jobs)}
+    else:
+        base_data = {d[3]: d[1] for d in data}
     from sklearn.linear_model import Ridge
     from sklearn.preprocessing import StandardScaler
 
@@ -176,11 +183,13 @@ def main(argv=None) -> int:
     for name, enc in ((f"new student, ridge probe ({args.lstm}-d)", new), ("shipped encoder, ridge probe (32-d)", shipped),
                       ("MFCC window statistics, ridge probe (40-d)", None)):
         def vecs(d, ok, enc=enc):
-            M = d[1].astype(np.float32)
-            if enc is None:
-                W = windows(M, cfg)[ok]
-                return np.concatenate([W.mean(axis=1), W.std(axis=1)], axis=1)
-            return enc.window_vectors(M)[ok]
+            if enc is not new:
+                M = base_data[d[3]].astype(np.float32)
+                if enc is None:
+                    W = windows(M, base_fcfg)[ok]
+                    return np.concatenate([W.mean(axis=1), W.std(axis=1)], axis=1)
+                return enc.window_vectors(M)[ok]
+            return enc.window_vectors(d[1].astype(np.float32))[ok]
 
         Xtr = np.concatenate([vecs(d, np.isfinite(d[2]).all(axis=1))[::step] for d in train])
         Ytr = np.concatenate([d[2][np.isfinite(d[2]).all(axis=1)][::step] for d in train])
@@ -191,10 +200,12 @@ def main(argv=None) -> int:
     wall = time.perf_counter() - t0
     out_dir = cache_dir() / "students"
     out_dir.mkdir(parents=True, exist_ok=True)
-    saved = P.save(out_dir / f"{args.name}_f{args.filters}_l{args.lstm}{'_noaug' if args.no_augment else ''}.npz", pre)
+    mfcc = f"_m{args.n_mfcc}" if args.n_mfcc != 20 else ""
+    saved = P.save(out_dir / f"{args.name}_f{args.filters}_l{args.lstm}{mfcc}{'_noaug' if args.no_augment else ''}.npz",
+                   pre)
     lines = [f"# A student distilled on dense targets ({args.name})", "",
              f"`python -m experiments.distill_dense --epochs {args.epochs} --filters {args.filters} --lstm {args.lstm}"
-             f"{' --no-augment' if args.no_augment else ''}` on {environment()['date']}: {len(train)} training "
+             f"{' --no-augment' if args.no_augment else ''}{f' --n-mfcc {args.n_mfcc}' if args.n_mfcc != 20 else ''}` on {environment()['date']}: {len(train)} training "
              f"tracks ({hours['train']:.1f} h of 1 s windows) from {len(sources) - len(held)} sources; measured on "
              f"{len(test)} tracks ({hours['test']:.1f} h) of {len(held)} sources it never heard: "
              f"{', '.join(sorted(held))}. {args.epochs} epochs of {args.windows_per_epoch} windows, augmentation "

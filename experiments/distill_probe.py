@@ -39,8 +39,8 @@ def window_targets(patches: np.ndarray, n_windows: int) -> np.ndarray:
 
 
 def tracks(rows, cfg, jobs: int):
-    """Per catalogued track whose features exist: (source, feature matrix fitted to a window, the window targets
-    [shape=(n_windows, 200)], NaN rows where no patch lies inside)."""
+    """Per catalogued track whose features exist, in the order they finish: (source, feature matrix fitted to a
+    window, the window targets [shape=(n_windows, 200)], NaN rows where no patch lies inside, its audio path)."""
     from pers_rec.audio import features as F
     from pers_rec.audio.cache import open_cache
     from pers_rec.audio.extract import extract_many
@@ -55,7 +55,8 @@ def tracks(rows, cfg, jobs: int):
             with np.load(teacher_file(row)) as z:
                 patches = z["msd"]
             M = F.fit_to_window(item.features, cfg)
-            yield row.get("package") or row["kind"], M, window_targets(patches, F.n_windows(len(M), cfg))
+            yield (row.get("package") or row["kind"], M, window_targets(patches, F.n_windows(len(M), cfg)),
+                   str(item.path))
     finally:
         cache.close()
 
@@ -72,7 +73,7 @@ def collect(rows, jobs: int):
     cfg, mcfg = FeatureConfig(), ModelConfig()
     embedder = Embedder(SavedModel(runtime.from_pretrained(cfg, mcfg, pretrain.shipped(cfg, mcfg)), cfg, mcfg))
     out = []
-    for source, M, T in tracks(rows, cfg, jobs):
+    for source, M, T, _ in tracks(rows, cfg, jobs):
         W = F.windows(M, cfg)
         stats = np.concatenate([W.mean(axis=1), W.std(axis=1)], axis=1)
         ok = np.isfinite(T).all(axis=1)

@@ -30,3 +30,21 @@ def test_quick_run_writes_every_table_and_figure(tmp_path):
     assert row.startswith("| B->A | 0.000 | 0.002 |")  # the seed's columns beside ours
     assert f"{np.mean(exp2['cnn_gpool']['rows']['B->A']):.3f}" in row
     assert "Run time" in (tmp_path / "settings.md").read_text()
+
+
+def test_realmusic_identity_compares_every_figure_and_names_what_differs(tmp_path):
+    from experiments.realmusic_identity import main
+
+    run = {"task": "t", "variant": "cnn_lstm+shipped", "seed": 0, "train_s": 50.0, "rank_s": 1.0,
+           "default": {"roc_auc": 0.75, "ap": 0.5}, "network": {"roc_auc": 0.75}, "blend_chosen": "network",
+           "epochs": 8, "cv_roc_auc": 0.8}
+    for side, changes in (("before", {}), ("after", {"train_s": 70.0})):  # a timing is not a figure
+        (tmp_path / side).mkdir()
+        (tmp_path / side / "realmusic_runs.jsonl").write_text(json.dumps({**run, **changes}) + "\n")
+    args = ["--before", "abc", "--after", "def", "--compare-only", "--work", str(tmp_path), "--out", str(tmp_path)]
+    assert main(args) == 0
+    assert "Every figure identical" in (tmp_path / "realmusic_identity.md").read_text()
+    (tmp_path / "after" / "realmusic_runs.jsonl").write_text(json.dumps({**run, "epochs": 9}) + "\n")
+    assert main(args) == 1
+    md = (tmp_path / "realmusic_identity.md").read_text()
+    assert "| t | cnn_lstm+shipped | 0 | no: epochs |" in md and "Some figures differ" in md
