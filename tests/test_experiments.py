@@ -48,3 +48,25 @@ def test_realmusic_identity_compares_every_figure_and_names_what_differs(tmp_pat
     assert main(args) == 1
     md = (tmp_path / "realmusic_identity.md").read_text()
     assert "| t | cnn_lstm+shipped | 0 | no: epochs |" in md and "Some figures differ" in md
+
+
+def test_distill_sweep_tabulates_every_run_and_judges_the_best_against_the_targets(tmp_path):
+    from experiments.distill_sweep import main
+
+    def run(name, filters, r2, cos, n_mfcc=20):
+        m = {"r2": r2, "cos_window": cos - 0.05, "cos_track": cos}
+        (tmp_path / f"{name}.json").write_text(json.dumps({
+            "env": {"date": "2026-12-03"}, "held_out": ["freecol"], "hours": {"train": 25.0}, "losses": [0.5, 0.4],
+            "args": {"filters": filters, "lstm": filters, "epochs": 40, "no_augment": False, "n_mfcc": n_mfcc},
+            "results": {"student, its own head (200-d)": m, f"new student, ridge probe ({filters}-d)": m,
+                        "MFCC window statistics, ridge probe (40-d)": {"r2": 0.02, "cos_window": 0.44,
+                                                                       "cos_track": 0.47}}}))
+
+    run("distill_dense_a", 32, 0.15, 0.69)
+    run("distill_dense_b", 32, 0.52, 0.71, n_mfcc=40)
+    (tmp_path / "other.json").write_text("{}")
+    assert main(["--results", str(tmp_path), "--out", str(tmp_path)]) == 0
+    md = (tmp_path / "distill.md").read_text()
+    assert "| distill_dense_b | 32 | 32 | 40 | 40 | yes | 25.0 | 0.400 | 0.520 | 0.660 | 0.710 |" in md
+    assert "Best run by probe R^2: `distill_dense_b`: R^2 0.520 (target 0.5: met)" in md
+    assert json.loads((tmp_path / "distill.json").read_text())["best"] == "distill_dense_b"
