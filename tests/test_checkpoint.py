@@ -209,8 +209,8 @@ def test_bad_model_config_values_are_refused_before_tensorflow(tmp_path, changes
 
 
 def test_rank_option_mistakes_are_said_before_tensorflow(tmp_path, one_model):
-    """--parquet without --engine ray, and a teacher-stacked model on Ray (which has no teacher): one line, exit 2,
-    Keras never imported."""
+    """--parquet without --engine ray, and a teacher-stacked model where the teacher is not installed (either
+    engine): one line, exit 2, Keras never imported."""
     teacher_stacked = tmp_path / "stacked.keras"
     with zipfile.ZipFile(one_model) as zin, zipfile.ZipFile(teacher_stacked, "w") as zout:
         for item in zin.infolist():
@@ -223,10 +223,11 @@ def test_rank_option_mistakes_are_said_before_tensorflow(tmp_path, one_model):
     music = tmp_path / "music"
     music.mkdir()
     (music / "a.wav").write_bytes(b"RIFF")
-    code = ("import sys; from pers_rec.cli import main; code = main(['rank', *sys.argv[1:]]); "
-            "print('keras' in sys.modules, code)")
+    code = ("import sys; from pers_rec.model import teacher; teacher.checkpoint_dir = lambda *a: None; "
+            "from pers_rec.cli import main; code = main(['rank', *sys.argv[1:]]); print('keras' in sys.modules, code)")
     for extra, expected in (([str(music), "--model", str(one_model), "--parquet", str(tmp_path / "pq")], "--parquet"),
-                            ([str(music), "--model", str(teacher_stacked), "--engine", "ray"], "local engine only")):
+                            ([str(music), "--model", str(teacher_stacked), "--engine", "ray"], "teacher is not installed"),
+                            ([str(music), "--model", str(teacher_stacked)], "pip install --no-deps musicnn")):
         r = subprocess.run([sys.executable, "-c", code, *extra, "--out", str(tmp_path / "r.csv")], capture_output=True,
                            text=True, timeout=120)
         assert r.stdout.split() == ["False", "2"] and expected in r.stderr, (r.stdout, r.stderr)

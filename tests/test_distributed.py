@@ -56,6 +56,42 @@ def test_rank_on_ray_equals_the_local_engine(ray_cluster, library, tmp_path):
     assert sorted(back["path"]) == sorted(a["path"]) and back.loc[back["status"] == "error", "error"].str.len().gt(0).all()
 
 
+def test_a_model_that_stacks_the_teacher_ranks_on_ray_as_locally(ray_cluster, library, tmp_path):
+    """``--blend teacher``: the track score needs each track's teacher vector; Ray's scoring actors compute it
+    from the file as the local engine does (it used to end in an internal error)."""
+    from dataclasses import replace
+
+    from helpers import TINY_M
+
+    from pers_rec.cli import main
+    from pers_rec.config import ModelConfig, TrainConfig
+    from pers_rec.learn import train
+    from pers_rec.learn.dataset import gather
+    from pers_rec.model import teacher
+    from pers_rec.model.checkpoint import save
+
+    if teacher.checkpoint_dir() is None:
+        if os.environ.get("CI"):
+            pytest.fail("musicnn's weights are missing: `make test` installs them")
+        pytest.skip("musicnn's weights are not installed")
+    music, _ = library
+    tracks, _ = gather({str(music / f"t{i}.flac"): (1, 1.0, "") for i in (0, 2, 4)}, None, music, TINY, jobs=0)
+    vectors = teacher.TrackVectors()
+    tcfg = replace(TrainConfig(max_epochs=1, folds=2, windows_per_track=2), blend="teacher")
+    saved = train.train(tracks, TINY, ModelConfig(**TINY_M), tcfg,
+                        teacher_vectors=np.stack([vectors(t.path) for t in tracks]))
+    assert saved.report.blend.chosen == "teacher"
+    model = tmp_path / "teacher.keras"
+    save(model, saved)
+    local, remote = tmp_path / "local.csv", tmp_path / "ray.csv"
+    base = ["rank", str(music), "--model", str(model), "--quiet", "--min-track-s", "0", "--include-liked"]
+    assert main(base + ["--out", str(local), "--no-cache", "--jobs", "1"]) == 1
+    assert main(base + ["--out", str(remote), "--engine", "ray"]) == 1
+    a, b = pd.read_csv(local, keep_default_na=False), pd.read_csv(remote, keep_default_na=False)
+    pd.testing.assert_frame_equal(a, b)
+    assert (a.loc[a["status"] == "ok", "score"] != a.loc[a["status"] == "ok", "network_score"]).any()
+
+
 def test_the_feature_pass_on_ray_equals_the_local_one(ray_cluster, library):
     from pers_rec.audio.extract import extract_many
     from pers_rec.audio.scan import scan

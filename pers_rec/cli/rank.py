@@ -62,14 +62,13 @@ def run(args) -> int:
         subsonic.password(args.password_file)
     if args.engine == "local" and (args.parquet or args.ray_address):  # said before TensorFlow loads
         raise ParameterError("--parquet and --ray-address go with --engine ray")
-    if args.engine == "ray":
-        from ..model.checkpoint import read_meta
+    from ..model.checkpoint import read_meta
+    from ..model.teacher import HOW, checkpoint_dir
 
-        blend = ((read_meta(args.model).get("report") or {}).get("blend") or {})
-        if isinstance(blend, dict) and blend.get("chosen") == "teacher":
-            raise ParameterError(f"{args.model}: a model stacked with the teacher's vectors is ranked by the local "
-                                 "engine only (--engine ray has no teacher); drop --engine ray, or retrain with "
-                                 "--blend stacked")
+    blend = ((read_meta(args.model).get("report") or {}).get("blend") or {})
+    if isinstance(blend, dict) and blend.get("chosen") == "teacher" and checkpoint_dir() is None:
+        raise ParameterError(f"{args.model}: this model stacks the musicnn teacher's score (train --blend auto chose "
+                             f"it), and the teacher is not installed: {HOW}, or retrain with --blend stacked")
     if args.engine == "local" and args.jobs != 0:
         from ..audio.extract import start_early
 

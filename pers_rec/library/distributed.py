@@ -122,13 +122,16 @@ def _featurize(batch: dict, cfg: dict) -> dict:
 
 
 class _Scorer:
-    """Scoring actor: loads the model once, then scores batches of feature matrices like the local engine."""
+    """Scoring actor: loads the model once, then scores batches of feature matrices like the local engine (a model
+    that stacks the teacher's score gets each track's teacher vector from its file, as ``rank`` does)."""
 
     def __init__(self, model_path: str):
         from ..model import checkpoint, scoring
+        from .rank import teacher_vectors
 
         self.saved = checkpoint.load(model_path)
         self.scorer = scoring.Scorer(self.saved)
+        self.teachers = teacher_vectors(self.scorer, None)
 
     def __call__(self, batch: dict) -> dict:
         from pathlib import Path as P
@@ -145,7 +148,7 @@ class _Scorer:
             else:
                 items.append(Extracted(P(p), matrix({"data": data, "n_frames": n}, d)))
         for item, s in zip(items, self.scorer.score_many([i.features for i in items])):
-            rows.append(track_row(item, s, self.scorer))
+            rows.append(track_row(item, s, self.scorer, self.teachers))
         cols = COLUMNS[1:]
         return {c: np.array([r.get(c, None) for r in rows], dtype=object) for c in cols}
 
