@@ -129,13 +129,16 @@ def render_one(job: tuple[str, int, str]) -> dict | None:
             programs.append(inst.midiProgram)
             part.insert(0, inst)
         bpm = float(rng.uniform(60, 150))
+        for old in list(score.recurse().getElementsByClass(tempo.TempoIndication)):  # the piece's own tempo marks
+            old.activeSite.remove(old)  # would override ours (a reel's "Q:" ran renders past the length cap)
         for part in parts[:1]:
             part.insert(0, tempo.MetronomeMark(number=bpm))
         with tempfile.TemporaryDirectory() as tmp:
             mid = Path(tmp) / "piece.mid"
             score.write("midi", fp=str(mid))
             wav = Path(tmp) / "piece.wav"
-            expected_s = float(score.highestTime) * 60.0 / bpm
+            written = converter.parse(str(mid))  # the MIDI as written: repeats expanded
+            expected_s = max(float(score.highestTime), float(written.highestTime)) * 60.0 / bpm
             synth(mid, wav, cap_s=min(1.5 * expected_s + 30.0, MAX_PIECE_S))
             y, sr = sf.read(wav, dtype="float32", always_2d=True)
         y = y.mean(axis=1)
