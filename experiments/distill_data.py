@@ -230,17 +230,25 @@ def teacher_patches(rows: list[dict], names=("msd", "mtt")) -> None:
             teachers["mtt"] = Te.Teacher(Te.read_weights(mtt))
         except Exception as exc:  # noqa: BLE001 (a checkpoint of another shape: the MSD teacher alone)
             print(f"distill_data: MTT_musicnn not used ({exc})", file=sys.stderr)
-    todo = [r for r in rows if not teacher_file(r).is_file()]
-    for k, row in enumerate(todo, 1):
+    def have(row) -> dict:
+        if not teacher_file(row).is_file():
+            return {}
+        with np.load(teacher_file(row)) as z:
+            return {k: z[k] for k in z.files}
+
+    todo = [r for r in rows if not teacher_file(r).is_file() or set(teachers) - set(have(r))]
+    for k, row in enumerate(todo, 1):  # a file that lacks a teacher gets it added, the others kept
         try:
             y = load(row["audio"], Te.SR)
         except AudioError as exc:
             print(f"distill_data: {exc}", file=sys.stderr)
             continue
-        got = {name: t.track(y, None)[0].astype(np.float16) for name, t in teachers.items()}
+        got = have(row)
+        got.update({name: t.track(y, None)[0].astype(np.float16) for name, t in teachers.items() if name not in got})
+        got["duration_s"] = np.float32(len(y) / Te.SR)
         out = teacher_file(row)
         tmp = out.with_suffix(".tmp.npz")
-        np.savez(tmp, duration_s=np.float32(len(y) / Te.SR), **got)
+        np.savez(tmp, **got)
         os.replace(tmp, out)
         if k % 20 == 0:
             print(f"teacher: {k} of {len(todo)} tracks", file=sys.stderr)

@@ -65,9 +65,10 @@ def augment_batch(M_list, starts, cfg, curves, rng) -> np.ndarray:
     return out
 
 
-def load(rows, cfg, jobs):
-    """Per track: (source, feature matrix float16, window targets [n_windows, 200] with NaN rows, audio path)."""
-    return [(source, M.astype(np.float16), T, path) for source, M, T, path in tracks(rows, cfg, jobs)]
+def load(rows, cfg, jobs, teachers=("msd",)):
+    """Per track: (source, feature matrix float16, window targets [n_windows, 200 x teachers] with NaN rows, audio
+    path)."""
+    return [(source, M.astype(np.float16), T, path) for source, M, T, path in tracks(rows, cfg, jobs, teachers)]
 
 
 def main(argv=None) -> int:
@@ -79,6 +80,8 @@ def main(argv=None) -> int:
     ap.add_argument("--lstm", type=int, default=32)
     ap.add_argument("--n-mfcc", type=int, default=20, help="cepstral coefficients of the student's input (the "
                     "shipped encoder's and the MFCC row's stay at 20 when this differs)")
+    ap.add_argument("--teachers", default="msd", help="whose vectors the student learns, joined (msd or msd,mtt); "
+                    "every figure is measured on the MSD part")
     ap.add_argument("--no-augment", action="store_true")
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
@@ -105,7 +108,10 @@ def main(argv=None) -> int:
     mcfg = ModelConfig(filters=(args.filters,) * 4, lstm_units=args.lstm)
     rows = [r for name in ("recordings.csv", "rendered.csv") if (HERE / name).is_file() for r in read_csv(HERE / name)]
     rows = [r for r in rows if teacher_file(r).is_file()]
-    data = load(rows, cfg, args.jobs)
+    teachers = tuple(args.teachers.split(","))
+    if teachers[0] != "msd":
+        raise SystemExit("distill_dense: --teachers starts with msd (the figures are measured on its part)")
+    data = load(rows, cfg, args.jobs, teachers)
     sources = sorted({d[0] for d in data})
     rng = np.random.default_rng(args.seed)
     held = {str(s) for s in rng.permutation(sources)[: max(1, int(round(HOLDOUT_SHARE * len(sources))))]}
@@ -149,7 +155,8 @@ def main(argv=None) -> int:
     hist = student.fit(Batches(), epochs=args.epochs, verbose=2)
     trunk, head = Mo.members(taste)[0]
     pre = Pretrained(trunk.get_weights(), {n: head.get_layer(n).get_weights() for n in Mo.encoder_layers(mcfg)},
-                     {"method": "distilled from musicnn MSD_musicnn (200-d penultimate), dense 1 s targets",
+                     {"method": f"distilled from musicnn {' + '.join(t.upper() + '_musicnn' for t in teachers)} "
+                                "(200-d penultimates, joined), dense 1 s targets",
                       "losses": [float(v) for v in hist.history["loss"]], "feature_config": cfg.to_dict(),
                       "model_config": mcfg.to_dict()})
 
@@ -164,10 +171,11 @@ def main(argv=None) -> int:
         Xs.append(X)
         Ts.append(T)
         track.append(np.full(len(T), j))
-    Tt, track = np.concatenate(Ts), np.concatenate(track)
-    direct = np.concatenate([student.predict(X, batch_size=512, verbose=0) for X in Xs]) * std + mean
-    res = {"student, its own head (200-d)": scores(direct, Tt, mean, track),
-           "training mean": scores(np.tile(mean, (len(Tt), 1)), Tt, mean, track)}
+    msd = slice(0, 200)  # every figure on the MSD teacher's part, comparable across runs
+    Tt, track = np.concatenate(Ts)[:, msd], np.concatenate(track)
+    direct = (np.concatenate([student.predict(X, batch_size=512, verbose=0) for X in Xs]) * std + mean)[:, msd]
+    res = {"student, its own head (200-d)": scores(direct, Tt, mean[msd], track),
+           "training mean": scores(np.tile(mean[msd], (len(Tt), 1)), Tt, mean[msd], track)}
     new = Embedder(SavedModel(runtime.from_pretrained(cfg, mcfg, pre), cfg, mcfg))
     base_cfg, base_fcfg = ModelConfig(), FeatureConfig()
     shipped = Embedder(SavedModel(runtime.from_pretrained(base_fcfg, base_cfg, P.shipped(base_fcfg, base_cfg)),
@@ -192,11 +200,11 @@ def main(argv=None) -> int:
             return enc.window_vectors(d[1].astype(np.float32))[ok]
 
         Xtr = np.concatenate([vecs(d, np.isfinite(d[2]).all(axis=1))[::step] for d in train])
-        Ytr = np.concatenate([d[2][np.isfinite(d[2]).all(axis=1)][::step] for d in train])
+        Ytr = np.concatenate([d[2][np.isfinite(d[2]).all(axis=1)][::step, msd] for d in train])
         sc = StandardScaler().fit(Xtr)
         ridge = Ridge(alpha=10.0).fit(sc.transform(Xtr), Ytr)
         Xte = np.concatenate([vecs(d, np.isfinite(d[2]).all(axis=1)) for d in test])
-        res[name] = scores(ridge.predict(sc.transform(Xte)), Tt, mean, track)
+        res[name] = scores(ridge.predict(sc.transform(Xte)), Tt, mean[msd], track)
     wall = time.perf_counter() - t0
     out_dir = cache_dir() / "students"
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -205,7 +213,8 @@ def main(argv=None) -> int:
                    pre)
     lines = [f"# A student distilled on dense targets ({args.name})", "",
              f"`python -m experiments.distill_dense --epochs {args.epochs} --filters {args.filters} --lstm {args.lstm}"
-             f"{' --no-augment' if args.no_augment else ''}{f' --n-mfcc {args.n_mfcc}' if args.n_mfcc != 20 else ''}` on {environment()['date']}: {len(train)} training "
+             f"{' --no-augment' if args.no_augment else ''}{f' --n-mfcc {args.n_mfcc}' if args.n_mfcc != 20 else ''}"
+             f"{f' --teachers {args.teachers}' if args.teachers != 'msd' else ''}` on {environment()['date']}: {len(train)} training "
              f"tracks ({hours['train']:.1f} h of 1 s windows) from {len(sources) - len(held)} sources; measured on "
              f"{len(test)} tracks ({hours['test']:.1f} h) of {len(held)} sources it never heard: "
              f"{', '.join(sorted(held))}. {args.epochs} epochs of {args.windows_per_epoch} windows, augmentation "

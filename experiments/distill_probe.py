@@ -38,9 +38,10 @@ def window_targets(patches: np.ndarray, n_windows: int) -> np.ndarray:
     return out
 
 
-def tracks(rows, cfg, jobs: int):
+def tracks(rows, cfg, jobs: int, teachers=("msd",)):
     """Per catalogued track whose features exist, in the order they finish: (source, feature matrix fitted to a
-    window, the window targets [shape=(n_windows, 200)], NaN rows where no patch lies inside, its audio path)."""
+    window, the window targets [shape=(n_windows, 200 x len(teachers))]: the ``teachers``' vectors joined, NaN
+    rows where no patch lies inside, its audio path). A track without every teacher's patches is left out."""
     from pers_rec.audio import features as F
     from pers_rec.audio.cache import open_cache
     from pers_rec.audio.extract import extract_many
@@ -53,9 +54,12 @@ def tracks(rows, cfg, jobs: int):
                 continue
             row = by_audio[str(item.path)]
             with np.load(teacher_file(row)) as z:
-                patches = z["msd"]
+                if not all(t in z.files for t in teachers):
+                    continue
+                patches = [z[t] for t in teachers]
             M = F.fit_to_window(item.features, cfg)
-            yield (row.get("package") or row["kind"], M, window_targets(patches, F.n_windows(len(M), cfg)),
+            n = F.n_windows(len(M), cfg)
+            yield (row.get("package") or row["kind"], M, np.concatenate([window_targets(p, n) for p in patches], 1),
                    str(item.path))
     finally:
         cache.close()

@@ -2,6 +2,7 @@
 (audio -> features -> model -> scoring -> rank/train -> apps -> cli), no cycles, and a module table that is true."""
 
 import ast
+import functools
 import re
 from pathlib import Path
 
@@ -34,6 +35,7 @@ LAYERS = {
 }
 
 
+@functools.cache
 def modules() -> dict[str, Path]:
     """Every module by its dotted name under ``pers_rec``: the ground floor (``config``), the wings'
     (``audio.features``) and the faces' (``cli.rank``, ``cli.__init__``); a wing's ``__init__`` is its face, checked

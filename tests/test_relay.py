@@ -218,6 +218,9 @@ def test_the_radio_command_relays_a_subsonic_server_and_its_events_survive_kill_
         assert busy.returncode == 2 and busy.stderr.count("\n") == 1 and "already in use" in busy.stderr
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 env={**os.environ, "PYTHONPATH": os.getcwd()})
+        said = []  # its stderr, line by line as it comes: the test waits for what the radio says, not a guess
+        reader = threading.Thread(target=lambda: said.extend(iter(proc.stderr.readline, "")), daemon=True)
+        reader.start()
         try:
             me = f"http://127.0.0.1:{port}"
             for _ in range(600):
@@ -232,14 +235,16 @@ def test_the_radio_command_relays_a_subsonic_server_and_its_events_survive_kill_
             similar = call(me, "getSimilarSongs2", id=ids["Song 00"], f="json").json()["subsonic-response"]
             assert similar["status"] == "ok" and ids["Song 03"] not in {s["id"] for s in similar["similarSongs2"]["song"]}
             call(me, "scrobble", id=ids["Song 04"])  # played: the second label, so a retrain starts in the background
-            for _ in range(600):
-                if list((tmp_path / "cache").rglob("models/0001.keras")):
+            for _ in range(1200):  # retrained in the background, the new model ranks the library, the radio says so
+                if any("retrained on 2 judgements" in x or "kept as a candidate" in x for x in said):
                     break
-                time.sleep(0.5)
-            time.sleep(3)  # the new model ranks the library, and the radio says so
+                time.sleep(0.25)
         finally:
             proc.send_signal(signal.SIGKILL)
-            out, err = proc.communicate(timeout=30)
+            proc.wait(timeout=30)
+            out = proc.stdout.read()  # stderr belongs to the reader, which ends with the pipe
+            reader.join(10)
+    err = "".join(said)
     assert "playing through a Subsonic relay" in out and PASSWORD not in out + err
     assert list((tmp_path / "cache").rglob("models/0001.keras")), err  # retrained in the background
     assert "retrained on 2 judgements" in err or "kept as a candidate" in err, err
