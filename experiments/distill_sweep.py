@@ -77,7 +77,8 @@ def main(argv=None) -> int:
            f"- Best run by probe R^2: `{best['run']}`: R^2 {pr['r2']:.3f} (target {TARGET_R2}: "
            + ("met" if pr["r2"] >= TARGET_R2 else f"missed by {TARGET_R2 - pr['r2']:.3f}") + f"), centred cosine "
            f"{pr['cos_window']:.3f} per window and {pr['cos_track']:.3f} per track (target {TARGET_COS}: "
-           + ("met" if pr["cos_track"] >= TARGET_COS else f"missed by {TARGET_COS - pr['cos_track']:.3f}") + ").",
+           + ", ".join(f"{what} " + ("met" if v >= TARGET_COS else f"missed by {TARGET_COS - v:.3f}")
+                       for what, v in (("per window", pr["cos_window"]), ("per track", pr["cos_track"]))) + ").",
            "- Width (32 -> 64 filters and LSTM units) and the MFCC count (20 -> 40) are compared on the same held-out "
            "sources and training hours: what they change on unheard sources is the table's answer to whether the "
            "student is limited by its size and input or by the variety of what it heard."]

@@ -69,4 +69,5 @@ def test_distill_sweep_tabulates_every_run_and_judges_the_best_against_the_targe
     md = (tmp_path / "distill.md").read_text()
     assert "| distill_dense_b | 32 | 32 | 40 | 40 | yes | 25.0 | 0.400 | 0.520 | 0.660 | 0.710 |" in md
     assert "Best run by probe R^2: `distill_dense_b`: R^2 0.520 (target 0.5: met)" in md
+    assert "(target 0.7: per window missed by 0.040, per track met)" in md
     assert json.loads((tmp_path / "distill.json").read_text())["best"] == "distill_dense_b"
