@@ -55,12 +55,12 @@ def warn_failed(failed) -> None:
 
 def scored_library(library_dir, embedder, taste, cache, jobs, progress, pooling: str = "mean"):
     """The library's track vectors and ``taste``'s scores of them: ``(paths, V, failed, reference, scores,
-    genres)`` (see :func:`model_scores`); one pass over the library when ``taste`` embeds it (mean pooling), so each
-    track's trunk runs once for both."""
+    genres)`` (see :func:`model_scores`); with mean pooling :func:`workflows.vectors_and_scores` (one pass over the
+    library when ``taste`` embeds it, so each track's trunk runs once for both)."""
     from ..library.workflows import vectors_and_scores
     from .common import library_files
 
-    if pooling != "mean" or embedder.saved is not taste:
+    if pooling != "mean":
         paths, V, failed, ref = library_vectors(library_dir, embedder, cache, jobs, progress, pooling)
         return (paths, V, failed, ref, *model_scores(taste, paths, cache, jobs, progress))
     paths, V, failed, df = vectors_and_scores(library_files(library_dir, "--library"), taste, embedder, cache=cache,
