@@ -77,6 +77,9 @@ VARIANTS = {
     "cnn_lstm+shipped": ("cnn_lstm", {}, "shipped"),
     "cnn_lstm+shipped+teacher": ("cnn_lstm", {"blend": "auto+teacher"}, "shipped"),
     "cnn_lstm+candidate": ("cnn_lstm", {}, "candidate"),
+    "cnn_lstm+shipped+encoder": ("cnn_lstm", {}, "shipped"),
+    "cnn_lstm+candidate+encoder": ("cnn_lstm", {}, "candidate"),
+    "cnn_lstm+shipped+encoder-always": ("cnn_lstm", {"blend": "encoder"}, "shipped"),
 }
 LABELS = {
     "cnn": "architecture `cnn` (defaults otherwise)",
@@ -92,6 +95,12 @@ LABELS = {
                           "($PERS_REC_CANDIDATE_ENCODER): `experiments.distill_dense`, dense targets on 25 h, "
                           "augmented; it has heard some of these soundtracks (not SuperTux's nor FreedroidRPG's), "
                           "unlabelled",
+    "cnn_lstm+shipped+encoder": "the shipped encoder, `auto` also weighing the network stacked with a logistic "
+                                "regression on the frozen encoder's own track vectors (the default since lever 6)",
+    "cnn_lstm+candidate+encoder": "the both-teachers student (`$PERS_REC_CANDIDATE_ENCODER`), `auto` also weighing "
+                                  "its own vectors' regression",
+    "cnn_lstm+shipped+encoder-always": "the shipped encoder, always stacked with its own vectors' regression "
+                                       "(`--blend encoder`)",
     "cnn_lstm+shipped+teacher": "the shipped encoder with `--blend auto+teacher`: the teacher's vectors + logistic "
                                 "regression also a stacking partner when cross-validation favours it (plain `auto` "
                                 "only reports that stack, after this row)",
@@ -240,9 +249,14 @@ def run_one(task: D.Task, variant: str, seed: int, feats: dict, paths: dict, cac
         tv = Te.TrackVectors(cache)
         tv.prefetch([t.path for t in tracks])
         vectors = np.stack([tv(t.path) for t in tracks])
+    mcfg, start = Mo.ModelConfig(arch=arch), None
+    if pre is not None:  # as `pers-rec train` does: the start encoder's own vectors, a stacking partner (lever 6)
+        from pers_rec.library.embed import StartVectors
+
+        start = StartVectors(pre, cfg, mcfg, cache)
     t0 = time.perf_counter()
-    saved = T.train(tracks, cfg, Mo.ModelConfig(arch=arch), T.TrainConfig(seed=seed, **changes), pretrained=pre,
-                    teacher_vectors=vectors)
+    saved = T.train(tracks, cfg, mcfg, T.TrainConfig(seed=seed, **changes), pretrained=pre, teacher_vectors=vectors,
+                    encoder_vectors=None if start is None else start.of_tracks(tracks))
     t_train = time.perf_counter() - t0
     test = task.test_pos + task.test_neg
     y = _y_test(task)
@@ -254,7 +268,7 @@ def run_one(task: D.Task, variant: str, seed: int, feats: dict, paths: dict, cac
     net = np.array([by_path.loc[paths[i], "network_score"] for i in test], float)
     blend = saved.report.blend
     base = B.BaselineModel(**blend.baseline)
-    stacked = (final if blend.chosen == "teacher" else  # (then the "always stacked" ablation is not this run's)
+    stacked = (final if blend.chosen in ("teacher", "encoder") else  # (then "always stacked" is not this run's)
                B.stack_apply(blend.weights, blend.intercept, net, np.array([base.score(feats[i]) for i in test])))
     one = Scorer(saved)
     one.members = one.members[:1]
@@ -268,12 +282,17 @@ def run_one(task: D.Task, variant: str, seed: int, feats: dict, paths: dict, cac
         r = B.metrics(y, s)
         return {"roc_auc": r.roc_auc, "ap": r.ap, "ndcg10": r.ndcg10}
 
+    encoder_lr = None
+    if blend.encoder is not None:  # the start encoder's regression alone, on the test tracks
+        reg = B.BaselineModel(**blend.encoder)
+        encoder_lr = m([reg.score_features(start(paths[i], feats[i])) for i in test])
     return {"task": task.name, "arch": arch, "variant": variant, "seed": seed, "train_s": t_train, "rank_s": t_rank,
+            "encoder_lr": encoder_lr,
             "pretrain_s": pretrain_s, "default": m(final), "network": m(net), "stacked": m(stacked),
             "one_fold_model": m(single), "mean_logit": m(mean_logit), "top10_windows": m(top10),
             "blend_chosen": blend.chosen, "blend_cv": blend.cv_roc_auc, "epochs": cv.model.epochs,
-            "cv_roc_auc": blend.cv_roc_auc[{"stacked": "stacked", "teacher": "teacher_stacked"}.get(blend.chosen,
-                                                                                                  "network")],
+            "cv_roc_auc": blend.cv_roc_auc[{"stacked": "stacked", "teacher": "teacher_stacked",
+                                            "encoder": "encoder_stacked"}.get(blend.chosen, "network")],
             "cv_note": cv.note}
 
 

@@ -66,14 +66,32 @@ def test_playlist_leaves_out_short_tracks_then_takes_the_top():
 def test_explain_and_rank_give_a_stacked_model_the_same_score(tmp_path):
     """A real model trained with stacking: every track's ``explain`` score is its ranking ``score`` (the stacked
     value), and the network's own mean is ``network_score`` in both."""
-    import soundfile as sf
-    from conftest import tone
     from helpers import TINY, TINY_M
 
     from pers_rec.config import TrainConfig
-    from pers_rec.learn import dataset
     from pers_rec.learn import train as T
     from pers_rec.model import networks as Mo
+
+    paths, tracks = eight_tones(tmp_path)
+    saved = T.train(tracks, TINY, Mo.ModelConfig(**TINY_M), TrainConfig(max_epochs=2, folds=2, blend="stacked"))
+    assert saved.report.blend.chosen == "stacked"
+    df = R.rank(paths, saved, jobs=0).set_index("path")
+    stacked = 0
+    for p in paths:
+        _, s = R.explain(p, saved)
+        assert abs(s.score - df.loc[p, "score"]) < 1e-5 and abs(s.network_score - df.loc[p, "network_score"]) < 1e-5
+        stacked += abs(s.score - s.network_score) > 1e-4
+    assert stacked  # the stacked score is not the network's mean: the test would catch a swap
+
+
+def eight_tones(tmp_path):
+    """Eight 9-s tones (8 kHz WAV; every other one with a 2 kHz partial), three of the plain ones liked: their paths
+    and the training tracks ``dataset.gather`` makes of them (two unlabelled tracks per like)."""
+    import soundfile as sf
+    from conftest import tone
+    from helpers import TINY
+
+    from pers_rec.learn import dataset
 
     lib = tmp_path / "music"
     lib.mkdir()
@@ -84,16 +102,80 @@ def test_explain_and_rank_give_a_stacked_model_the_same_score(tmp_path):
         paths.append(str(lib / f"t{i}.wav"))
     likes = tmp_path / "likes.m3u"
     likes.write_text("".join(f"{p}\n" for p in paths[::2][:3]))
-    tracks, _ = dataset.gather(likes, None, lib, TINY, unlabelled_per_like=2, jobs=0)
-    saved = T.train(tracks, TINY, Mo.ModelConfig(**TINY_M), TrainConfig(max_epochs=2, folds=2, blend="stacked"))
-    assert saved.report.blend.chosen == "stacked"
-    df = R.rank(paths, saved, jobs=0).set_index("path")
-    stacked = 0
-    for p in paths:
-        _, s = R.explain(p, saved)
-        assert abs(s.score - df.loc[p, "score"]) < 1e-5 and abs(s.network_score - df.loc[p, "network_score"]) < 1e-5
-        stacked += abs(s.score - s.network_score) > 1e-4
-    assert stacked  # the stacked score is not the network's mean: the test would catch a swap
+    return paths, dataset.gather(likes, None, lib, TINY, unlabelled_per_like=2, jobs=0)[0]
+
+
+def test_a_model_stacking_its_start_encoder_ranks_as_the_stack_of_its_parts(tmp_path, monkeypatch):
+    """``--blend encoder``: the frozen start encoder travels in the archive (only then), and every track's ranking
+    score, by either runtime, with a cache or without, and ``explain``'s, is the stack of its window mean and the
+    regression's score of its start-encoder vector (equal to Keras', window by window, to float16); the vectors
+    land in the cache under the key ``embed.vectors`` reads, so a later ``similar`` computes none."""
+    import zipfile
+
+    import pytest
+    from helpers import TINY, TINY_M
+
+    from pers_rec.audio.cache import open_cache
+    from pers_rec.audio.extract import extract_many
+    from pers_rec.config import ModelConfig, TrainConfig
+    from pers_rec.errors import ModelFileError
+    from pers_rec.learn import pretrain as P
+    from pers_rec.learn import train as T
+    from pers_rec.library import embed
+    from pers_rec.model import baseline as B
+    from pers_rec.model import checkpoint, networks
+
+    mcfg = ModelConfig(**TINY_M)
+    paths, tracks = eight_tones(tmp_path)
+    pre = P.pretrain([t.features for t in tracks], TINY, mcfg, P.PretrainConfig(epochs=1, batch_size=8))
+    vecs = embed.StartVectors(pre, TINY, mcfg).of_tracks(tracks)
+    saved = T.train(tracks, TINY, mcfg, TrainConfig(max_epochs=2, folds=2, blend="encoder"), pretrained=pre,
+                    encoder_vectors=vecs)
+    blend = saved.report.blend
+    assert blend.chosen == "encoder" and saved.start is pre and {"encoder", "encoder_stacked"} <= set(blend.cv_roc_auc)
+    net = networks.build(TINY, mcfg)  # the reference: the start encoder in Keras, each window on its own
+    P.apply(net, pre)
+    reference = embed.Embedder(checkpoint.SavedModel(net, TINY, mcfg))
+    reg = B.BaselineModel(**blend.encoder)
+    want, start = {}, embed.StartVectors(pre, TINY, mcfg)
+    for name in ("none", "cached"):  # the cache keeps features compactly: the references see what the run sees
+        features = open_cache(tmp_path / "features") if name == "cached" else None
+        for item in extract_many(paths, TINY, cache=features, jobs=0):
+            W = reference.encoder.predict(reference.trunk.predict(F.windows(item.features, TINY), verbose=0), verbose=0)
+            want[name, str(item.path)] = v = start(item.path, item.features)  # float16-rounded, as cached
+            np.testing.assert_allclose(v, embed.normalise(W.mean(0)), atol=2e-3, rtol=0)
+            start.known.clear()
+    path = checkpoint.save(tmp_path / "m.keras", saved)
+    assert checkpoint.START_NAME in zipfile.ZipFile(path).namelist()
+    cache = open_cache(tmp_path / "cache")
+    for runtime, store in (("light", None), ("keras", None), ("light", cache), ("light", cache)):
+        loaded = checkpoint.load(path, runtime=runtime)
+        df = R.rank(paths, loaded, cache=store, jobs=0).set_index("path")
+        for p in paths:
+            v = want["none" if store is None else "cached", p]
+            manual = B.stack_apply(blend.weights, blend.intercept, df.loc[p, "network_score"], reg.score_features(v))
+            assert abs(df.loc[p, "score"] - manual) < 2e-6, (runtime, p)  # the table's 6 digits
+    assert (df["score"] - df["network_score"]).abs().max() > 1e-3  # the stack is applied, not the network alone
+    _, s = R.explain(paths[0], checkpoint.load(path, runtime="light"), cache=cache)
+    assert abs(s.score - df.loc[paths[0], "score"]) < 1e-5
+    monkeypatch.setattr(embed.Embedder, "window_vectors", lambda *a: 1 / 0)
+    _, V, _, _ = embed.vectors(paths, embed.Embedder.of_weights(pre, TINY, mcfg), cache=cache, jobs=0)
+    assert np.array_equal(V, np.stack([want["cached", p] for p in paths]))
+    cache.close()
+    other = checkpoint.save(tmp_path / "s.keras", checkpoint.SavedModel(saved.model, TINY, mcfg, saved.report))
+    with zipfile.ZipFile(other) as zf:
+        assert checkpoint.START_NAME not in zf.namelist()
+    with pytest.raises(ModelFileError, match="not in the archive"):  # a stacking model whose start is missing
+        checkpoint.load(other, runtime="light")
+    broken = tmp_path / "b.keras"
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(broken, "w") as dst:
+        for info in src.infolist():
+            dst.writestr(info, b"not an npz" if info.filename == checkpoint.START_NAME else src.read(info))
+    with pytest.raises(ModelFileError, match=f"b.keras: malformed {checkpoint.START_NAME}"):
+        checkpoint.load(broken)
+    plain = checkpoint.save(tmp_path / "p.keras", T.train(tracks, TINY, mcfg, TrainConfig(max_epochs=1, folds=2,
+                            blend="stacked"), pretrained=pre, encoder_vectors=vecs))
+    assert checkpoint.START_NAME not in zipfile.ZipFile(plain).namelist()  # only a model that stacks it keeps it
 
 
 def test_likes_are_left_out_by_path_or_real_path_for_every_engine(tmp_path):

@@ -10,6 +10,7 @@ from pers_rec.errors import ParameterError
 from pers_rec.learn import train as T
 from pers_rec.learn.dataset import Track
 from pers_rec.model import networks as Mo
+from pers_rec.model.report import Blend
 from pers_rec.model.scoring import Scorer
 
 TINY = F.FeatureConfig(sr=8000, hop_length=500, n_fft=512, n_mels=32, n_mfcc=12, window_s=4, min_s=1.0)
@@ -166,6 +167,33 @@ def test_too_few_likes_per_fold_model_retrains_one_model():
     saved = T.train(tracks(2, 6), TINY, TINY_M, T.TrainConfig(max_epochs=2, folds=2, windows_per_track=2))
     assert saved.report.final_kind.startswith("trained on all tracks (with 2 likes in 2 folds")
     assert len(Mo.members(saved.model)) == 1
+
+
+def test_auto_weighs_the_start_encoder_stack_and_keeps_the_encoder_only_when_it_is_chosen():
+    """Start-encoder vectors that know the labels: ``auto`` cross-validates the encoder stack beside the network
+    and the baseline stack and takes it (it wins here), keeping the start encoder in the model; ``--blend
+    encoder`` without a start encoder is a clear error, and vectors without one are ignored."""
+    from pers_rec.learn import pretrain as P
+
+    ts = tracks(8, 8)
+    for t in ts:  # the network and the MFCC baseline see no difference; the encoder's vectors do
+        t.features[:, 1:7] -= 1.5 * t.label
+    labels = np.array([t.label for t in ts], float)
+    vecs = np.c_[labels, np.random.default_rng(1).normal(size=(len(ts), 4))]
+    pre = P.pretrain([t.features for t in ts], TINY, TINY_M, P.PretrainConfig(epochs=1, batch_size=8))
+    tcfg = T.TrainConfig(max_epochs=2, folds=2, windows_per_track=2)
+    saved = T.train(ts, TINY, TINY_M, tcfg, pretrained=pre, encoder_vectors=vecs)
+    blend = saved.report.blend
+    assert set(blend.cv_roc_auc) == {"network", "baseline", "stacked", "encoder", "encoder_stacked"}
+    assert blend.cv_roc_auc["encoder_stacked"] > 0.9 and blend.chosen == "encoder" and saved.start is pre
+    assert "network stacked with the encoder" in blend.why and blend.describe() == Blend.WORDS["encoder"]
+    assert type(saved.report).from_json(saved.report.to_json()).blend == blend
+    alone = T.train(ts, TINY, TINY_M, replace(tcfg, blend="network"), pretrained=pre, encoder_vectors=vecs)
+    assert alone.report.blend.chosen == "network" and alone.start is None
+    ignored = T.train(ts, TINY, TINY_M, tcfg, encoder_vectors=vecs).report.blend  # no start encoder: no stack
+    assert "encoder" not in ignored.cv_roc_auc
+    with pytest.raises(ParameterError, match="--blend encoder needs a start encoder"):
+        T.train(ts, TINY, TINY_M, replace(tcfg, blend="encoder"), encoder_vectors=vecs)
 
 
 def test_every_model_starts_from_the_pretrained_weights(monkeypatch):

@@ -28,7 +28,7 @@ import json
 import os
 import time
 import zipfile
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -38,15 +38,7 @@ from ..audio.augment import augment
 from ..config import ModelConfig, PretrainConfig  # noqa: F401 (re-exported)
 from ..errors import ModelFileError, ParameterError
 from ..fileio import atomic_path, write_text
-
-
-@dataclass
-class Pretrained:
-    """Pre-trained weights: the trunk's and the encoder layers' of the head, and how they were made."""
-
-    trunk: list[np.ndarray]
-    encoder: dict[str, list[np.ndarray]]
-    info: dict = field(default_factory=dict)
+from ..model.checkpoint import Pretrained, pack, unpack
 
 
 def sample_pairs(matrices: list[np.ndarray], cfg: features.FeatureConfig, pcfg: PretrainConfig, c1_std: float,
@@ -190,16 +182,11 @@ def stored_path(cache_dir: str | os.PathLike, key: str) -> Path:
 
 
 def save(path: str | os.PathLike, pre: Pretrained) -> Path:
-    """Write ``pre`` atomically as an ``.npz`` (no pickles) with its ``info`` as JSON inside."""
-    arrays = {f"trunk_{i:03d}": w for i, w in enumerate(pre.trunk)}
-    for name, ws in pre.encoder.items():
-        arrays.update({f"enc_{name}_{i:03d}": w for i, w in enumerate(ws)})
-    arrays["info_json"] = np.frombuffer(json.dumps(pre.info).encode(), np.uint8)
+    """Write ``pre`` atomically as an ``.npz`` (no pickles, ``checkpoint.pack``) with its ``info`` as JSON beside."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
-        with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
+        Path(tmp).write_bytes(pack(pre))
     write_text(path.with_suffix(".json"), json.dumps(pre.info, indent=1) + "\n")
     return path
 
@@ -213,18 +200,10 @@ def load(path: str | os.PathLike) -> Pretrained:
         The file is missing, not an ``.npz`` of ours, or damaged.
     """
     try:
-        with np.load(path, allow_pickle=False) as z:
-            names = sorted(z.files)
-            trunk = [z[n] for n in names if n.startswith("trunk_")]
-            encoder: dict[str, list] = {}
-            for n in names:
-                if n.startswith("enc_"):
-                    encoder.setdefault(n[4:].rsplit("_", 1)[0], []).append(z[n])
-            info = json.loads(bytes(z["info_json"]).decode())
+        return unpack(path)
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, UnicodeDecodeError) as e:
         raise ModelFileError(f"{path}: not readable pre-trained weights ({type(e).__name__}: {e}); "
                              "`pers-rec pretrain` writes them again") from None
-    return Pretrained(trunk, encoder, info)
 
 
 def find(cache_dir: str | os.PathLike, paths, cfg: features.FeatureConfig, mcfg: ModelConfig) -> Path | None:

@@ -70,8 +70,8 @@ class _Curves:
 
 def train(tracks: list[Track], cfg: features.FeatureConfig, mcfg: ModelConfig | None = None,
           tcfg: TrainConfig | None = None, *, progress: bool = False,
-          failed: list[FailedTrack] | None = None, pretrained=None, teacher_vectors: np.ndarray | None = None
-          ) -> SavedModel:
+          failed: list[FailedTrack] | None = None, pretrained=None, teacher_vectors: np.ndarray | None = None,
+          encoder_vectors: np.ndarray | None = None) -> SavedModel:
     """Cross-validate, choose the number of epochs, and train the final model (see the module docstring).
 
     Parameters
@@ -89,6 +89,10 @@ def train(tracks: list[Track], cfg: features.FeatureConfig, mcfg: ModelConfig | 
     teacher_vectors : np.ndarray [shape=(n_tracks, dim)] or None
         Each track's teacher vector: a logistic regression on them is cross-validated on the same folds and
         reported beside the MFCC baseline (``cross_validation.teacher``).
+    encoder_vectors : np.ndarray [shape=(n_tracks, dim)] or None
+        Each track's vector by ``pretrained``, frozen (``embed.StartVectors``): a logistic regression on them is
+        cross-validated on the same folds, and stacking it with the network competes in ``blend="auto"``; a model
+        that stacks it keeps ``pretrained`` (``SavedModel.start``).
 
     Returns
     -------
@@ -130,8 +134,14 @@ def train(tracks: list[Track], cfg: features.FeatureConfig, mcfg: ModelConfig | 
         cv = replace(cv, teacher=teacher_cv)
     elif tcfg.blend == "teacher":
         raise ParameterError("--blend teacher needs the teacher's vectors (the musicnn teacher installed)")
+    encoder_oof = None
+    if encoder_vectors is not None and pretrained is not None:
+        encoder_oof = baseline.cross_validate_vectors(np.asarray(encoder_vectors), labels, splits, tcfg.seed)[1]
+    elif tcfg.blend == "encoder":
+        raise ParameterError("--blend encoder needs a start encoder (the shipped one, or `pers-rec pretrain`'s)")
     blend = baseline.choose_blend([t.features for t in tracks], labels, splits, curves.oof[best_epoch - 1], base_oof,
-                                  tcfg.blend, tcfg.seed, teacher_vectors, teacher_oof)
+                                  tcfg.blend, tcfg.seed, teacher_vectors, teacher_oof,
+                                  encoder_vectors if encoder_oof is not None else None, encoder_oof)
     report = TrainReport(
         pers_rec_version=__version__, created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         elapsed_s=round(time.time() - t_start, 2), versions=_versions(), feature_config=cfg.to_dict(),
@@ -142,7 +152,7 @@ def train(tracks: list[Track], cfg: features.FeatureConfig, mcfg: ModelConfig | 
         cross_validation=cv, final_kind=kind,
         final_train_loss=final_loss, failed=list(failed or []), blend=blend,
     )
-    return SavedModel(final, cfg, mcfg, report)
+    return SavedModel(final, cfg, mcfg, report, pretrained if blend.chosen == "encoder" else None)
 
 
 def _fresh(cfg, mcfg, tcfg: TrainConfig, seed: int, stats, pretrained):

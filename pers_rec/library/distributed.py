@@ -123,15 +123,15 @@ def _featurize(batch: dict, cfg: dict) -> dict:
 
 class _Scorer:
     """Scoring actor: loads the model once, then scores batches of feature matrices like the local engine (a model
-    that stacks the teacher's score gets each track's teacher vector from its file, as ``rank`` does)."""
+    that stacks the teacher's or its start encoder's score gets each track's vector as ``rank`` does)."""
 
     def __init__(self, model_path: str):
         from ..model import checkpoint, scoring
-        from .rank import teacher_vectors
+        from .rank import stack_vectors
 
         self.saved = checkpoint.load(model_path)
         self.scorer = scoring.Scorer(self.saved)
-        self.teachers = teacher_vectors(self.scorer, None)
+        self.teachers = stack_vectors(self.saved, self.scorer, None)
 
     def __call__(self, batch: dict) -> dict:
         from pathlib import Path as P

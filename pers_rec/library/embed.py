@@ -57,6 +57,11 @@ class Embedder:
         #: Identifies the encoder: part of the cache key (the same whichever runtime computes the vectors).
         self.identity = runtime.identity(self.trunk, weights)
 
+    @classmethod
+    def of_weights(cls, pre, cfg, mcfg) -> Embedder:
+        """The embedder of an encoder's weights alone (``checkpoint.Pretrained``), run by the light runtime."""
+        return cls(SavedModel(runtime.from_pretrained(cfg, mcfg, pre), cfg, mcfg))
+
     def window_steps(self, M: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The trunk (the last conv block) run once over a whole track [shape=(n_frames, n_features)], and each
         window's rows of it.
@@ -102,6 +107,51 @@ def normalise(v: np.ndarray) -> np.ndarray:
     v = np.asarray(v, np.float32)
     n = np.linalg.norm(v, axis=-1, keepdims=True)
     return v / np.maximum(n, 1e-12)
+
+
+class StartVectors:
+    """Track vectors of the encoder a taste model started from, frozen (``SavedModel.start``), for the logistic
+    regression its score stacks (``train --blend encoder``, or ``auto``'s choice): the vectors ``embed.vectors``
+    gives with mean pooling, read from the cache where stored (a library ``similar`` embedded costs nothing) and
+    else computed from the features at hand and stored there.
+
+    Parameters
+    ----------
+    pre : checkpoint.Pretrained
+    cfg, mcfg : FeatureConfig, ModelConfig
+    cache : FeatureCache or None
+    """
+
+    def __init__(self, pre, cfg, mcfg, cache=None):
+        self.embedder = Embedder.of_weights(pre, cfg, mcfg)
+        self.cache, self.key, self.known = cache, cache_key(self.embedder), {}
+
+    def prefetch(self, paths) -> None:
+        """Read the stored vectors of ``paths`` in one query."""
+        if self.cache is not None:
+            stored = self.cache.get_vectors_many([str(p) for p in paths], self.key)
+            self.known.update({p: v[0].astype(np.float32) for p, v in stored.items()})
+
+    def __call__(self, path, M: np.ndarray) -> np.ndarray:
+        """The vector [shape=(dim,), float32] of the track at ``path`` whose features are ``M``."""
+        path = str(path)
+        v = self.known.get(path)
+        if v is None and self.cache is not None:
+            self.prefetch([path])
+            v = self.known.get(path)
+        if v is None:
+            v = self.known[path] = as_stored(self.embedder.window_vectors(M))
+            if self.cache is not None:
+                try:
+                    self.cache.put_vectors(path, self.key, os.stat(path), v[None], dtype=np.float16)
+                except OSError:
+                    pass  # a file gone since it was read: its vector is not kept
+        return v
+
+    def of_tracks(self, tracks) -> np.ndarray:
+        """The vectors [shape=(n, dim)] of training tracks (``dataset.Track``: ``path``, ``features``)."""
+        self.prefetch([t.path for t in tracks])
+        return np.stack([self(t.path, t.features) for t in tracks])
 
 
 #: How a track's window vectors become its vector: their mean, or Deej-A.I.'s TF-IDF weighting of distinctive windows.

@@ -77,9 +77,7 @@ def encoder_for(library_dir, model_path, pretrained_dir, cfg, runtime: str = "li
         raise ParameterError(f"no encoder for {library_dir}: run `pers-rec pretrain {library_dir}` first "
                              "(no likes needed), or give --model taste.keras")
     if runtime == "light":
-        from ..model import runtime as light
-
-        return embed.Embedder(SavedModel(light.from_pretrained(cfg, mcfg, pre), cfg, mcfg))
+        return embed.Embedder.of_weights(pre, cfg, mcfg)
     from ..model import networks
 
     network = networks.build(cfg, mcfg)

@@ -27,7 +27,7 @@ from ..errors import AudioError, InvalidScoreError, ParameterError, describe
 from ..model import scoring, teacher
 from ..model.checkpoint import SavedModel
 from ..progress import bar
-from .embed import Embedder, as_stored, cache_key
+from .embed import Embedder, StartVectors, as_stored, cache_key
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -81,10 +81,10 @@ def rank(paths: Iterable[str | os.PathLike], saved: SavedModel, *, cache: Featur
     """
     cfg = saved.cfg
     scorer = scoring.Scorer(saved)
-    teachers = teacher_vectors(scorer, cache)
+    teachers = stack_vectors(saved, scorer, cache)
     todo = [Path(p) for p in not_excluded(paths, exclude)]
     if teachers is not None:
-        teachers.prefetch([str(p) for p in todo])  # the cached teacher vectors in one query
+        teachers.prefetch([str(p) for p in todo])  # the cached teacher (or start-encoder) vectors in one query
     rows: list[dict] = []
     batch: list[Extracted] = []
     frames = 0
@@ -155,14 +155,17 @@ def keep(cache: FeatureCache, path, key: str, rows: np.ndarray, dtype) -> None:
     cache.put_vectors(path, key, st, rows, dtype=dtype)
 
 
-def teacher_vectors(scorer: scoring.Scorer, cache: FeatureCache | None) -> teacher.TrackVectors | None:
-    """Where the tracks' teacher vectors come from when the model stacks the teacher's score (else None).
+def stack_vectors(saved: SavedModel, scorer: scoring.Scorer, cache: FeatureCache | None):
+    """Where the tracks' vectors come from when the model stacks a regression on them (else None): the teacher's
+    (:class:`teacher.TrackVectors`) or the start encoder's (:class:`embed.StartVectors`); both ``prefetch(paths)``.
 
     Raises
     ------
     ParameterError
         The model needs the teacher and its weights are not installed.
     """
+    if scorer.needs_encoder:
+        return StartVectors(saved.start, saved.cfg, saved.mcfg, cache)
     if not scorer.needs_teacher:
         return None
     if teacher.checkpoint_dir() is None:
@@ -171,9 +174,11 @@ def teacher_vectors(scorer: scoring.Scorer, cache: FeatureCache | None) -> teach
     return teacher.TrackVectors(cache)
 
 
-def _final(scorer: scoring.Scorer, window_scores, item: Extracted, vectors: teacher.TrackVectors | None) -> float:
-    """The track's final score (:meth:`scoring.Scorer.final_score`), with its teacher vector when needed."""
-    v = None if vectors is None else vectors(str(item.path))
+def _final(scorer: scoring.Scorer, window_scores, item: Extracted, vectors) -> float:
+    """The track's final score (:meth:`scoring.Scorer.final_score`), with its teacher or start-encoder vector when
+    needed (:func:`stack_vectors`)."""
+    v = (None if vectors is None else vectors(str(item.path), item.features) if scorer.needs_encoder
+         else vectors(str(item.path)))
     final = scorer.final_score(window_scores, item.features, v)
     if not np.isfinite(final):
         raise InvalidScoreError(item.path, "the stacked score is not a finite number")
@@ -304,7 +309,7 @@ def explain(path: str | os.PathLike, saved: SavedModel, *, cache: FeatureCache |
     if not item.ok:
         raise item.error
     scorer = scoring.Scorer(saved)
-    vectors = teacher_vectors(scorer, cache)
+    vectors = stack_vectors(saved, scorer, cache)
     window_scores = scorer.window_scores(item.features)
     if not np.isfinite(window_scores).all():
         raise InvalidScoreError(path, "the model's score is not a finite number")

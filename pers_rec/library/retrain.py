@@ -160,6 +160,7 @@ def retrain(paths: list[str], root, cache_dir, rows: dict, base, versions: Versi
     from ..learn.dataset import gather
     from ..model import checkpoint
     from .encoders import start_weights
+    from .workflows import start_vectors
 
     if sum(v[0] for v in rows.values()) < 2:
         raise PersRecError("retraining needs at least 2 liked tracks")
@@ -170,7 +171,8 @@ def retrain(paths: list[str], root, cache_dir, rows: dict, base, versions: Versi
         tracks, failed = gather(dict(rows), None, root, cfg, unlabelled_per_like=tcfg.unlabelled_per_like,
                                 seed=tcfg.seed, cache=cache, progress=progress)
         pre, tcfg = start_weights([Path(p) for p in paths], cache_dir, cfg, mcfg, tcfg)
-        saved = train.train(tracks, cfg, mcfg, tcfg, progress=progress, failed=failed, pretrained=pre)
+        saved = train.train(tracks, cfg, mcfg, tcfg, progress=progress, failed=failed, pretrained=pre,
+                            encoder_vectors=start_vectors(tracks, pre, cfg, mcfg, cache))
     out = versions.new_path()
     checkpoint.save(out, saved)
     write_text(out.with_suffix(".json"), saved.report.to_json())

@@ -53,11 +53,21 @@ def train_to_files(likes, dislikes, library_dir, out: TrainOutputs, cfg, mcfg, t
                                     seed=tcfg.seed, cache=cache, jobs=jobs, progress=progress)
     vectors = teacher_vectors([t.path for t in tracks], cache, progress, warn) if teacher else None
     saved = train.train(tracks, cfg, mcfg, tcfg, progress=progress, failed=failed, pretrained=pre,
-                        teacher_vectors=vectors)
+                        teacher_vectors=vectors, encoder_vectors=start_vectors(tracks, pre, cfg, mcfg, cache))
     checkpoint.save(out.model, saved)
     write_text(out.report, saved.report.to_json())
     plot_curves(saved.report, out.curves)
     return saved
+
+
+def start_vectors(tracks, pre, cfg, mcfg, cache):
+    """Each training track's vector by the start encoder ``pre``, frozen [shape=(n, dim)] (``embed.StartVectors``:
+    cached, shared with ``similar``), for the encoder stack ``train`` cross-validates; None without a start."""
+    if pre is None:
+        return None
+    from .embed import StartVectors
+
+    return StartVectors(pre, cfg, mcfg, cache).of_tracks(tracks)
 
 
 def teacher_vectors(paths: list[str], cache, progress: bool, log: Callable[[str], None] | None = None):

@@ -200,36 +200,43 @@ def stack_cross_validate(net: np.ndarray, base: np.ndarray, labels: np.ndarray, 
 
 
 def choose_blend(matrices, labels, splits, net_oof: np.ndarray, base_oof: np.ndarray, blend: str, seed: int,
-                 teacher_vectors=None, teacher_oof=None) -> Blend:
-    """Stack the network's out-of-fold scores with the baseline's (and with the teacher's logistic regression's,
-    when there), and choose (``blend``) by cross-validated ROC-AUC: ``"auto"`` takes the better of the network
-    alone and the baseline stack, the stack winning ties; the teacher stack is cross-validated and reported, and
-    used only when asked for (``"teacher"``, or ``"auto+teacher"`` to let it compete): on the real-music
-    benchmark, letting ``auto`` pick it lowered the
-    mean test ROC-AUC by 0.012 and raised the seeds' spread to 0.116 (``results/realmusic.md``). The baseline
-    (and teacher model) are then fitted on all tracks."""
-    stacks = {"stacked": base_oof} if teacher_oof is None else {"stacked": base_oof, "teacher": teacher_oof}
+                 teacher_vectors=None, teacher_oof=None, encoder_vectors=None, encoder_oof=None) -> Blend:
+    """Stack the network's out-of-fold scores with the baseline's, with the start encoder's logistic regression's
+    and with the teacher's (each when there), and choose (``blend``) by cross-validated ROC-AUC.
+
+    ``"auto"`` takes the best of the network alone, the baseline stack and the encoder stack, a stack winning
+    ties; the teacher stack is cross-validated and reported, and used only when asked for (``"teacher"``, or
+    ``"auto+teacher"`` to let it compete too): on the real-music benchmark, letting ``auto`` pick it lowered the
+    mean test ROC-AUC by 0.012 and raised the seeds' spread to 0.116 (``results/realmusic.md``). The baseline and
+    the regressions are then fitted on all tracks."""
+    stacks = {"stacked": base_oof, "encoder": encoder_oof, "teacher": teacher_oof}
+    stacks = {name: other for name, other in stacks.items() if other is not None}
     oof = {name: stack_cross_validate(net_oof, other, labels, splits) for name, other in stacks.items()}
     auc = {name: metrics(labels, s).roc_auc for name, s in (("network", net_oof), ("baseline", base_oof))}
-    auc.update({name: metrics(labels, s).roc_auc for name, s in oof.items()})
-    if teacher_oof is not None:
-        auc = {**auc, "teacher_stacked": auc.pop("teacher"), "teacher": metrics(labels, teacher_oof).roc_auc}
+    auc["stacked"] = metrics(labels, oof["stacked"]).roc_auc
+    for name in ("encoder", "teacher"):
+        if name in stacks:
+            auc[name] = metrics(labels, stacks[name]).roc_auc
+            auc[f"{name}_stacked"] = metrics(labels, oof[name]).roc_auc
     if blend in ("auto", "auto+teacher"):
-        pool = ["stacked"] + (["teacher"] if blend == "auto+teacher" and teacher_oof is not None else [])
-        best = max(pool, key=lambda n: auc["teacher_stacked" if n == "teacher" else n] or 0)
-        chosen = best if (auc["teacher_stacked" if best == "teacher" else best] or 0) >= (auc["network"] or 0) \
-            else "network"
+        pool = [n for n in ("stacked", "encoder") + (("teacher",) if blend == "auto+teacher" else ()) if n in stacks]
+        stacked_auc = {n: auc["stacked" if n == "stacked" else f"{n}_stacked"] or 0 for n in pool}
+        best = max(pool, key=stacked_auc.get)  # the first of equals: the baseline stack before the others
+        chosen = best if stacked_auc[best] >= (auc["network"] or 0) else "network"
         why = (f"out-of-fold ROC-AUC: stacked {_f(auc['stacked'])}, network {_f(auc['network'])}, "
                f"baseline {_f(auc['baseline'])}"
-               + ("" if teacher_oof is None else f", teacher {_f(auc['teacher'])}, "
-                                                 f"network stacked with the teacher {_f(auc['teacher_stacked'])}")
-               + f"; chose the {'network stacked with the teacher' if chosen == 'teacher' else chosen}")
+               + "".join(f", {name} {_f(auc[name])}, network stacked with the {name} {_f(auc[name + '_stacked'])}"
+                         for name in ("encoder", "teacher") if name in stacks)
+               + f"; chose the {chosen if chosen in ('stacked', 'network') else Blend.WORDS[chosen]}")
     else:
+        if blend in ("encoder", "teacher") and blend not in stacks:
+            raise ValueError(f"blend {blend!r} needs the {blend}'s track vectors")
         chosen, why = blend, f"--blend {blend}"
     weights, intercept = stack_fit(net_oof, stacks.get(chosen, base_oof), labels)
     base = fit(matrices, labels, seed)
     teacher = None if teacher_vectors is None else asdict(fit_vectors(np.asarray(teacher_vectors), labels, seed))
-    return Blend(chosen, why, auc, weights, intercept, asdict(base), teacher)
+    encoder = None if encoder_vectors is None else asdict(fit_vectors(np.asarray(encoder_vectors), labels, seed))
+    return Blend(chosen, why, auc, weights, intercept, asdict(base), teacher, encoder)
 
 
 def _f(x) -> str:

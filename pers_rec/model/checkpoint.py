@@ -13,10 +13,11 @@ is decoded.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -29,8 +30,45 @@ from ..fileio import atomic_path, json_default  # noqa: F401 (re-exported)
 from .report import TrainReport
 
 META_NAME = "pers_rec.json"
+#: The member that keeps the encoder a model started from, when its score stacks that encoder's vectors.
+START_NAME = "pers_rec_start.npz"
 _ZIP_MAGIC = b"PK\x03\x04"
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+
+
+@dataclass
+class Pretrained:
+    """An encoder's weights (``pers-rec pretrain``, the shipped encoder): the trunk's and the encoder layers' of the
+    head, and how they were made."""
+
+    trunk: list[np.ndarray]
+    encoder: dict[str, list[np.ndarray]]
+    info: dict = field(default_factory=dict)
+
+
+def pack(pre: Pretrained) -> bytes:
+    """``pre`` as the bytes of an ``.npz`` (no pickles): ``trunk_000``.., ``enc_<layer>_000``.., ``info_json``."""
+    arrays = {f"trunk_{i:03d}": w for i, w in enumerate(pre.trunk)}
+    for name, ws in pre.encoder.items():
+        arrays.update({f"enc_{name}_{i:03d}": w for i, w in enumerate(ws)})
+    arrays["info_json"] = np.frombuffer(json.dumps(pre.info, default=json_default).encode(), np.uint8)
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    return buf.getvalue()
+
+
+def unpack(source) -> Pretrained:
+    """The :class:`Pretrained` of :func:`pack`'s bytes (a path or a file object); ``ValueError``, ``KeyError``,
+    ``OSError`` ... when it is not one."""
+    with np.load(source, allow_pickle=False) as z:
+        names = sorted(z.files)
+        trunk = [z[n] for n in names if n.startswith("trunk_")]
+        encoder: dict[str, list] = {}
+        for n in names:
+            if n.startswith("enc_"):
+                encoder.setdefault(n[4:].rsplit("_", 1)[0], []).append(z[n])
+        info = json.loads(bytes(z["info_json"]).decode())
+    return Pretrained(trunk, encoder, info)
 
 
 @dataclass
@@ -45,12 +83,16 @@ class SavedModel:
     mcfg : ModelConfig
     report : TrainReport or None
         How it was trained (None for a model built in memory).
+    start : Pretrained or None
+        The encoder the network started from, frozen, when the track score stacks its vectors' regression
+        (``Blend.chosen == "encoder"``); saved in the archive with it.
     """
 
     model: keras.Model  # noqa: F821 (Keras is imported only where a model is saved or loaded)
     cfg: FeatureConfig
     mcfg: ModelConfig  # noqa: F821
     report: TrainReport | None = None
+    start: Pretrained | None = None
 
 
 def save(path: str | os.PathLike, saved: SavedModel) -> Path:
@@ -72,7 +114,43 @@ def save(path: str | os.PathLike, saved: SavedModel) -> Path:
         saved.model.save(tmp)
         with zipfile.ZipFile(tmp, "a") as zf:
             zf.writestr(META_NAME, json.dumps(meta, indent=2, default=json_default))
+            if saved.start is not None and stacks_encoder(saved.report):
+                zf.writestr(START_NAME, pack(saved.start))
     return path
+
+
+def stacks_encoder(report: TrainReport | None) -> bool:
+    """Whether a model's track score stacks the regression on its start encoder's vectors."""
+    return report is not None and report.blend is not None and report.blend.chosen == "encoder"
+
+
+def read_start(path, report: TrainReport | None, cfg: FeatureConfig, mcfg: ModelConfig) -> Pretrained | None:
+    """The start encoder kept in the archive (:data:`START_NAME`) when the model's score stacks it, checked against
+    the network's configuration; None for any other model.
+
+    Raises
+    ------
+    ModelFileError
+        The model stacks the encoder and the member is missing, malformed or of other shapes.
+    """
+    if not stacks_encoder(report):
+        return None
+    from . import runtime
+
+    try:
+        with zipfile.ZipFile(path) as zf:
+            data = zf.read(START_NAME)
+    except KeyError:
+        raise ModelFileError(f"{path}: the model stacks its start encoder's vectors, but {START_NAME} is not in "
+                             "the archive") from None
+    try:
+        start = unpack(io.BytesIO(data))
+        runtime.from_pretrained(cfg, mcfg, start)  # every shape checked as the light runtime builds it
+        if not all(np.isfinite(w).all() for w in start.trunk + sum(start.encoder.values(), [])):
+            raise ValueError("a weight is not finite")
+    except (zipfile.BadZipFile, ValueError, KeyError, TypeError, OSError, EOFError, UnicodeDecodeError) as exc:
+        raise ModelFileError(f"{path}: malformed {START_NAME} ({type(exc).__name__}: {str(exc)[:200]})") from None
+    return start
 
 
 def check_file(path: str | os.PathLike) -> Path:
@@ -106,7 +184,8 @@ def check_file(path: str | os.PathLike) -> Path:
 
 #: The most a model archive may inflate to, member by member and in all (bytes): read from the zip's directory
 #: before anything is inflated. pers_rec's networks are well under 10 MB; a report lists every training track.
-MEMBER_LIMITS = {META_NAME: 64 << 20, "config.json": 4 << 20, "metadata.json": 1 << 20, "model.weights.h5": 128 << 20}
+MEMBER_LIMITS = {META_NAME: 64 << 20, "config.json": 4 << 20, "metadata.json": 1 << 20,
+                 "model.weights.h5": 128 << 20, START_NAME: 16 << 20}
 TOTAL_LIMIT = 192 << 20
 #: A member this many times larger than its compressed bytes is refused (a zip bomb); weights compress little.
 MAX_RATIO = 100
@@ -204,7 +283,7 @@ def load(path: str | os.PathLike, expect: FeatureConfig | None = None, runtime: 
     if runtime == "light":
         from . import archive
 
-        return SavedModel(archive.read(path, cfg, mcfg), cfg, mcfg, report)
+        return SavedModel(archive.read(path, cfg, mcfg), cfg, mcfg, report, read_start(path, report, cfg, mcfg))
     from .networks import keras, members
 
     try:
@@ -224,7 +303,7 @@ def load(path: str | os.PathLike, expect: FeatureConfig | None = None, runtime: 
         raise ModelFileError(f"{path}: the network takes inputs of shape {shape}, but its feature configuration "
                              f"gives windows of {(cfg.window_frames, cfg.n_features)}")
     check_network(path, model, cfg, mcfg)
-    return SavedModel(model, cfg, mcfg, report)
+    return SavedModel(model, cfg, mcfg, report, read_start(path, report, cfg, mcfg))
 
 
 #: Layer settings compared between a loaded network and the one its configuration describes.

@@ -117,14 +117,15 @@ class Blend:
     Attributes
     ----------
     chosen : str
-        ``"stacked"`` (logistic stacking of the network and the baseline), ``"teacher"`` (logistic stacking of
-        the network and a logistic regression on the musicnn teacher's track vectors) or ``"network"``.
+        ``"stacked"`` (logistic stacking of the network and the baseline), ``"encoder"`` (of the network and a
+        logistic regression on the track vectors of the encoder the network started from, frozen), ``"teacher"``
+        (of the network and a logistic regression on the musicnn teacher's track vectors) or ``"network"``.
     why : str
         The cross-validated comparison behind the choice, in words.
     cv_roc_auc : dict
         Out-of-fold ROC-AUC of ``"network"``, ``"baseline"`` and ``"stacked"`` (the
-        stacker itself cross-validated over the same folds), and ``"teacher"`` and
-        ``"teacher_stacked"`` when the teacher's vectors were there.
+        stacker itself cross-validated over the same folds), ``"encoder"`` and ``"encoder_stacked"`` when the
+        start encoder's vectors were there, ``"teacher"`` and ``"teacher_stacked"`` when the teacher's were.
     weights : list of float
         ``[w_network, w_other]`` on the logits of the two scores of the chosen stack.
     intercept : float
@@ -133,6 +134,9 @@ class Blend:
     teacher : dict or None
         The logistic regression on the teacher's track vectors, fitted on every training track
         (``baseline.BaselineModel`` fields); None when the teacher was not there.
+    encoder : dict or None
+        The logistic regression on the start encoder's track vectors, fitted on every training track; None when
+        the network started from no encoder.
     """
 
     chosen: str
@@ -142,10 +146,11 @@ class Blend:
     intercept: float
     baseline: dict
     teacher: dict | None = None
+    encoder: dict | None = None
 
     #: How each choice makes a track's score, in the words every command prints.
     WORDS = {"stacked": "network stacked with the baseline", "teacher": "network stacked with the teacher",
-             "network": "network alone"}
+             "encoder": "network stacked with the start encoder's vectors", "network": "network alone"}
 
     def describe(self) -> str:
         """How a track's final score is made, in words: the one description every command prints."""

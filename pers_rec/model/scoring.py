@@ -15,14 +15,12 @@ multiple of ``S``, so its trunk output equals the track's steps
 each starting on a multiple of ``S``. When ``H % S != 0`` (or a layer pads)
 the scorer falls back to per-window evaluation with a warning.
 
-Memory is bounded whatever a track's length: the trunk sees at most
-``TRUNK_FRAMES`` frames per call (a longer track runs in stride-aligned chunks
-that overlap by the receptive field, exactly equal to one pass), and the
+Memory is bounded whatever a track's length: the trunk sees at most ``TRUNK_FRAMES`` frames per call (a longer
+track runs in stride-aligned chunks that overlap by the receptive field, exactly equal to one pass), and the
 head's input is cut out of the trunk's output one batch at a time.
 
-A track's score is the mean of its window scores (Ueno: the sum of the
-window outputs divided by the duration; the mean does not penalise short
-tracks for their last ``window_s - hop_s`` seconds).
+A track's score is the mean of its window scores (Ueno: the sum of the window outputs divided by the duration;
+the mean does not penalise short tracks for their last ``window_s - hop_s`` seconds).
 """
 
 from __future__ import annotations
@@ -137,17 +135,19 @@ class Scorer:
         self.width = max(1, len(self.mcfg.classes))
         exact = self.cfg.hop_frames % self.mcfg.stride == 0 and self._all_valid()
         if fast and not exact:
-            warnings.warn(
-                f"hop of {self.cfg.hop_frames} frames is not a multiple of the trunk stride {self.mcfg.stride} "
-                "(or a layer pads): scoring each window separately", stacklevel=2
-            )
+            warnings.warn(f"hop of {self.cfg.hop_frames} frames is not a multiple of the trunk stride "
+                          f"{self.mcfg.stride} (or a layer pads): scoring each window separately", stacklevel=2)
         self.fast = exact if fast is None else (fast and exact)
         blend = saved.report.blend if saved.report is not None else None
-        self.blend = blend if blend is not None and blend.chosen in ("stacked", "teacher") else None
+        self.blend = blend if blend is not None and blend.chosen in ("stacked", "teacher", "encoder") else None
         #: Whether a track's final score needs its teacher vector (the model stacks the teacher's regression).
         self.needs_teacher = self.blend is not None and blend.chosen == "teacher"
-        self.baseline = (None if self.blend is None else
-                         baseline.BaselineModel(**(blend.teacher if self.needs_teacher else blend.baseline)))
+        #: Whether it needs its vector by the encoder the network started from (``saved.start``), frozen.
+        self.needs_encoder = self.blend is not None and blend.chosen == "encoder"
+        if self.needs_encoder and saved.start is None:
+            raise ValueError("this model stacks its start encoder's vectors, and the SavedModel has no start")
+        self.baseline = (None if self.blend is None else baseline.BaselineModel(
+            **(blend.teacher if self.needs_teacher else blend.encoder if self.needs_encoder else blend.baseline)))
 
     def identity(self) -> str:
         """A digest of everything a track's window scores depend on: the feature settings, the network's settings,
@@ -164,20 +164,22 @@ class Scorer:
                     h.update(np.ascontiguousarray(w).tobytes())
         return h.hexdigest()[:24]
 
-    def final_score(self, window_scores: np.ndarray, M: np.ndarray, teacher_vector: np.ndarray | None = None) -> float:
+    def final_score(self, window_scores: np.ndarray, M: np.ndarray, vector: np.ndarray | None = None) -> float:
         """A track's score: the mean of its window scores, stacked with the baseline's score of ``M`` (or the
-        teacher's regression's score of ``teacher_vector``) when the model was trained with stacking (``train``)."""
+        regression's score of ``vector``, the track's teacher vector or start-encoder vector, as the model needs)
+        when the model was trained with stacking (``train``)."""
         net = float(np.mean(window_scores))
         if self.blend is None:
             return net
-        if self.needs_teacher and teacher_vector is None:
-            raise ValueError("this model stacks the teacher's score: the track's teacher vector is needed")
-        other = self.baseline.score_features(teacher_vector) if self.needs_teacher else self.baseline.score(M)
+        if self.blend.chosen != "stacked" and vector is None:
+            raise ValueError(f"this model stacks the {self.blend.chosen}'s score: the track's {self.blend.chosen} "
+                             "vector is needed")
+        other = self.baseline.score(M) if self.blend.chosen == "stacked" else self.baseline.score_features(vector)
         return float(baseline.stack_apply(self.blend.weights, self.blend.intercept, net, other))
 
-    def final_scores(self, tracks: list[np.ndarray], teacher_vectors=None) -> np.ndarray:
-        """:meth:`final_score` of each track [shape=(n_tracks,)]."""
-        tv = [None] * len(tracks) if teacher_vectors is None else teacher_vectors
+    def final_scores(self, tracks: list[np.ndarray], vectors=None) -> np.ndarray:
+        """:meth:`final_score` of each track [shape=(n_tracks,)], with each track's vector where needed."""
+        tv = [None] * len(tracks) if vectors is None else vectors
         return np.array([self.final_score(s, M, v) for s, M, v in zip(self.score_many(tracks), tracks, tv)])
 
     def _all_valid(self) -> bool:
