@@ -107,6 +107,9 @@ LABELS = {
 }
 
 
+BLISS_ROW = "peer: bliss-rs's 23 descriptors (`bliss-audio`) + logistic regression"
+
+
 def variant_of(run: dict) -> str:
     return run.get("variant", run["arch"])
 
@@ -207,9 +210,34 @@ def teacher_tracks(paths: dict) -> dict:
     return out
 
 
-def teacher_control(task: D.Task, vectors: dict) -> dict:
-    """ROC-AUC/AP/NDCG@10 of a logistic regression on the teacher's track vectors: what a listener could get
-    from a pre-trained tagger alone."""
+def bliss_tracks(paths: dict) -> dict | None:
+    """Each excerpt's bliss-rs analysis (``bliss-audio``, the MIT Python binding: 23 descriptors of tempo, timbre,
+    loudness and chroma), computed once and kept in the cache; None when bliss-audio is not installed (it is a
+    peer to compare with, never a dependency: ``pip install bliss-audio``)."""
+    try:
+        import bliss_audio
+    except ImportError:
+        print("realmusic: no bliss row (pip install bliss-audio)", flush=True)
+        return None
+    path = D.cache_dir() / "bliss_tracks.npz"
+    if path.exists():
+        with np.load(path) as z:
+            return {k: z[k] for k in z.files}
+    t0, out = time.perf_counter(), {}
+    for i, p in sorted(paths.items()):
+        try:
+            out[i] = np.asarray(bliss_audio.Song(p).analysis, np.float64)
+        except Exception as exc:  # noqa: BLE001 (bliss raises its own error types)
+            raise SystemExit(f"realmusic: {p}: bliss-rs could not analyse it ({exc})") from None
+    np.savez(path, **out)
+    print(f"bliss analysis of {len(out)} excerpts in {time.perf_counter() - t0:.0f} s", flush=True)
+    return out
+
+
+def vectors_control(task: D.Task, vectors: dict) -> dict:
+    """ROC-AUC/AP/NDCG@10 of a logistic regression (standardised, balanced) on given track vectors: what a
+    listener could get from a pre-trained tagger's vectors (the teacher's), or from a descriptor set (bliss-rs's),
+    alone."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
@@ -310,12 +338,14 @@ def load_features(rows: list[dict], cache) -> tuple[dict, dict]:
 
 
 def summarize(runs: list[dict], tasks: list[D.Task], controls: dict, baselines: dict, variants: list[str],
-              teacher: dict | None = None) -> list:
+              teacher: dict | None = None, bliss: dict | None = None) -> list:
     rows = [("metadata only (leakage control)", {t.name: [controls[t.name]] for t in tasks}),
             ("baseline: MFCC statistics + logistic regression", {t.name: [baselines[t.name]] for t in tasks})]
     if teacher:
         rows.append(("reference: musicnn teacher's vectors + logistic regression",
                      {t.name: [teacher[t.name]] for t in tasks}))
+    if bliss:
+        rows.append((BLISS_ROW, {t.name: [bliss[t.name]] for t in tasks}))
     default = [r for r in runs if variant_of(r) == "cnn_lstm"]
     labels = {"default": "**default, from scratch** (cnn_lstm, fold-averaged, blend auto; `train --no-pretrained`)",
               "network": "ablation: network alone (no stacking)",
@@ -411,7 +441,9 @@ def main(argv=None) -> int:
 
     if T.checkpoint_dir() is not None:
         vectors = teacher_tracks(paths)
-        teacher = {t.name: teacher_control(t, vectors) for t in tasks}
+        teacher = {t.name: vectors_control(t, vectors) for t in tasks}
+    bliss_vectors = bliss_tracks(paths)
+    bliss = None if bliss_vectors is None else {t.name: vectors_control(t, bliss_vectors) for t in tasks}
     progress = D.cache_dir() / "realmusic_runs.jsonl"
     if args.import_runs and not progress.exists():
         earlier = json.loads(open(args.import_runs).read())["runs"]
@@ -437,12 +469,12 @@ def main(argv=None) -> int:
                       f"train {r['train_s']:.0f} s, {time.perf_counter() - t_start:.0f} s so far", flush=True)
     cache.close()
     wall = time.perf_counter() - t_start
-    table = summarize(runs, tasks, controls, baselines, args.variants, teacher)
-    write_up(table, runs, tasks, baselines, wall, args, teacher)
+    table = summarize(runs, tasks, controls, baselines, args.variants, teacher, bliss)
+    write_up(table, runs, tasks, baselines, wall, args, teacher, bliss)
     return 0
 
 
-def write_up(table, runs, tasks, baselines, wall, args, teacher=None) -> None:
+def write_up(table, runs, tasks, baselines, wall, args, teacher=None, bliss=None) -> None:
     from pathlib import Path
 
     out = Path(args.out)
@@ -506,7 +538,7 @@ def write_up(table, runs, tasks, baselines, wall, args, teacher=None) -> None:
             f"- Stacking was chosen by cross-validation in {sum(r['blend_chosen'] == 'stacked' for r in default)} of "
             f"{len(default)} default runs.",
         ]
-        lines += listener_targets(runs, table, tasks, baselines, teacher)
+        lines += listener_targets(runs, table, tasks, baselines, teacher, bliss)
     lines += ["", "## Each row against the default", "",
               "Mean over tasks of (row - default) test ROC-AUC, and on how many tasks the row's mean is higher. "
               "A difference smaller than the seeds' spread is not evidence either way.", "",
@@ -522,11 +554,11 @@ def write_up(table, runs, tasks, baselines, wall, args, teacher=None) -> None:
     print("\n".join(lines))
 
 
-def listener_targets(runs, table, tasks, baselines, teacher) -> list[str]:
+def listener_targets(runs, table, tasks, baselines, teacher, bliss=None) -> list[str]:
     """The issue's targets for what a listener gets with no options: the shipped encoder, without and with the
-    teacher installed (``pers-rec train`` stacks the teacher when cross-validation says so)."""
+    teacher installed, and with its own vectors' stack weighed (``pers-rec train``'s ``auto``)."""
     lines = []
-    for v in ("cnn_lstm+shipped", "cnn_lstm+shipped+teacher"):
+    for v in ("cnn_lstm+shipped", "cnn_lstm+shipped+teacher", "cnn_lstm+shipped+encoder", "cnn_lstm+candidate+encoder"):
         row = next((r for r in table if r["system"] == LABELS[v]), None)
         mine = [r for r in runs if variant_of(r) == v]
         if row is None or not mine or any(row["tasks"][t.name]["roc_auc_mean"] is None for t in tasks):
@@ -534,8 +566,7 @@ def listener_targets(runs, table, tasks, baselines, teacher) -> list[str]:
         mean = {t.name: row["tasks"][t.name]["roc_auc_mean"] for t in tasks}
         over = {t.name: mean[t.name] - baselines[t.name]["roc_auc"] for t in tasks if t.kind == "cross-source"}
         worst = max(row["tasks"][t.name]["roc_auc_std"] for t in tasks)
-        lines += ["", f"## Against the targets: {'with' if v.endswith('teacher') else 'without'} the teacher installed "
-                      f"(`{v}`)", "",
+        lines += ["", f"## Against the targets: `{v}`", "", LABELS[v] + ".", "",
                   "- Over the MFCC baseline on the cross-source tasks (target >= +0.03 on each): "
                   + ", ".join(f"{k} {x:+.3f}" for k, x in over.items())
                   + (" (met)." if all(x >= 0.03 for x in over.values()) else " (not met).")]
@@ -543,6 +574,11 @@ def listener_targets(runs, table, tasks, baselines, teacher) -> list[str]:
             gap = np.mean([mean[t.name] for t in tasks]) - np.mean([teacher[t.name]["roc_auc"] for t in tasks])
             lines.append(f"- Mean over tasks minus teacher + LR (target >= -0.02): {gap:+.3f}"
                          + (" (met)." if gap >= -0.02 else " (not met)."))
+        if bliss:
+            over_bliss = {t.name: mean[t.name] - bliss[t.name]["roc_auc"] for t in tasks}
+            lines.append("- Over the bliss row on every task (target >= 0): "
+                         + ", ".join(f"{k} {x:+.3f}" for k, x in over_bliss.items())
+                         + (" (met)." if all(x >= 0 for x in over_bliss.values()) else " (not met)."))
         lines += [f"- Worst seed-to-seed std (target <= 0.02): {worst:.3f}" + (" (met)." if worst <= 0.02 else " (not met)."),
                   f"- Training time per task: mean {np.mean([r['train_s'] for r in mine]):.0f} s, "
                   f"{min(r['train_s'] for r in mine):.0f}-{max(r['train_s'] for r in mine):.0f} s (target <= 180 s; "
