@@ -77,8 +77,8 @@ VARIANTS = {
     "cnn_lstm+shipped": ("cnn_lstm", {}, "shipped"),
     "cnn_lstm+shipped+teacher": ("cnn_lstm", {"blend": "auto+teacher"}, "shipped"),
     "cnn_lstm+candidate": ("cnn_lstm", {}, "candidate"),
-    "cnn_lstm+shipped+encoder": ("cnn_lstm", {}, "shipped"),
-    "cnn_lstm+candidate+encoder": ("cnn_lstm", {}, "candidate"),
+    "cnn_lstm+shipped+encoder": ("cnn_lstm", {"blend": "auto+encoder"}, "shipped"),
+    "cnn_lstm+candidate+encoder": ("cnn_lstm", {"blend": "encoder"}, "candidate"),
     "cnn_lstm+shipped+encoder-always": ("cnn_lstm", {"blend": "encoder"}, "shipped"),
 }
 LABELS = {
@@ -95,10 +95,10 @@ LABELS = {
                           "($PERS_REC_CANDIDATE_ENCODER): `experiments.distill_dense`, dense targets on 25 h, "
                           "augmented; it has heard some of these soundtracks (not SuperTux's nor FreedroidRPG's), "
                           "unlabelled",
-    "cnn_lstm+shipped+encoder": "the shipped encoder, `auto` also weighing the network stacked with a logistic "
-                                "regression on the frozen encoder's own track vectors (the default since lever 6)",
-    "cnn_lstm+candidate+encoder": "the both-teachers student (`$PERS_REC_CANDIDATE_ENCODER`), `auto` also weighing "
-                                  "its own vectors' regression",
+    "cnn_lstm+shipped+encoder": "the shipped encoder with `--blend auto+encoder`: the network stacked with a "
+                                "logistic regression on the frozen encoder's own track vectors also competes",
+    "cnn_lstm+candidate+encoder": "a candidate encoder (`$PERS_REC_CANDIDATE_ENCODER`), always stacked with its own "
+                                  "vectors' regression (`--blend encoder`)",
     "cnn_lstm+shipped+encoder-always": "the shipped encoder, always stacked with its own vectors' regression "
                                        "(`--blend encoder`)",
     "cnn_lstm+shipped+teacher": "the shipped encoder with `--blend auto+teacher`: the teacher's vectors + logistic "
@@ -263,13 +263,19 @@ def run_one(task: D.Task, variant: str, seed: int, feats: dict, paths: dict, cac
     from pers_rec.model.scoring import Scorer
 
     cfg = FeatureConfig()
-    tracks = ([Track(paths[i], 1, "like", feats[i]) for i in task.train_pos]
-              + [Track(paths[i], 0, "dislike", feats[i]) for i in task.train_neg])
     arch, changes, start = VARIANTS[variant]
     pre, pretrain_s = (pretrained_for(seed, feats) if start == "contrastive" else
                        distilled_for(seed, feats, paths, "cosine" if start.endswith("cosine") else "mse")
                        if start and start.startswith("distilled") else shipped() if start == "shipped"
                        else candidate() if start == "candidate" else (None, None))
+    mcfg = Mo.ModelConfig(arch=arch)
+    if start == "candidate":  # a sweep point's student: its own width and MFCC count (features extracted for it)
+        mcfg = Mo.ModelConfig(**pre.info["model_config"])
+        if pre.info["feature_config"] != cfg.to_dict():
+            cfg = FeatureConfig.from_dict(pre.info["feature_config"])
+            feats = load_features(D.read_catalog(), cache, cfg)[0]
+    tracks = ([Track(paths[i], 1, "like", feats[i]) for i in task.train_pos]
+              + [Track(paths[i], 0, "dislike", feats[i]) for i in task.train_neg])
     vectors = None
     if variant.endswith("+teacher"):  # as `pers-rec train` does with the teacher installed (a patch every 10 s)
         from pers_rec.model import teacher as Te
@@ -277,7 +283,7 @@ def run_one(task: D.Task, variant: str, seed: int, feats: dict, paths: dict, cac
         tv = Te.TrackVectors(cache)
         tv.prefetch([t.path for t in tracks])
         vectors = np.stack([tv(t.path) for t in tracks])
-    mcfg, start = Mo.ModelConfig(arch=arch), None
+    start = None
     if pre is not None:  # as `pers-rec train` does: the start encoder's own vectors, a stacking partner (lever 6)
         from pers_rec.library.embed import StartVectors
 
@@ -324,13 +330,14 @@ def run_one(task: D.Task, variant: str, seed: int, feats: dict, paths: dict, cac
             "cv_note": cv.note}
 
 
-def load_features(rows: list[dict], cache) -> tuple[dict, dict]:
+def load_features(rows: list[dict], cache, cfg=None) -> tuple[dict, dict]:
+    """Every excerpt's features (``cfg``: the defaults) by id, and its path by id."""
     from pers_rec.audio import extract
     from pers_rec.audio.features import FeatureConfig
 
     paths = {r["id"]: str(D.excerpt_path(r)) for r in rows}
     feats = {}
-    for item in extract.extract_many(list(paths.values()), FeatureConfig(), cache=cache, jobs=os.cpu_count()):
+    for item in extract.extract_many(list(paths.values()), cfg or FeatureConfig(), cache=cache, jobs=os.cpu_count()):
         if not item.ok:
             raise SystemExit(f"realmusic: {item.path}: {item.error}")
         feats[item.path.stem] = item.features

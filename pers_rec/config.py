@@ -22,7 +22,7 @@ from .errors import ConfigMismatchError, ParameterError
 
 #: Network architectures (``ModelConfig.arch``), and how a track's score is made (``TrainConfig.blend``).
 ARCHS = ("cnn_lstm", "cnn", "cnn_gpool")
-BLENDS = ("auto", "stacked", "encoder", "network", "teacher", "auto+teacher")
+BLENDS = ("auto", "stacked", "encoder", "network", "teacher", "auto+encoder", "auto+teacher")
 #: How a track's embedding pools its windows' (``embed.vectors``).
 POOLINGS = ("mean", "distinctive")
 #: What ``train`` learns: a taste (likes) or genres. How distillation compares the student with the teacher.
@@ -234,8 +234,9 @@ class TrainConfig:
     #: weight of an unlabelled library track used as a negative, relative to a dislike (it may be a hidden like)
     unlabelled_weight: float = 0.5
     unlabelled_per_like: float = 3.0  #: unlabelled library tracks drawn at random per liked track as negatives
-    #: ``"auto"``: the best by cross-validation of the network alone and its stacks with the baseline and with the
-    #: start encoder's regression; ``"stacked"``, ``"encoder"``, ``"network"``, ``"teacher"`` force one
+    #: ``"auto"``: stack the network's score with the baseline's when that cross-validates at least as well as the
+    #: network alone; ``"stacked"``, ``"network"``, ``"encoder"`` (the start encoder's vectors' regression),
+    #: ``"teacher"`` (the teacher's) force one; ``"auto+encoder"``, ``"auto+teacher"`` let that stack compete
     blend: str = "auto"
     augment: bool = False  #: mask a time span and a band and tilt every training window (``train --augment``)
     pretrained: str | None = None  #: where the pre-trained weights every model starts from came from

@@ -1,5 +1,6 @@
 """Cross-validation, the training length, the final model and the ensemble."""
 
+import re
 from dataclasses import replace
 
 import numpy as np
@@ -169,10 +170,11 @@ def test_too_few_likes_per_fold_model_retrains_one_model():
     assert len(Mo.members(saved.model)) == 1
 
 
-def test_auto_weighs_the_start_encoder_stack_and_keeps_the_encoder_only_when_it_is_chosen():
-    """Start-encoder vectors that know the labels: ``auto`` cross-validates the encoder stack beside the network
-    and the baseline stack and takes it (it wins here), keeping the start encoder in the model; ``--blend
-    encoder`` without a start encoder is a clear error, and vectors without one are ignored."""
+def test_auto_reports_the_start_encoder_stack_and_the_encoder_is_kept_only_when_it_is_chosen():
+    """Start-encoder vectors that know the labels: ``auto`` cross-validates and reports the encoder stack but
+    chooses between the network and the baseline stack; ``auto+encoder`` lets it compete (it wins here) and keeps
+    the start encoder in the model; ``--blend encoder`` without a start encoder is a clear error, and vectors
+    without one are ignored."""
     from pers_rec.learn import pretrain as P
 
     ts = tracks(8, 8)
@@ -182,18 +184,19 @@ def test_auto_weighs_the_start_encoder_stack_and_keeps_the_encoder_only_when_it_
     vecs = np.c_[labels, np.random.default_rng(1).normal(size=(len(ts), 4))]
     pre = P.pretrain([t.features for t in ts], TINY, TINY_M, P.PretrainConfig(epochs=1, batch_size=8))
     tcfg = T.TrainConfig(max_epochs=2, folds=2, windows_per_track=2)
-    saved = T.train(ts, TINY, TINY_M, tcfg, pretrained=pre, encoder_vectors=vecs)
+    auto = T.train(ts, TINY, TINY_M, tcfg, pretrained=pre, encoder_vectors=vecs)
+    assert set(auto.report.blend.cv_roc_auc) == {"network", "baseline", "stacked", "encoder", "encoder_stacked"}
+    assert auto.report.blend.chosen in ("network", "stacked") and auto.start is None
+    saved = T.train(ts, TINY, TINY_M, replace(tcfg, blend="auto+encoder"), pretrained=pre, encoder_vectors=vecs)
     blend = saved.report.blend
-    assert set(blend.cv_roc_auc) == {"network", "baseline", "stacked", "encoder", "encoder_stacked"}
     assert blend.cv_roc_auc["encoder_stacked"] > 0.9 and blend.chosen == "encoder" and saved.start is pre
     assert "network stacked with the encoder" in blend.why and blend.describe() == Blend.WORDS["encoder"]
     assert type(saved.report).from_json(saved.report.to_json()).blend == blend
-    alone = T.train(ts, TINY, TINY_M, replace(tcfg, blend="network"), pretrained=pre, encoder_vectors=vecs)
-    assert alone.report.blend.chosen == "network" and alone.start is None
     ignored = T.train(ts, TINY, TINY_M, tcfg, encoder_vectors=vecs).report.blend  # no start encoder: no stack
     assert "encoder" not in ignored.cv_roc_auc
-    with pytest.raises(ParameterError, match="--blend encoder needs a start encoder"):
-        T.train(ts, TINY, TINY_M, replace(tcfg, blend="encoder"), encoder_vectors=vecs)
+    for forced in ("encoder", "auto+encoder"):
+        with pytest.raises(ParameterError, match=f"--blend {re.escape(forced)} needs a start encoder"):
+            T.train(ts, TINY, TINY_M, replace(tcfg, blend=forced), encoder_vectors=vecs)
 
 
 def test_every_model_starts_from_the_pretrained_weights(monkeypatch):

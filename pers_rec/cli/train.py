@@ -43,12 +43,12 @@ def add_parser(sub) -> None:
                    help="keep the K fold models and average them (implies --folds K; default: the --folds fold models; "
                         "0: one model retrained on all tracks instead)")
     t.add_argument("--blend", choices=BLENDS, default="auto",
-                   help="track score: the best by cross-validation of the network alone, the network stacked with "
-                        "the MFCC-statistics baseline and the network stacked with a logistic regression on the start "
-                        "encoder's own vectors (auto), or one of them always (network, stacked, encoder); teacher: "
-                        "stack it with the musicnn teacher's vectors + logistic regression (auto reports it but does "
-                        "not choose it: on real music it did not help on average; auto+teacher lets it compete; "
-                        "ranking then needs the teacher)")
+                   help="track score: stack the network with the MFCC-statistics baseline when cross-validation "
+                        "favours it (auto), always (stacked), or the network alone; encoder: stack it with a logistic "
+                        "regression on the start encoder's own track vectors (frozen; kept in the model file); "
+                        "teacher: with the musicnn teacher's vectors + logistic regression (ranking then needs the "
+                        "teacher). auto reports both stacks but chooses neither: on real music letting it choose "
+                        "them lowered the average (docs/evaluation.md); auto+encoder, auto+teacher let one compete")
     t.add_argument("--windows-per-track", type=int_at_least(1), default=8,
                    help="random 8 s windows per track per epoch")
     t.add_argument("--augment", action="store_true",

@@ -91,8 +91,9 @@ def train(tracks: list[Track], cfg: features.FeatureConfig, mcfg: ModelConfig | 
         reported beside the MFCC baseline (``cross_validation.teacher``).
     encoder_vectors : np.ndarray [shape=(n_tracks, dim)] or None
         Each track's vector by ``pretrained``, frozen (``embed.StartVectors``): a logistic regression on them is
-        cross-validated on the same folds, and stacking it with the network competes in ``blend="auto"``; a model
-        that stacks it keeps ``pretrained`` (``SavedModel.start``).
+        cross-validated on the same folds and reported (``Blend.cv_roc_auc``); stacked with the network with
+        ``blend="encoder"`` (or ``"auto+encoder"``, when it cross-validates best), and a model that stacks it keeps
+        ``pretrained`` (``SavedModel.start``).
 
     Returns
     -------
@@ -137,8 +138,8 @@ def train(tracks: list[Track], cfg: features.FeatureConfig, mcfg: ModelConfig | 
     encoder_oof = None
     if encoder_vectors is not None and pretrained is not None:
         encoder_oof = baseline.cross_validate_vectors(np.asarray(encoder_vectors), labels, splits, tcfg.seed)[1]
-    elif tcfg.blend == "encoder":
-        raise ParameterError("--blend encoder needs a start encoder (the shipped one, or `pers-rec pretrain`'s)")
+    elif tcfg.blend in ("encoder", "auto+encoder"):
+        raise ParameterError(f"--blend {tcfg.blend} needs a start encoder (the shipped one, or `pers-rec pretrain`'s)")
     blend = baseline.choose_blend([t.features for t in tracks], labels, splits, curves.oof[best_epoch - 1], base_oof,
                                   tcfg.blend, tcfg.seed, teacher_vectors, teacher_oof,
                                   encoder_vectors if encoder_oof is not None else None, encoder_oof)
