@@ -80,6 +80,9 @@ VARIANTS = {
     "cnn_lstm+shipped+encoder": ("cnn_lstm", {"blend": "auto+encoder"}, "shipped"),
     "cnn_lstm+candidate+encoder": ("cnn_lstm", {"blend": "encoder"}, "candidate"),
     "cnn_lstm+shipped+encoder-always": ("cnn_lstm", {"blend": "encoder"}, "shipped"),
+    # the distillation sweep's students (experiments.distill_dense, ~/.cache/pers_rec/distill/students) as the start
+    "cnn_lstm+student-f64": ("cnn_lstm", {}, "student:distill_dense_f64_l64_e40_f64_l64"),
+    "cnn_lstm+student-m40": ("cnn_lstm", {}, "student:distill_dense_m40_e40_f32_l32_m40"),
 }
 LABELS = {
     "cnn": "architecture `cnn` (defaults otherwise)",
@@ -99,6 +102,9 @@ LABELS = {
                                 "logistic regression on the frozen encoder's own track vectors also competes",
     "cnn_lstm+candidate+encoder": "a candidate encoder (`$PERS_REC_CANDIDATE_ENCODER`), always stacked with its own "
                                   "vectors' regression (`--blend encoder`)",
+    "cnn_lstm+student-f64": "the sweep's 64/64 student (64 filters, 64 LSTM units; 0.3 MB) as the start, default "
+                            "blend",
+    "cnn_lstm+student-m40": "the sweep's 40-MFCC student as the start (features of 40 coefficients), default blend",
     "cnn_lstm+shipped+encoder-always": "the shipped encoder, always stacked with its own vectors' regression "
                                        "(`--blend encoder`)",
     "cnn_lstm+shipped+teacher": "the shipped encoder with `--blend auto+teacher`: the teacher's vectors + logistic "
@@ -194,6 +200,17 @@ def candidate() -> tuple:
     return P.load(path), None
 
 
+def student(name: str) -> tuple:
+    """A student of the distillation sweep (``experiments.distill_dense`` keeps each in the distillation cache)."""
+    from experiments import distill_data
+    from pers_rec.learn import pretrain as P
+
+    path = distill_data.cache_dir() / "students" / f"{name}.npz"
+    if not path.exists():
+        raise SystemExit(f"realmusic: no student {path} (python -m experiments.distill_dense makes it)")
+    return P.load(path), None
+
+
 def teacher_tracks(paths: dict) -> dict:
     """Each excerpt's teacher vector (mean over its 3 s patches), computed once and kept in the cache."""
     from pers_rec.audio import decode as audio
@@ -267,9 +284,10 @@ def run_one(task: D.Task, variant: str, seed: int, feats: dict, paths: dict, cac
     pre, pretrain_s = (pretrained_for(seed, feats) if start == "contrastive" else
                        distilled_for(seed, feats, paths, "cosine" if start.endswith("cosine") else "mse")
                        if start and start.startswith("distilled") else shipped() if start == "shipped"
-                       else candidate() if start == "candidate" else (None, None))
+                       else candidate() if start == "candidate" else student(start.split(":", 1)[1])
+                       if start and start.startswith("student:") else (None, None))
     mcfg = Mo.ModelConfig(arch=arch)
-    if start == "candidate":  # a sweep point's student: its own width and MFCC count (features extracted for it)
+    if start == "candidate" or start and start.startswith("student:"):  # a sweep point's student: its own width and MFCC count (features extracted for it)
         mcfg = Mo.ModelConfig(**pre.info["model_config"])
         if pre.info["feature_config"] != cfg.to_dict():
             cfg = FeatureConfig.from_dict(pre.info["feature_config"])
