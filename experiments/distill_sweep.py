@@ -19,6 +19,32 @@ from pathlib import Path
 from experiments.common import RESULTS, environment, write_results
 
 TARGET_R2, TARGET_COS = 0.5, 0.7
+#: Where each sweep point's taste numbers are: the real-music benchmark's results file and variant that started
+#: ``train`` from that student (``experiments.realmusic``; the 32/32 student was measured as the candidate it
+#: shipped as, the both-teachers one as a candidate in its own file).
+TASTE = {"distill_dense_f32_l32_e40": ("realmusic.json", "cnn_lstm+candidate"),
+         "distill_dense_f64_l64_e40": ("realmusic.json", "cnn_lstm+student-f64"),
+         "distill_dense_m40_e40": ("realmusic.json", "cnn_lstm+student-m40"),
+         "distill_dense_mtt_e40": ("realmusic_mtt_candidate.json", "cnn_lstm+candidate")}
+
+
+def taste(folder: Path, run: str) -> dict | None:
+    """The sweep point's real-music figures: mean test ROC-AUC of the default blend over tasks (each the mean of
+    its seeds) and the number of runs; None when it was not measured."""
+    import numpy as np
+
+    where = TASTE.get(run)
+    path = folder / where[0] if where else None
+    if path is None or not path.exists():
+        return None
+    runs = [r for r in json.loads(path.read_text()).get("runs", []) if r.get("variant") == where[1]]
+    per_task: dict[str, list] = {}
+    for r in runs:
+        per_task.setdefault(r["task"], []).append(r["default"]["roc_auc"])
+    if len(per_task) < 6:
+        return None
+    return {"mean": float(np.mean([np.mean(v) for v in per_task.values()])), "runs": len(runs),
+            "per_task": {k: float(np.mean(v)) for k, v in per_task.items()}}
 
 
 def load(folder: Path) -> list[dict]:
@@ -51,7 +77,7 @@ def main(argv=None) -> int:
             "held_out": r["held_out"], "date": r["env"]["date"],
             "head": row_of(res, "student, its own head"), "probe": row_of(res, "new student, ridge probe"),
             "shipped": row_of(res, "shipped encoder"), "mfcc": row_of(res, "MFCC window statistics"),
-            "losses_last": r["losses"][-1] if r.get("losses") else None})
+            "losses_last": r["losses"][-1] if r.get("losses") else None, "taste": taste(Path(args.results), r["name"])})
     best = max(table, key=lambda t: t["probe"]["r2"])
 
     def cells(m):
@@ -63,15 +89,19 @@ def main(argv=None) -> int:
           "`experiments.distill_dense` run in `results/`. Held out, whole: " + ", ".join(held) + ". "
           "R^2: variance of the teacher's (MSD musicnn, 200-d) window vector explained, per dimension, averaged; "
           "cos: cosine after centring on the training mean, per 1 s-hop window and per track (windows averaged). "
-          "The probe is a ridge regression from the encoder's window vectors fitted on the training sources.", "",
+          "The probe is a ridge regression from the encoder's window vectors fitted on the training sources. "
+          "Taste: the student as `train`'s start on the six real-music tasks (`experiments.realmusic`, default "
+          "blend, 3 seeds): mean test ROC-AUC over the tasks.", "",
           "| run | filters | LSTM | MFCC | epochs | augment | train h | final loss | head R^2 | head cos win | "
-          "head cos track | probe R^2 | probe cos win | probe cos track | MFCC stats R^2 | cos win | cos track |",
-          "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+          "head cos track | probe R^2 | probe cos win | probe cos track | MFCC stats R^2 | cos win | cos track | "
+          "taste |",
+          "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for t in table:
         loss = f"{t['losses_last']:.3f}" if t["losses_last"] is not None else "-"
         md.append(f"| {t['run']} | {t['filters']} | {t['lstm']} | {t['n_mfcc']} | {t['epochs']} | "
                   f"{'yes' if t['augment'] else 'no'} | {t['train_h']:.1f} | {loss} | {cells(t['head'])} | "
-                  f"{cells(t['probe'])} | {cells(t['mfcc'])} |")
+                  f"{cells(t['probe'])} | {cells(t['mfcc'])} | "
+                  + (f"{t['taste']['mean']:.3f} |" if t["taste"] else "- |"))
     pr = best["probe"]
     md += ["", "## Against the targets", "",
            f"- Best run by probe R^2: `{best['run']}`: R^2 {pr['r2']:.3f} (target {TARGET_R2}: "
