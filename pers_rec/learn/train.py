@@ -106,6 +106,10 @@ def train(tracks: list[Track], cfg: features.FeatureConfig, mcfg: ModelConfig | 
         Fewer than 2 tracks in a class.
     """
     mcfg, tcfg = mcfg or ModelConfig(), tcfg or TrainConfig()
+    if tcfg.blend == "teacher" and teacher_vectors is None:  # said before any training
+        raise ParameterError("--blend teacher needs the teacher's vectors (the musicnn teacher installed)")
+    if tcfg.blend in ("encoder", "auto+encoder") and (encoder_vectors is None or pretrained is None):
+        raise ParameterError(f"--blend {tcfg.blend} needs a start encoder (the shipped one, or `pers-rec pretrain`'s)")
     labels = np.array([t.label for t in tracks])
     n_pos, n_neg = int(labels.sum()), int((1 - labels).sum())
     if n_pos < 2 or n_neg < 2:
@@ -133,13 +137,9 @@ def train(tracks: list[Track], cfg: features.FeatureConfig, mcfg: ModelConfig | 
         teacher_cv, teacher_oof = baseline.cross_validate_vectors(np.asarray(teacher_vectors), labels, splits,
                                                                   tcfg.seed)
         cv = replace(cv, teacher=teacher_cv)
-    elif tcfg.blend == "teacher":
-        raise ParameterError("--blend teacher needs the teacher's vectors (the musicnn teacher installed)")
     encoder_oof = None
     if encoder_vectors is not None and pretrained is not None:
         encoder_oof = baseline.cross_validate_vectors(np.asarray(encoder_vectors), labels, splits, tcfg.seed)[1]
-    elif tcfg.blend in ("encoder", "auto+encoder"):
-        raise ParameterError(f"--blend {tcfg.blend} needs a start encoder (the shipped one, or `pers-rec pretrain`'s)")
     blend = baseline.choose_blend([t.features for t in tracks], labels, splits, curves.oof[best_epoch - 1], base_oof,
                                   tcfg.blend, tcfg.seed, teacher_vectors, teacher_oof,
                                   encoder_vectors if encoder_oof is not None else None, encoder_oof)
