@@ -124,19 +124,21 @@ class StartVectors:
 
     def __init__(self, pre, cfg, mcfg, cache=None):
         self.embedder = Embedder.of_weights(pre, cfg, mcfg)
-        self.cache, self.key, self.known = cache, cache_key(self.embedder), {}
+        self.cache, self.key, self.known, self.asked = cache, cache_key(self.embedder), {}, set()
 
     def prefetch(self, paths) -> None:
         """Read the stored vectors of ``paths`` in one query."""
         if self.cache is not None:
-            stored = self.cache.get_vectors_many([str(p) for p in paths], self.key)
+            paths = [str(p) for p in paths]
+            self.asked.update(paths)
+            stored = self.cache.get_vectors_many(paths, self.key)
             self.known.update({p: v[0].astype(np.float32) for p, v in stored.items()})
 
     def __call__(self, path, M: np.ndarray) -> np.ndarray:
         """The vector [shape=(dim,), float32] of the track at ``path`` whose features are ``M``."""
         path = str(path)
         v = self.known.get(path)
-        if v is None and self.cache is not None:
+        if v is None and self.cache is not None and path not in self.asked:
             self.prefetch([path])
             v = self.known.get(path)
         if v is None:
