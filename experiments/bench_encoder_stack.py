@@ -13,7 +13,6 @@ checked equal. Writes ``results/bench_encoder_stack.{json,md}``.
 
 from __future__ import annotations
 
-import argparse
 import json
 import shutil
 import tempfile
@@ -24,19 +23,12 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from experiments.bench_one_pass import library
-from experiments.common import RESULTS, environment, write_results
+from experiments.bench_one_pass import arguments, library
+from experiments.common import environment, write_results
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--tracks", type=int, default=40)
-    p.add_argument("--seconds", type=float, default=60.0)
-    p.add_argument("--members", type=int, default=5)
-    p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--jobs", type=int, default=None)
-    p.add_argument("--out", default=str(RESULTS))
-    args = p.parse_args(argv)
+    args = arguments(__doc__).parse_args(argv)
 
     import keras
 

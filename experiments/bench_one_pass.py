@@ -39,15 +39,20 @@ def library(folder: Path, n: int, seconds: float) -> list[str]:
     return paths
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def arguments(doc: str) -> argparse.ArgumentParser:
+    """The options of a benchmark on a generated library ranked by a model of averaged networks."""
+    p = argparse.ArgumentParser(description=doc.splitlines()[0])
     p.add_argument("--tracks", type=int, default=40)
     p.add_argument("--seconds", type=float, default=60.0)
     p.add_argument("--members", type=int, default=5)
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--jobs", type=int, default=None)
     p.add_argument("--out", default=str(RESULTS))
-    args = p.parse_args(argv)
+    return p
+
+
+def main(argv=None) -> int:
+    args = arguments(__doc__).parse_args(argv)
 
     import keras
 
