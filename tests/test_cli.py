@@ -75,7 +75,9 @@ def test_pretrain_then_train_starts_from_the_stored_weights(listener, tmp_path, 
     assert "starting from the library's pre-trained weights" in capsys.readouterr().out
     assert json.loads(model.with_suffix(".json").read_text())["train_config"]["pretrained"] == str(stored[0])
     assert main(train + ["--blend", "encoder"]) == EXIT_OK  # the start encoder travels with the model
-    assert "track score: network stacked with the start encoder's vectors" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "track score: network stacked with the start encoder's vectors" in out
+    assert "reference (the start encoder's own vectors + logistic regression): ROC-AUC" in out
     assert json.loads(model.with_suffix(".json").read_text())["blend"]["chosen"] == "encoder"
     csv_path = tmp_path / "r.csv"
     assert main(["rank", str(listener["lib"]), "--model", str(model), "--out", str(csv_path), "--cache", str(cache),

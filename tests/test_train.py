@@ -191,7 +191,9 @@ def test_auto_reports_the_start_encoder_stack_and_the_encoder_is_kept_only_when_
     blend = saved.report.blend
     assert blend.cv_roc_auc["encoder_stacked"] > 0.9 and blend.chosen == "encoder" and saved.start is pre
     assert "network stacked with the encoder" in blend.why and blend.describe() == Blend.WORDS["encoder"]
-    assert type(saved.report).from_json(saved.report.to_json()).blend == blend
+    back = type(saved.report).from_json(saved.report.to_json())
+    assert back.blend == blend and back.cross_validation == saved.report.cross_validation
+    assert saved.report.cross_validation.encoder.pooled.roc_auc > 0.9  # the reference the command prints
     monkeypatch.setattr(T, "cross_validate", lambda *a, **k: 1 / 0)  # said before any training
     for forced in ("encoder", "auto+encoder"):
         with pytest.raises(ParameterError, match=f"--blend {re.escape(forced)} needs a start encoder"):

@@ -125,10 +125,10 @@ def print_summary(saved, out: TrainOutputs) -> int:
         f"AP {fmt(m.ap_mean)} (at {m.epochs} epochs, chosen by this figure)")
     say(f"baseline (MFCC statistics + logistic regression): ROC-AUC {fmt(b.roc_auc_mean)} +- {fmt(b.roc_auc_std)}, "
         f"AP {fmt(b.ap_mean)}")
-    if cv.teacher is not None:
-        te = cv.teacher
-        say(f"reference (musicnn teacher's vectors + logistic regression): ROC-AUC {fmt(te.roc_auc_mean)} +- "
-            f"{fmt(te.roc_auc_std)}, AP {fmt(te.ap_mean)}")
+    for what, ref in (("musicnn teacher's vectors", cv.teacher), ("the start encoder's own vectors", cv.encoder)):
+        if ref is not None:
+            say(f"reference ({what} + logistic regression): ROC-AUC {fmt(ref.roc_auc_mean)} +- "
+                f"{fmt(ref.roc_auc_std)}, AP {fmt(ref.ap_mean)}")
     if m.pooled.ndcg10 is not None:
         say(f"the top 10 of all held-out tracks: NDCG@10 {fmt(m.pooled.ndcg10)} (baseline {fmt(b.pooled.ndcg10)})")
     if rep.blend is not None:

@@ -139,7 +139,9 @@ def train(tracks: list[Track], cfg: features.FeatureConfig, mcfg: ModelConfig | 
         cv = replace(cv, teacher=teacher_cv)
     encoder_oof = None
     if encoder_vectors is not None and pretrained is not None:
-        encoder_oof = baseline.cross_validate_vectors(np.asarray(encoder_vectors), labels, splits, tcfg.seed)[1]
+        encoder_cv, encoder_oof = baseline.cross_validate_vectors(np.asarray(encoder_vectors), labels, splits,
+                                                                  tcfg.seed)
+        cv = replace(cv, encoder=encoder_cv)
     blend = baseline.choose_blend([t.features for t in tracks], labels, splits, curves.oof[best_epoch - 1], base_oof,
                                   tcfg.blend, tcfg.seed, teacher_vectors, teacher_oof,
                                   encoder_vectors if encoder_oof is not None else None, encoder_oof)

@@ -102,12 +102,14 @@ class CrossValidation:
                  "the baseline has no such choice")
     #: The teacher's track vectors + logistic regression on the same folds (when the teacher was installed).
     teacher: CVResult | None = None
+    #: The start encoder's own track vectors, frozen, + logistic regression on the same folds (when there was one).
+    encoder: CVResult | None = None
 
     @classmethod
     def from_dict(cls, d: dict) -> CrossValidation:
         return cls(d["folds"], EpochCurves(**d["per_epoch"]), CVResult.from_dict(d["model"]),
                    CVResult.from_dict(d["baseline"]), d.get("note", cls.note),
-                   CVResult.from_dict(d["teacher"]) if d.get("teacher") else None)
+                   *(CVResult.from_dict(d[k]) if d.get(k) else None for k in ("teacher", "encoder")))
 
 
 @dataclass
