@@ -98,18 +98,19 @@ LABELS = {
                           "($PERS_REC_CANDIDATE_ENCODER): `experiments.distill_dense`, dense targets on 25 h, "
                           "augmented; it has heard some of these soundtracks (not SuperTux's nor FreedroidRPG's), "
                           "unlabelled",
-    "cnn_lstm+shipped+encoder": "the shipped encoder with `--blend auto+encoder`: the network stacked with a "
-                                "logistic regression on the frozen encoder's own track vectors also competes",
+    "cnn_lstm+shipped+encoder": "the encoder shipped since 2026-12-03 with `--blend auto+encoder`: the network "
+                                "stacked with a logistic regression on the frozen encoder's own track vectors also "
+                                "competes",
     "cnn_lstm+candidate+encoder": "a candidate encoder (`$PERS_REC_CANDIDATE_ENCODER`), always stacked with its own "
                                   "vectors' regression (`--blend encoder`)",
     "cnn_lstm+student-f64": "the sweep's 64/64 student (64 filters, 64 LSTM units; 0.3 MB) as the start, default "
                             "blend",
     "cnn_lstm+student-m40": "the sweep's 40-MFCC student as the start (features of 40 coefficients), default blend",
-    "cnn_lstm+shipped+encoder-always": "the shipped encoder, always stacked with its own vectors' regression "
-                                       "(`--blend encoder`)",
-    "cnn_lstm+shipped+teacher": "the shipped encoder with `--blend auto+teacher`: the teacher's vectors + logistic "
-                                "regression also a stacking partner when cross-validation favours it (plain `auto` "
-                                "only reports that stack, after this row)",
+    "cnn_lstm+shipped+encoder-always": "the encoder shipped since 2026-12-03, always stacked with its own vectors' "
+                                       "regression (`--blend encoder`)",
+    "cnn_lstm+shipped+teacher": "the encoder shipped until 2026-12-03 with `--blend auto+teacher`: the teacher's "
+                                "vectors + logistic regression also a stacking partner when cross-validation favours "
+                                "it (plain `auto` only reports that stack, after this row)",
 }
 
 
@@ -583,7 +584,8 @@ def listener_targets(runs, table, tasks, baselines, teacher, bliss=None) -> list
     """The issue's targets for what a listener gets with no options: the shipped encoder, without and with the
     teacher installed, and with its own vectors' stack weighed (``pers-rec train``'s ``auto``)."""
     lines = []
-    for v in ("cnn_lstm+shipped", "cnn_lstm+shipped+teacher", "cnn_lstm+shipped+encoder", "cnn_lstm+candidate+encoder"):
+    for v in ("cnn_lstm+candidate", "cnn_lstm+shipped+encoder-always", "cnn_lstm+shipped+encoder", "cnn_lstm+shipped",
+              "cnn_lstm+shipped+teacher"):
         row = next((r for r in table if r["system"] == LABELS[v]), None)
         mine = [r for r in runs if variant_of(r) == v]
         if row is None or not mine or any(row["tasks"][t.name]["roc_auc_mean"] is None for t in tasks):
