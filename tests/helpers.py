@@ -33,3 +33,17 @@ def saved_model(cfg=TINY, seed=0, members=1, **mcfg):
     keras.utils.set_random_seed(seed)
     return SavedModel(Mo.build(cfg, mcfg, members=members, stats=random_stats(cfg, seed)), cfg, mcfg)
 
+
+
+def start_encoder(cfg, mcfg, matrices, seed=0):
+    """An encoder's weights (``checkpoint.Pretrained``, as ``pretrain`` returns them) from a fresh network
+    standardised on ``matrices``: a start encoder without pre-training's cost."""
+    import keras
+
+    from pers_rec.audio.features import feature_stats
+    from pers_rec.model.checkpoint import Pretrained
+
+    keras.utils.set_random_seed(seed)
+    trunk, head = Mo.members(Mo.build(cfg, mcfg, stats=feature_stats(matrices)))[0]
+    return Pretrained(trunk.get_weights(), {n: head.get_layer(n).get_weights() for n in Mo.encoder_layers(mcfg)},
+                      {"model_config": mcfg.to_dict(), "feature_config": cfg.to_dict()})

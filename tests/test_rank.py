@@ -114,7 +114,7 @@ def test_a_model_stacking_its_start_encoder_ranks_as_the_stack_of_its_parts(tmp_
     from dataclasses import replace
 
     import pytest
-    from helpers import TINY, TINY_M
+    from helpers import TINY, TINY_M, start_encoder
 
     from pers_rec.audio.cache import open_cache
     from pers_rec.audio.extract import extract_many
@@ -128,7 +128,7 @@ def test_a_model_stacking_its_start_encoder_ranks_as_the_stack_of_its_parts(tmp_
 
     mcfg = ModelConfig(**TINY_M)
     paths, tracks = eight_tones(tmp_path)
-    pre = P.pretrain([t.features for t in tracks], TINY, mcfg, P.PretrainConfig(epochs=1, batch_size=8))
+    pre = start_encoder(TINY, mcfg, [t.features for t in tracks])
     vecs = embed.StartVectors(pre, TINY, mcfg).of_tracks(tracks)
     saved = T.train(tracks, TINY, mcfg, TrainConfig(max_epochs=2, folds=2, blend="encoder"), pretrained=pre,
                     encoder_vectors=vecs)

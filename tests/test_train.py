@@ -175,14 +175,14 @@ def test_auto_reports_the_start_encoder_stack_and_the_encoder_is_kept_only_when_
     chooses between the network and the baseline stack; ``auto+encoder`` lets it compete (it wins here) and keeps
     the start encoder in the model; ``--blend encoder`` without a start encoder is a clear error before any
     training."""
-    from pers_rec.learn import pretrain as P
+    from helpers import start_encoder
 
     ts = tracks(8, 8)
     for t in ts:  # the network and the MFCC baseline see no difference; the encoder's vectors do
         t.features[:, 1:7] -= 1.5 * t.label
     labels = np.array([t.label for t in ts], float)
     vecs = np.c_[labels, np.random.default_rng(1).normal(size=(len(ts), 4))]
-    pre = P.pretrain([t.features for t in ts], TINY, TINY_M, P.PretrainConfig(epochs=1, batch_size=8))
+    pre = start_encoder(TINY, TINY_M, [t.features for t in ts])
     tcfg = T.TrainConfig(max_epochs=2, folds=2, windows_per_track=2)
     auto = T.train(ts, TINY, TINY_M, tcfg, pretrained=pre, encoder_vectors=vecs)
     assert set(auto.report.blend.cv_roc_auc) == {"network", "baseline", "stacked", "encoder", "encoder_stacked"}
