@@ -109,6 +109,15 @@ def normalise(v: np.ndarray) -> np.ndarray:
     return v / np.maximum(n, 1e-12)
 
 
+def keep(cache, path, key: str, rows: np.ndarray, dtype) -> None:
+    """``cache.put_vectors`` for a file as it is now (one gone since it was read is not kept)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return
+    cache.put_vectors(path, key, st, rows, dtype=dtype)
+
+
 class StartVectors:
     """Track vectors of the encoder a taste model started from, frozen (``SavedModel.start``), for the logistic
     regression its score stacks (``train --blend encoder``, or ``auto``'s choice): the vectors ``embed.vectors``
@@ -144,10 +153,7 @@ class StartVectors:
         if v is None:
             v = self.known[path] = as_stored(self.embedder.window_vectors(M))
             if self.cache is not None:
-                try:
-                    self.cache.put_vectors(path, self.key, os.stat(path), v[None], dtype=np.float16)
-                except OSError:
-                    pass  # a file gone since it was read: its vector is not kept
+                keep(self.cache, path, self.key, v[None], np.float16)
         return v
 
     def of_tracks(self, tracks) -> np.ndarray:
@@ -184,7 +190,7 @@ def _stored(paths, embedder: Embedder, key: str, compute, cache, jobs, progress)
             # as stored: the same answer cached or not
             got[p] = compute(item.features).astype(np.float16).astype(np.float32)
             if cache is not None:
-                cache.put_vectors(p, key, os.stat(p), got[p])
+                keep(cache, p, key, got[p], np.float16)
     return [p for p in paths if p in got], got, failed
 
 

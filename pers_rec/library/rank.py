@@ -27,7 +27,7 @@ from ..errors import AudioError, InvalidScoreError, ParameterError, describe
 from ..model import scoring, teacher
 from ..model.checkpoint import SavedModel
 from ..progress import bar
-from .embed import Embedder, StartVectors, as_stored, cache_key
+from .embed import Embedder, StartVectors, as_stored, cache_key, keep
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -144,15 +144,6 @@ def store_scores(cache: FeatureCache, path, key: str, window_scores: np.ndarray)
     mtime) or another model is a miss."""
     S = np.asarray(window_scores, np.float64)
     keep(cache, path, key, S[:, None] if S.ndim == 1 else S, np.float64)
-
-
-def keep(cache: FeatureCache, path, key: str, rows: np.ndarray, dtype) -> None:
-    """``cache.put_vectors`` for a file as it is now (one gone since it was read is not kept)."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return
-    cache.put_vectors(path, key, st, rows, dtype=dtype)
 
 
 def stack_vectors(saved: SavedModel, scorer: scoring.Scorer, cache: FeatureCache | None):
