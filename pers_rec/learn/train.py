@@ -106,9 +106,10 @@ def train(tracks: list[Track], cfg: features.FeatureConfig, mcfg: ModelConfig | 
         Fewer than 2 tracks in a class.
     """
     mcfg, tcfg = mcfg or ModelConfig(), tcfg or TrainConfig()
+    encoder_vectors = None if pretrained is None else encoder_vectors  # vectors of no start encoder: no partner
     if tcfg.blend == "teacher" and teacher_vectors is None:  # said before any training
         raise ParameterError("--blend teacher needs the teacher's vectors (the musicnn teacher installed)")
-    if tcfg.blend in ("encoder", "auto+encoder") and (encoder_vectors is None or pretrained is None):
+    if tcfg.blend in ("encoder", "auto+encoder") and encoder_vectors is None:
         raise ParameterError(f"--blend {tcfg.blend} needs a start encoder (the shipped one, or `pers-rec pretrain`'s)")
     labels = np.array([t.label for t in tracks])
     n_pos, n_neg = int(labels.sum()), int((1 - labels).sum())
@@ -138,13 +139,13 @@ def train(tracks: list[Track], cfg: features.FeatureConfig, mcfg: ModelConfig | 
                                                                   tcfg.seed)
         cv = replace(cv, teacher=teacher_cv)
     encoder_oof = None
-    if encoder_vectors is not None and pretrained is not None:
+    if encoder_vectors is not None:
         encoder_cv, encoder_oof = baseline.cross_validate_vectors(np.asarray(encoder_vectors), labels, splits,
                                                                   tcfg.seed)
         cv = replace(cv, encoder=encoder_cv)
     blend = baseline.choose_blend([t.features for t in tracks], labels, splits, curves.oof[best_epoch - 1], base_oof,
                                   tcfg.blend, tcfg.seed, teacher_vectors, teacher_oof,
-                                  encoder_vectors if encoder_oof is not None else None, encoder_oof)
+                                  encoder_vectors, encoder_oof)
     report = TrainReport(
         pers_rec_version=__version__, created=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         elapsed_s=round(time.time() - t_start, 2), versions=_versions(), feature_config=cfg.to_dict(),

@@ -131,7 +131,7 @@ class _Scorer:
 
         self.saved = checkpoint.load(model_path)
         self.scorer = scoring.Scorer(self.saved)
-        self.teachers = stack_vectors(self.saved, self.scorer, None)
+        self.partners = stack_vectors(self.saved, self.scorer, None)
 
     def __call__(self, batch: dict) -> dict:
         from pathlib import Path as P
@@ -148,7 +148,7 @@ class _Scorer:
             else:
                 items.append(Extracted(P(p), matrix({"data": data, "n_frames": n}, d)))
         for item, s in zip(items, self.scorer.score_many([i.features for i in items])):
-            rows.append(track_row(item, s, self.scorer, self.teachers))
+            rows.append(track_row(item, s, self.scorer, self.partners))
         cols = COLUMNS[1:]
         return {c: np.array([r.get(c, None) for r in rows], dtype=object) for c in cols}
 

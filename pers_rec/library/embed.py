@@ -120,7 +120,7 @@ def keep(cache, path, key: str, rows: np.ndarray, dtype) -> None:
 
 class StartVectors:
     """Track vectors of the encoder a taste model started from, frozen (``SavedModel.start``), for the logistic
-    regression its score stacks (``train --blend encoder``, or ``auto``'s choice): the vectors ``embed.vectors``
+    regression its score stacks (``train --blend encoder``, or ``auto+encoder``'s choice): the vectors ``embed.vectors``
     gives with mean pooling, read from the cache where stored (a library ``similar`` embedded costs nothing) and
     else computed from the features at hand and stored there.
 

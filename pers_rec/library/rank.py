@@ -81,10 +81,10 @@ def rank(paths: Iterable[str | os.PathLike], saved: SavedModel, *, cache: Featur
     """
     cfg = saved.cfg
     scorer = scoring.Scorer(saved)
-    teachers = stack_vectors(saved, scorer, cache)
+    partners = stack_vectors(saved, scorer, cache)
     todo = [Path(p) for p in not_excluded(paths, exclude)]
-    if teachers is not None:
-        teachers.prefetch([str(p) for p in todo])  # the cached teacher (or start-encoder) vectors in one query
+    if partners is not None:
+        partners.prefetch([str(p) for p in todo])  # the cached teacher (or start-encoder) vectors in one query
     rows: list[dict] = []
     batch: list[Extracted] = []
     frames = 0
@@ -114,7 +114,7 @@ def rank(paths: Iterable[str | os.PathLike], saved: SavedModel, *, cache: Featur
                 s = s[:, 0] if s.shape[1] == 1 else s
             elif key is not None:
                 store_scores(cache, item.path, key, s)
-            rows.append(track_row(item, s, scorer, teachers))
+            rows.append(track_row(item, s, scorer, partners))
         batch.clear()
 
     def keep_vector(item: Extracted, W: np.ndarray) -> None:
@@ -148,7 +148,8 @@ def store_scores(cache: FeatureCache, path, key: str, window_scores: np.ndarray)
 
 def stack_vectors(saved: SavedModel, scorer: scoring.Scorer, cache: FeatureCache | None):
     """Where the tracks' vectors come from when the model stacks a regression on them (else None): the teacher's
-    (:class:`teacher.TrackVectors`) or the start encoder's (:class:`embed.StartVectors`); both ``prefetch(paths)``.
+    (:class:`teacher.TrackVectors`) or the start encoder's (:class:`embed.StartVectors`); both ``prefetch(paths)``
+    and give a track's vector from ``(path, features)``.
 
     Raises
     ------
@@ -168,8 +169,7 @@ def stack_vectors(saved: SavedModel, scorer: scoring.Scorer, cache: FeatureCache
 def _final(scorer: scoring.Scorer, window_scores, item: Extracted, vectors) -> float:
     """The track's final score (:meth:`scoring.Scorer.final_score`), with its teacher or start-encoder vector when
     needed (:func:`stack_vectors`)."""
-    v = (None if vectors is None else vectors(str(item.path), item.features) if scorer.needs_encoder
-         else vectors(str(item.path)))
+    v = None if vectors is None else vectors(str(item.path), item.features)
     final = scorer.final_score(window_scores, item.features, v)
     if not np.isfinite(final):
         raise InvalidScoreError(item.path, "the stacked score is not a finite number")

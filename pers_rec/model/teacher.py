@@ -198,8 +198,10 @@ class TrackVectors:
                                for p, v in self.cache.get_vectors_many([str(p) for p in paths], TRACK_KEY).items()})
         return {str(p): self.known[str(p)] for p in paths if str(p) in self.known}
 
-    def __call__(self, path: str) -> np.ndarray:
-        """One track's vector [shape=(200,)]: prefetched, else cached, else computed (and stored).
+    def __call__(self, path: str, features: np.ndarray | None = None) -> np.ndarray:
+        """One track's vector [shape=(200,)]: prefetched, else cached, else computed (and stored). ``features`` (the
+        track's MFCCs, which the start encoder's :class:`embed.StartVectors` takes) go unused: the teacher decodes
+        the file at its own rate.
 
         Raises
         ------
